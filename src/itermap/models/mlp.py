@@ -1,0 +1,77 @@
+"""MLP: Linear + activation blocks of the given widths, then a Linear readout, on the flat image."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from itermap.data import views
+from itermap.models.stacked import ACTIVATIONS, Params, generator, init_linear, linear
+
+
+class MLPConfig(BaseModel):
+    """An MLP: `hidden` widths ([] is a linear classifier), activation between layers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    family: Literal["mlp"] = "mlp"
+    hidden: list[PositiveInt] = Field(default_factory=list)
+    activation: Literal["tanh", "relu", "identity"] = "tanh"
+    image: tuple[PositiveInt, PositiveInt] = (28, 28)
+    classes: PositiveInt = 10
+
+    @property
+    def arch(self) -> str:
+        return "-".join(["mlp", *map(str, self.hidden)]) if self.hidden else "mlp-0"
+
+    @property
+    def sizes(self) -> list[int]:
+        """Widths of every layer's output, input first: [784, *hidden, classes]."""
+        return [self.image[0] * self.image[1], *self.hidden, self.classes]
+
+
+def view(cfg: MLPConfig, x: torch.Tensor) -> torch.Tensor:
+    """Scaled images [N, H, W] -> what the MLP reads, [N, H*W]."""
+    return views.flat(x)
+
+
+def init(cfg: MLPConfig, seed: int, dtype: torch.dtype = torch.float32) -> Params:
+    """One member's params with nn.Linear's default initialisation, drawn from `seed` alone."""
+    gen, params = generator(seed), {}
+    for i, (fan_in, fan_out) in enumerate(zip(cfg.sizes[:-1], cfg.sizes[1:])):
+        params[f"w{i}"], params[f"b{i}"] = init_linear(gen, fan_in, fan_out, dtype)
+    return params
+
+
+def forward(cfg: MLPConfig, params: Params, x: torch.Tensor) -> torch.Tensor:
+    """Stacked members on their own batches: x [M, B, 784] -> logits [M, B, C]."""
+    act, last = ACTIVATIONS[cfg.activation], len(cfg.sizes) - 2
+    for i in range(last + 1):
+        x = linear(x, params[f"w{i}"], params[f"b{i}"])  # [M, B, sizes[i+1]]
+        if i < last:
+            x = act(x)
+    return x
+
+
+def count_params(cfg: MLPConfig) -> int:
+    """Weights and biases of all layers."""
+    return sum((a + 1) * b for a, b in zip(cfg.sizes[:-1], cfg.sizes[1:]))
+
+
+def flops(cfg: MLPConfig) -> int:
+    """Multiply-adds of one example's forward pass."""
+    return sum(a * b for a, b in zip(cfg.sizes[:-1], cfg.sizes[1:]))
+
+
+def to_torch(cfg: MLPConfig, params: Params) -> torch.nn.Sequential:
+    """One member as nn.Sequential(Flatten, Linear, Tanh, ..., Linear) holding the same weights."""
+    act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "identity": torch.nn.Identity}[cfg.activation]
+    layers: list[torch.nn.Module] = [torch.nn.Flatten()]
+    for i, (fan_in, fan_out) in enumerate(zip(cfg.sizes[:-1], cfg.sizes[1:])):
+        lin = torch.nn.Linear(fan_in, fan_out, dtype=params[f"w{i}"].dtype)
+        with torch.no_grad():
+            lin.weight.copy_(params[f"w{i}"])
+            lin.bias.copy_(params[f"b{i}"])
+        layers += [lin, act()] if i < len(cfg.sizes) - 2 else [lin]
+    return torch.nn.Sequential(*layers)

@@ -1,0 +1,125 @@
+"""Vanilla tanh RNN reading an image a few columns per step, Linear readout of the last hidden state."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, PositiveInt
+
+from itermap.data import views
+from itermap.models.stacked import Params, generator, init_linear, linear, uniform
+
+
+class RNNConfig(BaseModel):
+    """An RNN: `layers` stacked tanh layers of `hidden` units, reading `window` columns per step."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    family: Literal["rnn"] = "rnn"
+    hidden: PositiveInt
+    layers: PositiveInt = 1
+    window: PositiveInt = 3
+    image: tuple[PositiveInt, PositiveInt] = (28, 28)
+    classes: PositiveInt = 10
+
+    @property
+    def arch(self) -> str:
+        return f"rnn-{self.layers}x{self.hidden}"
+
+    @property
+    def inputs(self) -> int:
+        """Inputs per step: window columns of H pixels."""
+        return self.window * self.image[0]
+
+    @property
+    def steps(self) -> int:
+        """Steps per image: the columns that fill whole windows (the remainder is dropped)."""
+        return views.steps_of(self.image[1], self.window)
+
+
+def view(cfg: RNNConfig, x: torch.Tensor) -> torch.Tensor:
+    """Scaled images [N, H, W] -> column windows [N, T, window*H]."""
+    return views.windows(x, cfg.window, "columns", "drop")
+
+
+def init(cfg: RNNConfig, seed: int, dtype: torch.dtype = torch.float32) -> Params:
+    """One member with nn.RNN's default init (all U(-1/sqrt(hidden), 1/sqrt(hidden))) and nn.Linear's readout."""
+    gen, params, bound = generator(seed), {}, 1.0 / math.sqrt(cfg.hidden)
+    for l in range(cfg.layers):
+        fan_in = cfg.inputs if l == 0 else cfg.hidden
+        params[f"w_ih{l}"] = uniform(gen, (cfg.hidden, fan_in), bound, dtype)
+        params[f"w_hh{l}"] = uniform(gen, (cfg.hidden, cfg.hidden), bound, dtype)
+        params[f"b_ih{l}"] = uniform(gen, (cfg.hidden,), bound, dtype)
+        params[f"b_hh{l}"] = uniform(gen, (cfg.hidden,), bound, dtype)
+    params["w_out"], params["b_out"] = init_linear(gen, cfg.hidden, cfg.classes, dtype)
+    return params
+
+
+def hidden_states(cfg: RNNConfig, params: Params, x: torch.Tensor) -> list[torch.Tensor]:
+    """Last layer's hidden state after every step: x [M, B, T, I] -> T tensors [M, B, H]."""
+    m, b, t, _ = x.shape
+    seq = x.transpose(1, 2).reshape(m, t * b, -1)  # [M, T*B, I]: step-major, so a step is a contiguous slice
+    for l in range(cfg.layers):
+        # All steps' input projections in one matmul, both biases folded in: [M, T*B, H].
+        pre = linear(seq, params[f"w_ih{l}"], params[f"b_ih{l}"] + params[f"b_hh{l}"])
+        # unbind, not pre[:, t]: its backward is one stack instead of T zero-filled full-size grads.
+        pre_steps = pre.view(m, t, b, cfg.hidden).unbind(1)  # T x [M, B, H]
+        w_hh = params[f"w_hh{l}"].transpose(1, 2)  # [M, H, H]
+        h = torch.tanh(pre_steps[0])  # h_0 = 0, so the first step has no recurrent term
+        hs = [h]
+        for p in pre_steps[1:]:
+            h = torch.tanh(torch.baddbmm(p, h, w_hh))
+            hs.append(h)
+        seq = torch.cat(hs, dim=1)  # [M, T*B, H], the next layer's input, still step-major
+    return hs
+
+
+def forward(cfg: RNNConfig, params: Params, x: torch.Tensor, steps: bool = False) -> torch.Tensor:
+    """x [M, B, T, I] -> logits [M, B, C] from the last step, or [M, T, B, C] from every step."""
+    hs = hidden_states(cfg, params, x)
+    if not steps:
+        return linear(hs[-1], params["w_out"], params["b_out"])
+    m, b, _ = hs[0].shape
+    h = torch.cat(hs, dim=1)  # [M, T*B, H]
+    return linear(h, params["w_out"], params["b_out"]).view(m, len(hs), b, cfg.classes)
+
+
+def count_params(cfg: RNNConfig) -> int:
+    """nn.RNN's weights and both bias vectors per layer, plus the readout."""
+    h = cfg.hidden
+    rec = (cfg.inputs * h + h * h + 2 * h) + (cfg.layers - 1) * (2 * h * h + 2 * h)
+    return rec + (h + 1) * cfg.classes
+
+
+def flops(cfg: RNNConfig) -> int:
+    """Multiply-adds of one example's forward pass (the first step has no recurrent term)."""
+    h, t = cfg.hidden, cfg.steps
+    per_layer = [t * cfg.inputs * h] + [t * h * h] * (cfg.layers - 1)
+    return sum(per_layer) + cfg.layers * (t - 1) * h * h + h * cfg.classes
+
+
+class RNNClassifier(torch.nn.Module):
+    """nn.RNN(tanh, batch_first) over [B, T, I] windows, then nn.Linear on the last hidden state."""
+
+    def __init__(self, cfg: RNNConfig, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.rnn = torch.nn.RNN(cfg.inputs, cfg.hidden, cfg.layers, nonlinearity="tanh", batch_first=True, dtype=dtype)
+        self.readout = torch.nn.Linear(cfg.hidden, cfg.classes, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)  # [B, T, H]
+        return self.readout(out[:, -1])
+
+
+def to_torch(cfg: RNNConfig, params: Params) -> RNNClassifier:
+    """One member as an nn.RNN + nn.Linear module holding the same weights."""
+    module = RNNClassifier(cfg, params["w_out"].dtype)
+    with torch.no_grad():
+        for l in range(cfg.layers):
+            for name in ("w_ih", "w_hh", "b_ih", "b_hh"):
+                torch_name = f"{name.replace('w_', 'weight_').replace('b_', 'bias_')}_l{l}"
+                getattr(module.rnn, torch_name).copy_(params[f"{name}{l}"])
+        module.readout.weight.copy_(params["w_out"])
+        module.readout.bias.copy_(params["b_out"])
+    return module

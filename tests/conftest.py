@@ -1,0 +1,18 @@
+"""Shared fixtures: the real data sets beside the repo, and small scratch folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Folder holding the real mnist/ and fashion-mnist/ IDX files (ITERMAP_DATA_DIR or ../shared/data)."""
+    path = Path(os.environ.get("ITERMAP_DATA_DIR", REPO.parent / "shared" / "data"))
+    assert (path / "mnist").is_dir(), f"real data sets not found at {path}: set ITERMAP_DATA_DIR"
+    return path
