@@ -1,0 +1,115 @@
+"""Training throughput of the reference grid: the loop a user would write against itermap's packs.
+
+    python benchmarks/throughput.py [--steps 60] [--seeds 10] [--batch-sizes 64 128] [--threads N]
+
+For every configuration of the seed2020 grid and each batch size, in one process:
+  (a) naive: one model at a time, its to_torch module, DataLoader(TensorDataset, shuffle=True),
+      torch.optim.Adam; (b) a PackTrainer of `seeds` members. Both run `steps` Adam steps after warm-up.
+Prints model-samples/s for both, the pack's achieved GFLOP/s against the fp32 matmul rate measured here,
+and last `speedup: X.XX`: total naive time over total pack time for the whole protocol (every
+configuration trains the same number of samples there, so each is weighted by its naive time).
+Training FLOPs are counted as 3 x 2 x forward multiply-adds per sample (forward + two backward matmuls).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from itermap.data import load
+from itermap.models import MLPConfig, RNNConfig, family
+from itermap.train import PackTrainer, TrainConfig, batches
+from itermap.train.trainer import prepare
+
+GRID = [MLPConfig(hidden=[])]
+GRID += [MLPConfig(hidden=[w] * d) for d in (1, 2) for w in (2, 8, 16, 32, 64)]
+GRID += [RNNConfig(hidden=h, layers=l, window=3) for l in (1, 2) for h in (2, 8, 16, 32, 64)]
+
+
+def matmul_gflops(n: int = 1024, reps: int = 20) -> float:
+    """Best fp32 GFLOP/s of an n x n matmul on this machine (the peak that the packs are held against)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def naive_seconds(cfg, data, train: TrainConfig, steps: int, warmup: int) -> float:
+    """Seconds per step of one model trained the way a user would write it."""
+    fam = family(cfg)
+    module = fam.to_torch(cfg, fam.init(cfg, 0))
+    opt = torch.optim.Adam(module.parameters(), lr=train.lr)
+    x = prepare(cfg, train, data.train_images, data, "cpu")
+    loader = DataLoader(TensorDataset(x, data.train_labels), batch_size=train.batch_size, shuffle=True)
+    it, t0 = iter(loader), 0.0
+    for i in range(warmup + steps):
+        if i == warmup:
+            t0 = time.perf_counter()
+        try:
+            xb, yb = next(it)
+        except StopIteration:
+            it = iter(loader)
+            xb, yb = next(it)
+        loss = F.cross_entropy(module(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return (time.perf_counter() - t0) / steps
+
+
+def pack_seconds(cfg, data, train: TrainConfig, seeds: int, steps: int, warmup: int) -> float:
+    """Seconds per step of a pack of `seeds` members."""
+    trainer = PackTrainer(cfg, train, list(range(seeds)), data)
+    order = batches(trainer.orders(1), train.batch_size)
+    t0 = 0.0
+    for i in range(warmup + steps):
+        if i == warmup:
+            t0 = time.perf_counter()
+        trainer.step(order[i % len(order)])
+    return (time.perf_counter() - t0) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 128])
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = load("fashion-mnist-mini")
+    peak = matmul_gflops()
+    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(f"fp32 matmul peak (1024^3): {peak:.1f} GFLOP/s")
+    totals = {}
+    for b in args.batch_sizes:
+        train = TrainConfig(batch_size=b)
+        print(f"\nbatch {b}: {'config':<12} {'params':>7} {'naive s/s':>11} {'pack s/s':>11} {'speedup':>8} {'GFLOP/s':>8} {'% peak':>7}")
+        naive_total = pack_total = 0.0
+        for cfg in GRID:
+            fam = family(cfg)
+            t_naive = naive_seconds(cfg, data, train, args.steps, args.warmup) / b  # s per model-sample
+            t_pack = pack_seconds(cfg, data, train, args.seeds, args.steps, args.warmup) / (b * args.seeds)
+            gflops = 6 * fam.flops(cfg) / t_pack / 1e9
+            naive_total, pack_total = naive_total + t_naive, pack_total + t_pack
+            print(
+                f"{'':9}{cfg.arch:<12} {fam.count_params(cfg):>7,} {1 / t_naive:>11,.0f} {1 / t_pack:>11,.0f}"
+                f" {t_naive / t_pack:>8.2f} {gflops:>8.1f} {100 * gflops / peak:>6.1f}%"
+            )
+        totals[b] = naive_total / pack_total
+        print(f"batch {b}: protocol-weighted speedup {totals[b]:.2f}")
+    print(f"speedup: {totals[args.batch_sizes[0]]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

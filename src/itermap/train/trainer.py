@@ -1,0 +1,159 @@
+"""The batched trainer: M members of one family shape, stacked on a leading axis, trained as one.
+
+Each member's loss is the mean cross-entropy of its own minibatch; the pack minimises their sum, whose
+gradient for member m is exactly the gradient of m's own loss. Adam is elementwise, so one Adam over the
+stacked tensors is M independent Adams. Together with per-seed init and data order, a run's numbers do not
+depend on which other runs share its pack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from itermap.data import Dataset, views
+from itermap.models import family
+from itermap.models.stacked import Params, stack
+from itermap.train.config import TrainConfig
+from itermap.train.order import batches, epoch_order
+
+EVAL_CHUNK = 2048  # examples per evaluation step: bounds memory at M * 2048 * inputs floats
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One measured number of one member."""
+
+    member: int
+    epoch: int
+    split: str  # train | test
+    metric: str  # accuracy | cross_entropy
+    value: float
+
+
+def prepare(cfg, train: TrainConfig, images: torch.Tensor, data: Dataset, device: str) -> torch.Tensor:
+    """uint8 images [N, H, W] -> the family's input view, scaled, on `device`."""
+    mean, std = (data.mean, data.std) if train.scaling == "standardize" else (0.0, 1.0)
+    x = views.scale(images.to(device), mean, std, train.torch_dtype)
+    return family(cfg).view(cfg, x).contiguous()
+
+
+def adam(params: list[torch.Tensor], lr: float) -> torch.optim.Adam:
+    """Adam over the stacked tensors: fused kernels where the device has them, else foreach."""
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except RuntimeError:
+        return torch.optim.Adam(params, lr=lr, foreach=True)
+
+
+class PackTrainer:
+    """Trains one pack, an epoch at a time, and evaluates it on the configured schedule."""
+
+    def __init__(self, cfg, train: TrainConfig, seeds: list[int], data: Dataset, device: str = "cpu"):
+        self.cfg, self.train, self.seeds, self.device = cfg, train, list(seeds), device
+        fam = family(cfg)
+        # Data lives on the device for the whole run; minibatches are gathered there by index.
+        self.x_train = prepare(cfg, train, data.train_images, data, device)  # [N, ...view]
+        self.y_train = data.train_labels.to(device)  # [N]
+        self.x_test = prepare(cfg, train, data.test_images, data, device)
+        self.y_test = data.test_labels.to(device)
+        members = [fam.init(cfg, s, train.torch_dtype) for s in self.seeds]
+        self.params: Params = {k: v.to(device).requires_grad_() for k, v in stack(members).items()}
+        self.optimizer = adam(list(self.params.values()), train.lr)
+        self.epoch = 0
+        self.diverged: list[int | None] = [None] * len(self.seeds)
+
+    @property
+    def done(self) -> bool:
+        return self.epoch >= self.train.epochs
+
+    def orders(self, epoch: int) -> torch.Tensor:
+        """Example order of every member for `epoch`: [M, N], or [1, N] when the pack shares one order."""
+        n = len(self.y_train)
+        seeds = [self.train.data_seed] if self.train.data_order == "shared" else self.seeds
+        return torch.stack([epoch_order(s, epoch, n) for s in seeds]).to(self.device)
+
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Per-member mean cross-entropy: x [M, B, ...], y [M, B] -> [M]."""
+        logits = family(self.cfg).forward(self.cfg, self.params, x)  # [M, B, C]
+        m, b, c = logits.shape
+        return F.cross_entropy(logits.reshape(m * b, c), y.reshape(m * b), reduction="none").view(m, b).mean(1)
+
+    def step(self, idx: torch.Tensor) -> torch.Tensor:
+        """One Adam step on the examples `idx` [M or 1, B] of the train split; returns the losses [M]."""
+        m, shape = len(self.seeds), (*idx.shape, *self.x_train.shape[1:])
+        # index_select copies whole rows: about 3x faster on the CPU than x_train[idx]'s generic gather.
+        x = self.x_train.index_select(0, idx.flatten()).view(shape).expand(m, *shape[1:])  # [M, B, ...]
+        y = self.y_train.index_select(0, idx.flatten()).view(idx.shape).expand(m, -1)  # [M, B]
+        loss = self.losses(x, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        self.optimizer.step()
+        return loss.detach()
+
+    def run_epoch(self) -> list[MetricRow]:
+        """Trains one epoch, then evaluates as scheduled; returns the epoch's rows of healthy members."""
+        self.epoch += 1
+        running = torch.zeros(len(self.seeds), dtype=self.train.torch_dtype, device=self.device)
+        for idx in batches(self.orders(self.epoch), self.train.batch_size):
+            running += self.step(idx)
+        # One host sync per epoch: a member whose loss or weights went NaN/inf is marked diverged.
+        finite = torch.isfinite(running)
+        for p in self.params.values():
+            finite &= torch.isfinite(p.detach()).flatten(1).all(1)
+        for i, ok in enumerate(finite.tolist()):
+            if not ok and self.diverged[i] is None:
+                self.diverged[i] = self.epoch
+        return self.evaluate_scheduled()
+
+    def evaluate_scheduled(self) -> list[MetricRow]:
+        """Rows for this epoch: test every `eval_test_every`, train every `eval_train_every`, both at the end."""
+        splits = []
+        if self.epoch % self.train.eval_test_every == 0 or self.done:
+            splits.append("test")
+        if self.epoch % self.train.eval_train_every == 0 or self.done:
+            splits.append("train")
+        rows = []
+        for split in splits:
+            metrics = self.evaluate(split)
+            for i in range(len(self.seeds)):
+                if self.diverged[i] is None:
+                    rows += [MetricRow(i, self.epoch, split, k, float(v[i])) for k, v in metrics.items()]
+        return rows
+
+    @torch.no_grad()
+    def evaluate(self, split: str) -> dict[str, torch.Tensor]:
+        """Accuracy and mean cross-entropy of every member on a whole split: each metric [M]."""
+        x_all, y_all = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
+        m = len(self.seeds)
+        correct = torch.zeros(m, dtype=torch.float64, device=self.device)
+        ce = torch.zeros(m, dtype=torch.float64, device=self.device)
+        for x, y in zip(x_all.split(EVAL_CHUNK), y_all.split(EVAL_CHUNK)):
+            logits = family(self.cfg).forward(self.cfg, self.params, x.expand(m, *x.shape))  # [M, B, C]
+            ce += F.cross_entropy(logits.transpose(1, 2), y.expand(m, -1), reduction="none").sum(1).double()
+            correct += (logits.argmax(-1) == y).sum(1)
+        n = len(y_all)
+        return {"accuracy": (correct / n).cpu(), "cross_entropy": (ce / n).cpu()}
+
+    def member_params(self, i: int) -> Params:
+        """Member i's current params, detached, on the CPU."""
+        return {k: v[i].detach().cpu().clone() for k, v in self.params.items()}
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly where this trainer is (torch.save-able)."""
+        return {
+            "epoch": self.epoch,
+            "diverged": list(self.diverged),
+            "params": {k: v.detach().cpu() for k, v in self.params.items()},
+            "optimizer": self.optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from a `state_dict` of a trainer of the same pack."""
+        with torch.no_grad():
+            for k, v in self.params.items():
+                v.copy_(state["params"][k])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch, self.diverged = state["epoch"], list(state["diverged"])
