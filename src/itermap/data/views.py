@@ -35,6 +35,8 @@ def windows(
         x = x.transpose(1, 2)  # [N, W, H]: one row per column of the image
     elif axis != "rows":
         raise ValueError(f"windows axis must be 'columns' or 'rows', not {axis!r}")
+    if remainder not in ("drop", "pad"):
+        raise ValueError(f"windows remainder must be 'drop' or 'pad', not {remainder!r}")
     n, lines, length = x.shape
     if width < 1 or width > lines:
         raise ValueError(f"window width must be between 1 and {lines}, not {width}")
@@ -42,8 +44,6 @@ def windows(
     if extra and remainder == "pad":
         x = torch.cat([x, x.new_zeros(n, width - extra, length)], dim=1)
         steps += 1
-    elif extra and remainder != "drop":
-        raise ValueError(f"windows remainder must be 'drop' or 'pad', not {remainder!r}")
     return x[:, : steps * width].reshape(n, steps, width * length)
 
 
