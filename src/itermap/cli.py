@@ -1,0 +1,232 @@
+"""The `itermap` command. Each command is a small function over the Python API.
+
+Errors a user can fix (bad spec, missing data, locked or foreign study folder) print one line
+`error: ...` on stderr and exit with code 2, for every command.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from typer.core import TyperGroup
+
+from itermap.study.errors import StudyError
+
+console = Console()
+
+
+class UserErrorGroup(TyperGroup):
+    """Turns user errors raised by any command into `error: ...` on stderr and exit code 2."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as e:
+            from itermap.data import DataError  # imported here: it loads torch, which `--help` does not need
+
+            if not isinstance(e, (StudyError, DataError)):
+                raise
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(
+    cls=UserErrorGroup,
+    help="Recurrent against feed-forward networks at equal parameter budgets: plan, train and export studies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+StudyArg = Annotated[str, typer.Argument(help="A preset name (see `itermap presets`) or a spec TOML file.")]
+FolderArg = Annotated[Path, typer.Argument(help="A study folder (holding results.sqlite).")]
+SeedsOpt = Annotated[Optional[int], typer.Option("--seeds", min=1, help="Override [train] seeds: train seeds 0..N-1.")]
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Override [train] epochs.")]
+DatasetsOpt = Annotated[Optional[str], typer.Option("--datasets", help="Override [data] datasets, comma-separated.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="cpu, cuda or auto (cuda when available).")]
+
+
+def names(datasets: str | None) -> list[str] | None:
+    """'a,b' -> ['a', 'b']."""
+    return [d.strip() for d in datasets.split(",") if d.strip()] if datasets is not None else None
+
+
+def duration(seconds: float) -> str:
+    """Seconds as '42 s', '12.5 min' or '3.2 h'."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+@app.command()
+def presets() -> None:
+    """List the shipped study presets: description, runs and training compute."""
+    from itermap.study.estimate import pack_macs
+    from itermap.study.plan import make_plan
+    from itermap.study.spec import load_spec, preset_names
+
+    for name in preset_names():
+        plan = make_plan(load_spec(name))
+        macs = sum(pack_macs(p) for p in plan.packs)
+        console.print(f"[bold]{name}[/bold]: {len(plan.runs)} runs in {len(plan.packs)} packs, "
+                      f"{plan.spec.train.epochs} epochs, {macs:.2g} multiply-adds of training", highlight=False)  # fmt: skip
+        console.print(f"  {plan.spec.study.description}", highlight=False)
+    console.print("Timed estimate on this machine: itermap plan NAME")
+
+
+@app.command()
+def plan(
+    study: StudyArg,
+    device: DeviceOpt = "auto",
+    seeds: SeedsOpt = None,
+    epochs: EpochsOpt = None,
+    datasets: DatasetsOpt = None,
+    calibrate: Annotated[bool, typer.Option(help="Time a few training steps to estimate the study's duration.")] = True,
+) -> None:
+    """Show a study's runs and packs, parameter counts, FLOPs and estimated time on the chosen device."""
+    from itermap.study.estimate import estimate_seconds, pack_macs
+    from itermap.study.plan import make_plan
+    from itermap.study.runner import device_name, resolve_device, resolve_spec
+
+    the_plan = make_plan(resolve_spec(study, seeds, epochs, names(datasets)))
+    device = resolve_device(device)
+    seconds = estimate_seconds(the_plan, device) if calibrate else {}
+    table = Table("data set", "arch", "params", "MACs/example", "budget", "seeds", "epochs", "est. time")
+    for p in the_plan.packs:
+        run = p.first
+        est = duration(seconds[p.pack_id]) if seconds else "-"
+        table.add_row(run.dataset, run.cfg.arch, f"{run.params:,}", f"{run.flops:,}", f"{run.budget:,}" if run.budget else "",
+                      str(len(p.seeds)), str(run.train.epochs), est)  # fmt: skip
+    console.print(table)
+    for note in the_plan.notes:
+        console.print(f"note: {note}", highlight=False)
+    macs = sum(pack_macs(p) for p in the_plan.packs)
+    console.print(f"{the_plan.spec.study.name}: {len(the_plan.runs)} runs in {len(the_plan.packs)} packs, "
+                  f"{macs:.2g} multiply-adds of training", highlight=False)  # fmt: skip
+    if seconds:
+        console.print(f"estimated time on {device_name(device)}: {duration(sum(seconds.values()))} "
+                      "(from a short calibration; rough)", highlight=False)  # fmt: skip
+
+
+@app.command()
+def run(
+    study: StudyArg,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Study folder [default: runs/<name>].")] = None,
+    device: DeviceOpt = "auto",
+    seeds: SeedsOpt = None,
+    epochs: EpochsOpt = None,
+    datasets: DatasetsOpt = None,
+    force_new: Annotated[bool, typer.Option("--force-new", help="Replace a different study already in the folder.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the final lines.")] = False,
+) -> None:
+    """Train a study into its folder; the same command again resumes it after an interruption."""
+    from itermap.study.runner import run_study
+
+    try:
+        folder = run_study(study, out, device, seeds, epochs, names(datasets), force_new=force_new, quiet=quiet)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; run the same command again to resume", err=True)
+        raise typer.Exit(130) from None
+    console.print(f"results: {folder / 'results.sqlite'}", highlight=False)
+    console.print(f"report:  itermap report {folder}", highlight=False)
+
+
+@app.command()
+def status(folder: FolderArg) -> None:
+    """Show a study's done, diverged, running and remaining runs, and when it was last updated."""
+    from itermap.analysis.results import study_info
+
+    info = study_info(folder)
+    counts = info["counts"]
+    console.print(f"{info['study']} in {folder}: {info['runs']} runs", highlight=False)
+    console.print("  " + ", ".join(f"{n} {s}" for s, n in counts.items()), highlight=False)
+    if info["updated"]:
+        ago = duration(time.time() - info["updated"])
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["updated"]))
+        console.print(f"  last update {when} ({ago} ago), wall time {duration(info['wall_seconds'])}", highlight=False)
+    console.print("  complete" if counts["done"] + counts["diverged"] == info["runs"] else "  incomplete: "
+                  "`itermap run` with the same arguments resumes it", highlight=False)  # fmt: skip
+
+
+class ExportFormat(str, Enum):
+    parquet = "parquet"
+    csv = "csv"
+
+
+@app.command()
+def export(
+    folder: FolderArg,
+    format: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = ExportFormat.parquet,
+    output: Annotated[Optional[Path], typer.Option("--output", help="Output file [default: DIR/results.<format>].")] = None,
+) -> None:
+    """Write a study's tidy results table (one row per measured number) as Parquet or CSV."""
+    from itermap.analysis.results import load_results
+
+    frame = load_results(folder)
+    output = output or folder / f"results.{format.value}"
+    frame.to_parquet(output, index=False) if format is ExportFormat.parquet else frame.to_csv(output, index=False)
+    console.print(f"{len(frame)} rows -> {output}", highlight=False)
+
+
+@app.command()
+def report(
+    folder: FolderArg,
+    open_: Annotated[bool, typer.Option("--open", help="Open report.html in the default web browser.")] = False,
+) -> None:
+    """Analyse a study (finished or partial) and write report.html, summary.md and figures/ into its folder."""
+    from itermap.report import write_report
+
+    path = write_report(folder)
+    console.print(f"report:  {path}\nsummary: {path.parent / 'summary.md'}\nfigures: {path.parent / 'figures'}",
+                  highlight=False)
+    if open_:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+
+
+class ConvertForm(str, Enum):
+    itermap = "itermap"
+    unrolled_tied = "unrolled-tied"
+    unrolled_untied = "unrolled-untied"
+    mlp = "mlp"
+
+
+@app.command()
+def convert(
+    folder: Annotated[Optional[Path], typer.Argument(help="A study folder that kept weights (keep_weights = true).")] = None,
+    run_id: Annotated[Optional[str], typer.Option("--run", help="Run id (or a unique prefix) of the weights to convert.")] = None,
+    to: Annotated[Optional[ConvertForm], typer.Option("--to", help="Target form; `mlp` of an RNN is its untied unrolling.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", help="Output file (default: DIR/converted/<run>-<form>.safetensors).")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Convert a freshly initialised small MLP and RNNs instead.")] = False,
+) -> None:
+    """Convert a kept run exactly to another form, verify it on the test split, and save its weights."""
+    from itermap import convert as conversions
+
+    try:
+        if demo:
+            for title, checks in conversions.demo():
+                console.print(conversions.table(checks, title))
+            return
+        if folder is None or run_id is None or to is None:
+            raise ValueError("convert needs DIR --run RUN_ID --to FORM, or --demo")
+        title, check, path = conversions.convert_run(folder, run_id, to.value, output)
+    except ValueError as e:
+        raise StudyError(str(e)) from None
+    console.print(conversions.table([check], title))
+    console.print(f"converted weights: {path}", highlight=False, soft_wrap=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

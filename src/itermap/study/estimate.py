@@ -1,0 +1,77 @@
+"""Cost of a plan: multiply-adds from the families' FLOP counts, and time from a short calibration.
+
+Calibration trains a family's smallest and largest pack on 2,048 random images (the faster
+of two epochs after a warm-up epoch) and fits seconds per example = a + b * (members x multiply-adds) for
+that family. An evaluated example is counted as a third of a trained one (forward only).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import torch
+
+from itermap.data import Dataset
+from itermap.study.plan import Pack, Plan
+from itermap.train import PackTrainer
+
+SIZES = {"mnist": (60000, 10000), "fashion-mnist": (60000, 10000), "fashion-mnist-mini": (6000, 1000)}
+CALIBRATION_EXAMPLES = 2048
+
+
+def split_sizes(pack: Pack) -> tuple[int, int]:
+    """Train and test examples a pack sees (its data set's sizes, capped by limit_train/limit_test)."""
+    run = pack.first
+    n_train, n_test = SIZES.get(run.dataset, (60000, 10000))
+    return min(n_train, run.limit_train or n_train), min(n_test, run.limit_test or n_test)
+
+
+def example_units(pack: Pack) -> float:
+    """Trained-example equivalents of the whole pack: epochs x (train + evaluations / 3)."""
+    train, (n_train, n_test) = pack.first.train, split_sizes(pack)
+    evals = n_test / train.eval_test_every + n_train / train.eval_train_every
+    return train.epochs * (n_train + evals / 3)
+
+
+def pack_macs(pack: Pack) -> float:
+    """Multiply-adds to train the pack (backward counted as twice the forward)."""
+    return 3 * example_units(pack) * len(pack.runs) * pack.first.flops
+
+
+def work(pack: Pack) -> int:
+    return len(pack.runs) * pack.first.flops
+
+
+def calibrate(pack: Pack, device: str) -> float:
+    """Measured seconds per trained example of this pack (all members together) on `device`."""
+    run, n = pack.first, CALIBRATION_EXAMPLES
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (2 * n, *run.cfg.image), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, run.cfg.classes, (2 * n,), generator=g)
+    data = Dataset("calibration", images[:n], labels[:n], images[n:], labels[n:], 0.5, 0.3, run.cfg.classes)
+    train = run.train.model_copy(update={"epochs": 3, "eval_train_every": 1, "eval_test_every": 1})
+    trainer = PackTrainer(run.cfg, train, pack.seeds, data, device)
+    trainer.run_epoch()  # warm-up
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        trainer.run_epoch()  # n trained + 2n evaluated examples; it syncs with the device to check for divergence
+        times.append(time.perf_counter() - start)
+    return min(times) / (n + 2 * n / 3)
+
+
+def estimate_seconds(plan: Plan, device: str) -> dict[str, float]:
+    """Estimated training seconds of every pack by pack id, from calibrating each family's extremes."""
+    by_family: dict[str, list[Pack]] = defaultdict(list)
+    for pack in plan.packs:
+        by_family[pack.first.cfg.family].append(pack)
+    out: dict[str, float] = {}
+    calibrate(min(plan.packs, key=work), device)  # the first training in a process pays one-off setup costs
+    for packs in by_family.values():
+        small, large = min(packs, key=work), max(packs, key=work)
+        c_small, c_large = calibrate(small, device), calibrate(large, device)
+        slope = max(0.0, (c_large - c_small) / (work(large) - work(small))) if work(large) > work(small) else 0.0
+        base = max(0.0, c_small - slope * work(small))
+        out.update({p.pack_id: (base + slope * work(p)) * example_units(p) for p in packs})
+    return out

@@ -1,0 +1,200 @@
+"""Study specs: the TOML file a researcher writes, validated with pydantic into a `Spec`.
+
+Malformed specs raise `SpecError` with one line naming the file, the dotted key
+(e.g. `grid[1].layers`) and what is allowed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+
+from itermap.study import toml
+from itermap.study.errors import SpecError
+from itermap.train import TrainConfig
+
+PRESETS = Path(__file__).parent / "presets"
+
+
+class StudySection(BaseModel):
+    """[study]: a name (also the default folder, runs/<name>) and a description."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)
+    description: str = ""
+
+
+class DataSection(BaseModel):
+    """[data]: the data sets, where they live, and optional subsets (first N examples) for quick studies."""
+
+    model_config = ConfigDict(extra="forbid")
+    datasets: list[str] = Field(min_length=1)
+    data_dir: Optional[Path] = None
+    limit_train: Optional[PositiveInt] = None
+    limit_test: Optional[PositiveInt] = None
+
+    @field_validator("datasets")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        from itermap.data import DATASETS
+
+        for name in names:
+            if name not in DATASETS:
+                raise ValueError(f"unknown data set {name!r}; allowed: {', '.join(DATASETS)}")
+        if len(set(names)) != len(names):
+            raise ValueError("a data set is listed twice")
+        return names
+
+
+class TrainSection(TrainConfig):
+    """[train]: the trainer's settings plus seeds, checkpoint interval and whether to keep final weights."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    seeds: Any = 3
+    checkpoint_every: PositiveInt = 1
+    keep_weights: bool = False
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, seeds: Any) -> int | list[int]:
+        if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > 0:
+            return seeds
+        if (
+            isinstance(seeds, list)
+            and seeds
+            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+            and len(set(seeds)) == len(seeds)
+        ):
+            return seeds
+        raise ValueError("give a number of seeds >= 1 or a non-empty list of distinct non-negative integers")
+
+    @property
+    def seed_list(self) -> list[int]:
+        """The seeds to train: 0..n-1 for `seeds = n`, else the list."""
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+    def trainer_config(self) -> TrainConfig:
+        """The part that the trainer reads (and that enters run ids)."""
+        return TrainConfig(**self.model_dump(exclude={"seeds", "checkpoint_every", "keep_weights"}))
+
+
+class MatchedSection(BaseModel):
+    """[[matched]]: each family's width solved to hit each parameter budget within `tolerance`."""
+
+    model_config = ConfigDict(extra="forbid")
+    budgets: list[PositiveInt] = Field(min_length=1)
+    families: list[dict[str, Any]] = Field(min_length=1)
+    tolerance: float = Field(0.03, gt=0, lt=1)
+
+
+class Spec(BaseModel):
+    """A whole study: [study], [data], [train], [[grid]] and [[matched]] tables."""
+
+    model_config = ConfigDict(extra="forbid")
+    study: StudySection
+    data: DataSection
+    train: TrainSection = TrainSection()
+    grid: list[dict[str, Any]] = []
+    matched: list[MatchedSection] = []
+
+    def to_toml(self) -> str:
+        """The spec as TOML text (what study.toml holds)."""
+        doc = self.model_dump(mode="json")
+        return toml.dumps({k: doc[k] for k in ("study", "data", "train", "grid", "matched") if doc[k] != []})
+
+    def with_overrides(
+        self, seeds: int | None = None, epochs: int | None = None, datasets: list[str] | None = None
+    ) -> Spec:
+        """The spec with the command line's --seeds, --epochs and --datasets applied (and validated)."""
+        doc = self.model_dump()
+        if seeds is not None:
+            doc["train"]["seeds"] = seeds
+        if epochs is not None:
+            doc["train"]["epochs"] = epochs
+        if datasets is not None:
+            doc["data"]["datasets"] = datasets
+        return parse(doc, "command line")
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped in the package."""
+    return sorted(p.stem for p in PRESETS.glob("*.toml"))
+
+
+def locate(study: str | Path) -> Path:
+    """A spec file from a path or a preset name."""
+    path = Path(study)
+    if path.is_file():
+        return path
+    if str(study) in preset_names():
+        return PRESETS / f"{study}.toml"
+    if path.suffix == ".toml" or path.parent != Path("."):
+        raise SpecError(f"{study}: no such file")
+    raise SpecError(f"{study!r} is neither a spec file nor a preset; presets: {', '.join(preset_names())}")
+
+
+def load_spec(study: str | Path) -> Spec:
+    """Read and validate a spec from a TOML path or a preset name."""
+    path = locate(study)
+    try:
+        doc = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path}: invalid TOML: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError(f"{path}: cannot read: {e}") from None
+    data_dir = doc.get("data", {}).get("data_dir") if isinstance(doc.get("data"), dict) else None
+    if isinstance(data_dir, str) and not Path(data_dir).expanduser().is_absolute():
+        doc["data"]["data_dir"] = str((path.parent / data_dir).resolve())  # relative to the spec file
+    return parse(doc, str(path))
+
+
+def parse(doc: dict, origin: str) -> Spec:
+    """Validate a spec document; `origin` names it in messages. Also checks that every grid and matched entry expands."""
+    try:
+        spec = Spec.model_validate(doc)
+    except ValidationError as e:
+        raise SpecError(f"{origin}: {describe(e)}") from None
+    from itermap.study.plan import expand  # the grids and budgets are checked by expanding them
+
+    try:
+        expand(spec)
+    except SpecError as e:
+        raise SpecError(f"{origin}: {e}") from None
+    return spec
+
+
+def dotted(loc: tuple, prefix: str = "") -> str:
+    """('grid', 1, 'layers') -> 'grid[1].layers'."""
+    out = prefix
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def describe(error: ValidationError, model: type[BaseModel] = None, prefix: str = "", hide: tuple = ()) -> str:
+    """The first problem of a pydantic error on `model` as 'key: what is wrong (got value)'."""
+    first = error.errors()[0]
+    key, kind = dotted(first["loc"], prefix), first["type"]
+    if kind == "extra_forbidden":
+        fields = [f for f in _fields_at(model or Spec, first["loc"]) if f not in hide]
+        return f"{key}: unknown key" + (f"; allowed: {', '.join(fields)}" if fields else "")
+    if kind == "missing":
+        return f"{key}: missing"
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"{key}: {msg} (got {first['input']!r})"
+
+
+def _fields_at(model: Any, loc: tuple) -> list[str]:
+    """Keys allowed in the table that holds `loc`'s last key (for 'unknown key' messages)."""
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[part].annotation
+        args = getattr(annotation, "__args__", ())
+        model = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is None:
+            return []
+    return list(model.model_fields)

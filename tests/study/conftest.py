@@ -1,0 +1,112 @@
+"""Helpers for study tests: tiny spec files and the `itermap` command in a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TINY = """
+[study]
+name = "{name}"
+
+[data]
+datasets = ["fashion-mnist-mini"]
+limit_train = {limit_train}
+limit_test = 200
+
+[train]
+epochs = {epochs}
+batch_size = 50
+lr = 3e-3
+seeds = 2
+eval_train_every = 2
+keep_weights = {keep_weights}
+
+[[grid]]
+family = "mlp"
+hidden = {mlp_hidden}
+
+[[grid]]
+family = "rnn"
+hidden = 4
+layers = [1, 2]
+window = 7
+"""
+
+
+@pytest.fixture
+def tiny_spec(tmp_path):
+    """Write a tiny two-family study spec (2 seeds, fashion-mnist-mini subset) and return its path."""
+
+    def write(name: str = "tiny", epochs: int = 2, limit_train: int = 600, mlp_hidden: str = "[[8], [8, 8]]",
+              keep_weights: bool = False) -> Path:  # fmt: skip
+        path = tmp_path / f"{name}.toml"
+        text = TINY.format(name=name, epochs=epochs, limit_train=limit_train, mlp_hidden=mlp_hidden,
+                           keep_weights=str(keep_weights).lower())  # fmt: skip
+        path.write_text(text)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def cli_env(shared_data) -> dict[str, str]:
+    """Environment for `itermap` subprocesses: the shared data folder, a plain (non-TTY) console, one thread.
+
+    One intra-op thread: these models are tiny, and on a shared 2-core machine a second thread only spins.
+    """
+    return {**os.environ, "ITERMAP_DATA_DIR": str(shared_data), "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture
+def cli(cli_env):
+    """Run `python -m itermap.cli ARGS` in a subprocess; returns the CompletedProcess."""
+
+    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "itermap.cli", *map(str, args)]
+        return subprocess.run(cmd, env=cli_env, capture_output=True, text=True, timeout=timeout)
+
+    return run
+
+
+@pytest.fixture
+def start_itermap(cli_env):
+    """Start `python -m itermap.cli ARGS` in the background; returns the Popen."""
+
+    def start(*args: str) -> subprocess.Popen:
+        cmd = [sys.executable, "-m", "itermap.cli", *map(str, args)]
+        return subprocess.Popen(cmd, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    return start
+
+
+def _metric_rows(folder: Path) -> list[tuple]:
+    with sqlite3.connect(folder / "results.sqlite") as db:
+        return sorted(db.execute("SELECT run_id, epoch, split, metric, value FROM metrics"))
+
+
+def _count_rows(folder: Path) -> int:
+    if not (folder / "results.sqlite").exists():
+        return 0
+    try:
+        with sqlite3.connect(folder / "results.sqlite", timeout=1) as db:
+            return db.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+    except sqlite3.OperationalError:  # tables not created yet
+        return 0
+
+
+@pytest.fixture
+def metric_rows():
+    """f(folder) -> every metric row of a study folder, sorted: (run_id, epoch, split, metric, value)."""
+    return _metric_rows
+
+
+@pytest.fixture
+def count_rows():
+    """f(folder) -> metric rows committed so far (0 while the store does not exist yet)."""
+    return _count_rows

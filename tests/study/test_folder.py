@@ -1,0 +1,60 @@
+"""Study folders: divergence is recorded and the study goes on; another study's folder is refused unless --force-new."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+import itermap
+from itermap.study.errors import StudyError
+
+DIVERGING = """
+[study]
+name = "diverging"
+[data]
+datasets = ["fashion-mnist-mini"]
+limit_train = 200
+limit_test = 100
+[train]
+epochs = 3
+lr = {lr}
+seeds = 2
+[[grid]]
+family = "mlp"
+hidden = [[]]
+[[grid]]
+family = "rnn"
+hidden = 2
+window = 14
+"""
+
+
+def test_divergence_is_recorded_and_the_study_goes_on(tmp_path):
+    spec = tmp_path / "d.toml"
+    spec.write_text(DIVERGING.format(lr=1e36))  # one Adam step of 1e36 overflows a linear classifier's logits
+    folder = itermap.run_study(spec, out=tmp_path / "d", device="cpu", quiet=True)
+    with sqlite3.connect(folder / "results.sqlite") as db:
+        runs = dict(db.execute("SELECT arch || ':' || seed, status || ':' || IFNULL(diverged_epoch, '-') FROM runs"))
+        rows = db.execute("SELECT COUNT(*) FROM metrics m JOIN runs r USING (run_id) WHERE r.arch = 'mlp-0'").fetchone()[0]
+        unfinished = db.execute("SELECT COUNT(*) FROM runs WHERE finished IS NULL").fetchone()[0]
+    assert runs["mlp-0:0"] == "diverged:1" and runs["mlp-0:1"] == "diverged:1"
+    assert rows == 0  # no rows after divergence (it diverged in the first epoch)
+    assert unfinished == 0  # the other pack still trained to its end
+    frame = itermap.load_results(folder)
+    assert set(frame.arch) == {"rnn-1x2"} and frame.epoch.max() == 3
+    assert itermap.study_info(folder)["counts"] == {"done": 2, "diverged": 2, "running": 0, "pending": 0}
+
+
+def test_other_study_refused_unless_force_new(tmp_path):
+    spec = tmp_path / "d.toml"
+    spec.write_text(DIVERGING.format(lr=1e-3))
+    folder = itermap.run_study(spec, out=tmp_path / "f", device="cpu", quiet=True)
+    (folder / "report.html").write_text("stale")
+    with pytest.raises(StudyError, match="holds another study .'diverging', 4 runs.*--force-new"):
+        itermap.run_study(spec, out=folder, epochs=4, quiet=True)
+    itermap.run_study(spec, out=folder, epochs=4, force_new=True, device="cpu", quiet=True)
+    assert not (folder / "report.html").exists()
+    frame = itermap.load_results(folder)
+    assert frame.epoch.max() == 4 and set(frame.epochs) == {4}
+    assert "epochs = 4" in (folder / "study.toml").read_text()

@@ -1,0 +1,98 @@
+"""Malformed specs: one line naming the file, the key and what is allowed; exit code 2; no traceback."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from itermap.cli import app
+
+GOOD = {
+    "study": '[study]\nname = "bad"\n',
+    "data": '[data]\ndatasets = ["fashion-mnist-mini"]\n',
+    "train": "[train]\nepochs = 1\n",
+    "grid": '[[grid]]\nfamily = "mlp"\nhidden = [[4]]\n',
+}
+
+
+def spec(**tables: str) -> str:
+    """The good spec with some tables replaced ('' drops one)."""
+    return "\n".join({**GOOD, **tables}.values())
+
+
+# (name, spec text, fragments the one-line message must contain)
+CASES = [
+    ("unknown-key", spec(train="[train]\nepochs = 1\nlearning_rate = 0.1\n"), ["train.learning_rate", "unknown key", "lr"]),
+    ("unknown-table", spec() + "[optimizer]\nname = 'sgd'\n", ["optimizer", "unknown key", "study, data, train"]),
+    ("wrong-type", spec(train='[train]\nbatch_size = "big"\n'), ["train.batch_size", "valid integer", "'big'"]),
+    ("empty-grid-list", spec(grid='[[grid]]\nfamily = "rnn"\nhidden = []\n'), ["grid[0].hidden", "empty list"]),
+    ("no-grid", spec(grid=""), ["no runs", "[[grid]]"]),
+    ("unknown-dataset", spec(data='[data]\ndatasets = ["cifar10"]\n'), ["data.datasets", "cifar10", "fashion-mnist-mini"]),
+    ("no-datasets", spec(data="[data]\ndatasets = []\n"), ["data.datasets", "at least 1"]),
+    ("unknown-family", spec(grid='[[grid]]\nfamily = "lstm"\nhidden = 4\n'), ["grid[0].family", "lstm", "mlp, rnn"]),
+    ("zero-width", spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [[4], [0]]\n'), ["grid[0].hidden", "greater than 0"]),
+    ("zero-layers", spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [[4]]\n[[grid]]\nfamily = "rnn"\nhidden = 4\nlayers = [1, 0]\n'),
+     ["grid[1].layers", "greater than 0"]),  # fmt: skip
+    ("mlp-hidden-flat", spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [64, 64]\n'), ["grid[0].hidden", "list of lists"]),
+    ("bad-toml", spec() + "[train\n", ["invalid TOML", "line"]),
+    ("negative-lr", spec(train="[train]\nlr = -0.001\n"), ["train.lr", "greater than 0", "-0.001"]),
+    ("unknown-data-order", spec(train='[train]\ndata_order = "random"\n'), ["train.data_order", "'per-seed' or 'shared'"]),
+    ("zero-seeds", spec(train="[train]\nseeds = 0\n"), ["train.seeds", "number of seeds >= 1"]),
+    ("duplicate-seeds", spec(train="[train]\nseeds = [1, 1]\n"), ["train.seeds", "distinct"]),
+    ("empty-budgets", spec(grid='[[matched]]\nbudgets = []\nfamilies = [{ family = "rnn" }]\n'), ["matched[0].budgets", "at least 1"]),
+    ("tolerance-range", spec(grid='[[matched]]\nbudgets = [1000]\nfamilies = [{ family = "rnn" }]\ntolerance = 1.5\n'),
+     ["matched[0].tolerance", "less than 1"]),  # fmt: skip
+    ("matched-width-given", spec(grid='[[matched]]\nbudgets = [1000]\nfamilies = [{ family = "rnn", hidden = 8 }]\n'),
+     ["matched[0].families[0].hidden", "solved from the budget"]),  # fmt: skip
+    ("matched-mlp-no-layers", spec(grid='[[matched]]\nbudgets = [1000]\nfamilies = [{ family = "mlp", layers = 0 }]\n'),
+     ["matched[0].families[0].layers", ">= 1"]),  # fmt: skip
+    ("window-too-wide", spec(grid='[[grid]]\nfamily = "rnn"\nhidden = 4\nwindow = 30\n'), ["grid[0]", "window width", "28"]),
+    ("image-from-data", spec(grid='[[grid]]\nfamily = "mlp"\nimage = [14, 14]\n'), ["grid[0].image", "set by the data set"]),
+    ("missing-study", spec(study=""), ["study", "missing"]),
+    ("bad-study-name", spec(study='[study]\nname = "../x"\n'), ["study.name", "pattern"]),
+]
+SUBPROCESS = {"unknown-key", "bad-toml", "unknown-dataset", "window-too-wide", "zero-seeds"}
+
+
+def check(code: int, stderr: str, path, fragments: list[str]) -> None:
+    assert code == 2, stderr
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}:"), stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+@pytest.mark.parametrize("name, text, fragments", CASES, ids=[c[0] for c in CASES])
+def test_malformed_spec(name, text, fragments, tmp_path, cli):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    if name in SUBPROCESS:  # a real process: exit code and stderr as a shell sees them
+        done = cli("plan", path, "--no-calibrate")
+        check(done.returncode, done.stderr, path, fragments)
+    else:
+        result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
+        check(result.exit_code, result.stderr, path, fragments)
+        assert not (tmp_path / "out").exists(), "nothing is created for a malformed spec"
+
+
+def test_missing_file(cli, tmp_path):
+    done = cli("run", tmp_path / "nope.toml")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == f"error: {tmp_path / 'nope.toml'}: no such file"
+
+
+def test_unknown_preset_lists_presets():
+    result = CliRunner().invoke(app, ["plan", "quik"])
+    assert result.exit_code == 2 and "presets: matched, quick, seed2020" in result.stderr
+
+
+def test_bad_override_names_the_command_line():
+    result = CliRunner().invoke(app, ["plan", "quick", "--datasets", "mnist,svhn", "--no-calibrate"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: command line: data.datasets: unknown data set 'svhn'")
+
+
+def test_status_of_a_folder_without_a_study(tmp_path):
+    result = CliRunner().invoke(app, ["status", str(tmp_path)])
+    assert result.exit_code == 2 and "no results.sqlite" in result.stderr
