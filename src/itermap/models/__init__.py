@@ -12,13 +12,14 @@ from typing import Annotated, Union
 
 from pydantic import Field, TypeAdapter
 
-from itermap.models import mlp, rnn
+from itermap.models import itermap, mlp, rnn
+from itermap.models.itermap import IterMapConfig
 from itermap.models.mlp import MLPConfig
 from itermap.models.rnn import RNNConfig
 
-FAMILIES: dict[str, ModuleType] = {"mlp": mlp, "rnn": rnn}
+FAMILIES: dict[str, ModuleType] = {"mlp": mlp, "rnn": rnn, "itermap": itermap}
 
-FamilyConfig = Annotated[Union[MLPConfig, RNNConfig], Field(discriminator="family")]
+FamilyConfig = Annotated[Union[MLPConfig, RNNConfig, IterMapConfig], Field(discriminator="family")]
 family_config = TypeAdapter(FamilyConfig)
 
 
@@ -27,4 +28,4 @@ def family(cfg) -> ModuleType:
     return FAMILIES[cfg.family]
 
 
-__all__ = ["FAMILIES", "FamilyConfig", "MLPConfig", "RNNConfig", "family", "family_config"]
+__all__ = ["FAMILIES", "FamilyConfig", "IterMapConfig", "MLPConfig", "RNNConfig", "family", "family_config"]

@@ -1,0 +1,376 @@
+"""Exact conversions between an MLP or RNN and its other forms, each with a verification and a cost table.
+
+Forms of one network (docs/forms.md draws them as block matrices):
+  mlp, rnn          the families themselves
+  itermap           an iterative map s_k = f(W s_{k-1} + b) whose block pattern is the network
+  unrolled-tied     an RNN written out over its T steps as a feed-forward net on the flat image, every
+                    step's layer sharing one set of weights
+  unrolled-untied   the same with an independent copy of the weights per step: an ordinary deep net
+
+Conversions take a family config and one member's params. `verify` runs two forms on the same images and
+reports the max logit difference, prediction agreement, and what each form costs in parameters and compute.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from rich import box
+from rich.table import Table
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from itermap.data import load, views
+from itermap.models import MLPConfig, RNNConfig, family, family_config
+from itermap.models import itermap as im
+from itermap.models.itermap import INPUT, OUTPUT, Block, IterMapConfig, Slot
+from itermap.models.stacked import Params, numel
+from itermap.study.spec import load_spec
+
+# ---------------------------------------------------------------------------------------------------------
+# MLP <-> iterative map
+
+
+def mlp_pattern(cfg: MLPConfig) -> IterMapConfig:
+    """The iterative map of an MLP: a chain of sub-diagonal blocks x -> h1 -> ... -> hL -> y, T = L + 1.
+
+    Slot h_l starts at iteration l and y at L + 1 (a wavefront), so nothing is computed before its input is
+    valid; the output would be the same without the schedule, since a chain flushes its start-up values.
+    """
+    names = [f"h{i + 1}" for i in range(len(cfg.hidden))]
+    chain, slots = [INPUT, *names, OUTPUT], zip(names, cfg.hidden)
+    return IterMapConfig(
+        slots=tuple(Slot(name=n, size=h, activation=cfg.activation, start=i + 1) for i, (n, h) in enumerate(slots)),
+        blocks=tuple(Block(dst=d, src=s) for s, d in zip(chain[:-1], chain[1:])),
+        iterations=len(chain) - 1,
+        output_start=len(chain) - 1,
+        image=cfg.image,
+        classes=cfg.classes,
+    )
+
+
+def mlp_to_itermap(cfg: MLPConfig, params: Params) -> tuple[IterMapConfig, Params]:
+    """MLP layer i becomes the block from slot i to slot i + 1 of the chain, its bias that slot's bias."""
+    target = mlp_pattern(cfg)
+    chain = [INPUT, *(s.name for s in target.slots), OUTPUT]
+    out = {}
+    for i, (src, dst) in enumerate(zip(chain[:-1], chain[1:])):
+        out[f"w_{dst}_{src}"], out[f"b_{dst}"] = params[f"w{i}"], params[f"b{i}"]
+    return target, out
+
+
+def itermap_to_mlp(cfg: IterMapConfig, params: Params) -> tuple[MLPConfig, Params]:
+    """Back to an MLP, for an iterative map that is a dense chain x -> slots in order -> y on a static input."""
+    chain = [INPUT, *(s.name for s in cfg.slots), OUTPUT]
+    links = {(d, s) for s, d in zip(chain[:-1], chain[1:])}
+    acts = {s.activation for s in cfg.slots}
+    is_chain = (
+        cfg.input == "static"
+        and {(b.dst, b.src) for b in cfg.blocks} == links
+        and all(b.mask == "dense" for b in cfg.blocks)
+        and len(acts) <= 1
+        and cfg.iterations >= len(chain) - 1  # a chain on a fixed input is settled after L + 1 iterations
+        and all(s.start <= i + 1 for i, s in enumerate(cfg.slots))
+        and cfg.output_start <= len(chain) - 1
+    )
+    if not is_chain:
+        raise ValueError("only an iterative map with the MLP pattern (a dense chain, static input) is an MLP")
+    hidden, activation = [s.size for s in cfg.slots], next(iter(acts), "tanh")
+    target = MLPConfig(hidden=hidden, activation=activation, image=cfg.image, classes=cfg.classes)
+    out = {}
+    for i, (src, dst) in enumerate(zip(chain[:-1], chain[1:])):
+        out[f"w{i}"], out[f"b{i}"] = params[f"w_{dst}_{src}"], params[f"b_{dst}"]
+    return target, out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# RNN -> iterative map
+#
+# With simultaneous updates, layer l at iteration k reads layer l-1 from iteration k-1, so the layers run
+# as a wavefront: layer l computes step t at iteration k = t + l - 1, i.e.
+#     h_l^(k) = RNN's h_l at step k - l + 1,  for k >= l.
+# Induction: h_l^(k) = tanh(W_ih,l h_{l-1}^(k-1) + W_hh,l h_l^(k-1) + b_l) reads layer l-1's step k-l+1 and its
+# own step k-l, exactly the RNN's update. The base case needs h_l^(l-1) = 0 (the RNN's h_0): but a slot that
+# is updated from iteration 1 holds tanh(b_l) != 0 after iteration 1 when its input is still zero, and that
+# error travels on through W_hh. So slot h_l is held at zero until iteration l (its `start`). The readout
+# y^(k) = W_out h_L^(k-1) + b_out gives step k - L's logits: the last step T at iteration T + L, and y starts
+# at L + 1 so that iterations L+1 .. T+L give the per-step logits of steps 1 .. T. The windows feed x at
+# iterations 1..T; later iterations see zeros, whose effect never reaches y^(T+L). nn.RNN's two biases add
+# up into the one bias of each slot.
+
+
+def rnn_pattern(cfg: RNNConfig) -> IterMapConfig:
+    """The iterative map of an RNN: recurrent diagonal blocks, sub-diagonal inter-layer blocks, T + L iterations."""
+    names = [f"h{l + 1}" for l in range(cfg.layers)]
+    blocks = []
+    for l, name in enumerate(names):
+        blocks += [Block(dst=name, src=INPUT if l == 0 else names[l - 1]), Block(dst=name, src=name)]
+    return IterMapConfig(
+        slots=tuple(Slot(name=n, size=cfg.hidden, activation="tanh", start=l + 1) for l, n in enumerate(names)),
+        blocks=(*blocks, Block(dst=OUTPUT, src=names[-1])),
+        iterations=cfg.steps + cfg.layers,
+        input="windows",
+        window=cfg.window,
+        output_start=cfg.layers + 1,
+        image=cfg.image,
+        classes=cfg.classes,
+    )
+
+
+def rnn_to_itermap(cfg: RNNConfig, params: Params) -> tuple[IterMapConfig, Params]:
+    """RNN layer l's w_ih, w_hh become blocks into slot h_{l+1}; b_ih + b_hh its bias; the readout the block into y."""
+    target = rnn_pattern(cfg)
+    out = {}
+    for l in range(cfg.layers):
+        name, below = f"h{l + 1}", INPUT if l == 0 else f"h{l}"
+        out[f"w_{name}_{below}"], out[f"w_{name}_{name}"] = params[f"w_ih{l}"], params[f"w_hh{l}"]
+        out[f"b_{name}"] = params[f"b_ih{l}"] + params[f"b_hh{l}"]
+    out[f"w_{OUTPUT}_h{cfg.layers}"], out[f"b_{OUTPUT}"] = params["w_out"], params["b_out"]
+    return target, out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# RNN -> unrolled feed-forward network
+
+
+class UnrolledRNN(torch.nn.Module):
+    """An RNN written out over its T steps as a feed-forward net on the flat image [B, H*W] -> logits [B, C].
+
+    Layer (t, l) computes h_l at step t = tanh(Linear([below; h_l at step t-1])), where `below` is step t's
+    window (l = 0) or layer l-1 at step t. `tied`: one Linear per RNN layer, reused at every step (it reads
+    its window through a fixed index, and zeros as the state before step 1). Untied: an independent Linear
+    per (t, l); layer 0's copies read the whole flat image (zeros outside their window), and the step-1
+    copies have no state input. Either way each Linear holds [w_ih | w_hh] and the bias b_ih + b_hh.
+    """
+
+    def __init__(self, cfg: RNNConfig, params: Params, tied: bool):
+        super().__init__()
+        self.cfg, self.tied = cfg, tied
+        h, w = cfg.image
+        pixels = torch.arange(h * w).view(1, h, w)
+        index = views.windows(pixels, cfg.window, "columns", "drop")[0]  # [T, window*H]: each element's flat pixel
+        self.register_buffer("index", index, persistent=False)
+        dtype = params["w_out"].dtype
+
+        def linear(weight: torch.Tensor, bias: torch.Tensor) -> torch.nn.Linear:
+            lin = torch.nn.Linear(weight.shape[1], weight.shape[0], dtype=dtype)
+            with torch.no_grad():
+                lin.weight.copy_(weight)
+                lin.bias.copy_(bias)
+            return lin
+
+        layers = []
+        for t in range(1 if tied else cfg.steps):
+            row = []
+            for l in range(cfg.layers):
+                w_ih, w_hh, bias = params[f"w_ih{l}"], params[f"w_hh{l}"], params[f"b_ih{l}"] + params[f"b_hh{l}"]
+                if not tied and l == 0:  # read the whole image: w_ih scattered into the window's pixel columns
+                    w_ih = w_ih.new_zeros(cfg.hidden, h * w).index_copy(1, index[t], w_ih)
+                row.append(linear(w_ih if not tied and t == 0 else torch.cat([w_ih, w_hh], 1), bias))
+            layers.append(torch.nn.ModuleList(row))
+        self.layers = torch.nn.ModuleList(layers)  # [1 or T][L]
+        self.readout = linear(params["w_out"], params["b_out"])
+
+    def layer(self, t: int, l: int) -> torch.nn.Linear:
+        """The Linear that computes layer l at step t."""
+        return self.layers[0 if self.tied else t][l]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hs = [x.new_zeros(x.shape[0], self.cfg.hidden) for _ in range(self.cfg.layers)]
+        for t in range(self.cfg.steps):
+            below = x[:, self.index[t]] if self.tied else x  # [B, window*H] or the whole [B, H*W]
+            for l in range(self.cfg.layers):
+                inp = below if not self.tied and t == 0 else torch.cat([below, hs[l]], 1)
+                hs[l] = below = torch.tanh(self.layer(t, l)(inp))
+        return self.readout(hs[-1])
+
+    def macs(self) -> int:
+        """Multiply-adds per example: every Linear's weights once per time it is applied."""
+        steps = sum(self.layer(t, l).weight.numel() for t in range(self.cfg.steps) for l in range(self.cfg.layers))
+        return steps + self.readout.weight.numel()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Forms, verification, accounting
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a form costs. stored: scalars in its tensors (shared ones once); distinct: trainable scalars
+    (stored less fixed mask zeros); nonzero: stored scalars that are non-zero; macs: multiply-adds per
+    example; depth: linear maps on the longest path from input to logits."""
+
+    form: str
+    stored: int
+    distinct: int
+    nonzero: int
+    macs: int
+    depth: int
+
+
+@dataclass
+class Form:
+    """One network in one form: a standard-torch module, the input view it reads, its weights and its cost."""
+
+    name: str
+    module: torch.nn.Module
+    view: Callable[[torch.Tensor], torch.Tensor]  # scaled images [N, H, W] -> the module's input
+    weights: dict[str, torch.Tensor]  # what `save` writes
+    config: dict  # how to rebuild it (saved as metadata)
+    cost: Cost
+
+
+def _nonzero(tensors) -> int:
+    return sum(int(t.count_nonzero()) for t in tensors)
+
+
+def depth(cfg) -> int:
+    """Linear maps on the longest path from input to logits: layers + 1, steps + layers, or iterations."""
+    if cfg.family == "mlp":
+        return len(cfg.hidden) + 1
+    return cfg.steps + cfg.layers if cfg.family == "rnn" else cfg.iterations
+
+
+def family_form(cfg, params: Params) -> Form:
+    """A family member as a form: its to_torch module, its view, its parameter accounting."""
+    fam = family(cfg)
+    weights = {**params, **im.masked(cfg, params)} if cfg.family == "itermap" else dict(params)
+    nonzero = _nonzero(weights.values())
+    cost = Cost(cfg.family, numel(params), fam.count_params(cfg), nonzero, fam.flops(cfg), depth(cfg))
+    module = fam.to_torch(cfg, params)
+    return Form(cfg.family, module, lambda x: fam.view(cfg, x), weights, cfg.model_dump(mode="json"), cost)
+
+
+def unrolled_form(cfg: RNNConfig, params: Params, tied: bool) -> Form:
+    """An RNN member unrolled over its steps (reads the flat image), tied or untied."""
+    module = UnrolledRNN(cfg, params, tied)
+    name = "unrolled-tied" if tied else "unrolled-untied"
+    stored = sum(p.numel() for p in module.parameters())
+    cost = Cost(name, stored, stored, _nonzero(module.parameters()), module.macs(), depth(cfg))
+    weights = {k: v.detach() for k, v in module.state_dict().items()}
+    return Form(name, module, views.flat, weights, {"form": name, "rnn": cfg.model_dump(mode="json")}, cost)
+
+
+def convert(cfg, params: Params, to: str) -> Form:
+    """One member in form `to`: itermap, unrolled-tied, unrolled-untied or mlp (for an RNN: its untied unrolling)."""
+    if cfg.family == "mlp" and to == "itermap":
+        return family_form(*mlp_to_itermap(cfg, params))
+    if cfg.family == "itermap" and to == "mlp":
+        return family_form(*itermap_to_mlp(cfg, params))
+    if cfg.family == "rnn" and to == "itermap":
+        return family_form(*rnn_to_itermap(cfg, params))
+    if cfg.family == "rnn" and to in ("unrolled-tied", "unrolled-untied", "mlp"):
+        return unrolled_form(cfg, params, tied=to == "unrolled-tied")
+    possible = {"mlp": "itermap", "itermap": "mlp (MLP patterns only)", "rnn": "itermap, unrolled-(un)tied, mlp"}
+    raise ValueError(f"no exact conversion of a {cfg.family} to {to!r}; it converts to {possible[cfg.family]}")
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Two forms run on the same images: their costs, max |logit difference|, and prediction agreement."""
+
+    source: Cost
+    target: Cost
+    max_abs_diff: float
+    agreement: float  # fraction of examples whose argmax agrees
+    examples: int
+
+
+@torch.no_grad()
+def logits(form: Form, images: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+    """A form's logits [N, C] on scaled images [N, H, W], in chunks, in the form's own dtype."""
+    dtype = next(form.module.parameters()).dtype
+    form.module.eval()
+    return torch.cat([form.module(form.view(x.to(dtype))) for x in images.split(chunk)])
+
+
+def verify(source: Form, target: Form, images: torch.Tensor) -> Verification:
+    """Run both forms on scaled images [N, H, W] and compare their logits."""
+    a, b = logits(source, images), logits(target, images)
+    agree = (a.argmax(-1) == b.argmax(-1)).double().mean().item()
+    return Verification(source.cost, target.cost, (a - b).abs().max().item(), agree, len(images))
+
+
+def table(checks: list[Verification], title: str) -> Table:
+    """A rich table: the source form once, then each target with its logit difference and agreement."""
+    caption = f"MACs: multiply-adds per example. Logits compared on {checks[0].examples:,} images."
+    t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for col in ("form", "stored", "distinct", "nonzero", "MACs", "depth", "max |Δ|", "agree"):
+        t.add_column(col, justify="left" if col == "form" else "right", no_wrap=True)
+
+    def row(c: Cost, diff: str, agree: str) -> None:
+        t.add_row(c.form, *(f"{v:,}" for v in (c.stored, c.distinct, c.nonzero, c.macs, c.depth)), diff, agree)
+
+    row(checks[0].source, "", "")
+    for v in checks:
+        row(v.target, f"{v.max_abs_diff:.1e}", f"{100 * v.agreement:.2f}%")
+    return t
+
+
+def save(form: Form, path) -> None:
+    """Write a form's weights as safetensors, with the form's name and config as metadata."""
+    tensors = {k: v.detach().contiguous() for k, v in form.weights.items()}
+    save_file(tensors, str(path), metadata={"form": form.name, "config": json.dumps(form.config)})
+
+
+def kept_weights(folder: Path, run_id: str) -> Path:
+    """DIR/weights/<run_id>.safetensors, where `run_id` may be a unique prefix of the id."""
+    kept = sorted((Path(folder) / "weights").glob("*.safetensors"))
+    matches = [p for p in kept if p.stem == run_id] or [p for p in kept if p.stem.startswith(run_id)]
+    if len(matches) != 1:
+        found = "no" if not matches else f"{len(matches)}"
+        hint = "" if kept else "; a study keeps final weights with `keep_weights = true` in [train]"
+        raise ValueError(f"{found} kept weights in {Path(folder) / 'weights'} match run {run_id!r}{hint}")
+    return matches[0]
+
+
+def load_run(path: Path) -> tuple[object, Params, dict]:
+    """A kept run's family config, params and resolved run config (dataset, model, train, seed)."""
+    with safe_open(str(path), "pt") as f:
+        run = json.loads(f.metadata()["config"])
+        params = {k: f.get_tensor(k) for k in f.keys()}
+    return family_config.validate_python(run["model"]), params, run
+
+
+def scaled_test_split(dataset: str, scaling: str, dtype: torch.dtype, data_dir: Path | None = None) -> torch.Tensor:
+    """A data set's whole test split [N, H, W], scaled as a run with `scaling` was trained."""
+    data = load(dataset, data_dir)
+    mean, std = (data.mean, data.std) if scaling == "standardize" else (0.0, 1.0)
+    return views.scale(data.test_images, mean, std, dtype)
+
+
+def convert_run(folder: Path, run_id: str, to: str, output: Path | None = None) -> tuple[str, Verification, Path]:
+    """Convert a kept run to form `to`, verify on its data set's test split, save; returns (title, check, path)."""
+    path = kept_weights(folder, run_id)
+    cfg, params, run = load_run(path)
+    source, target = family_form(cfg, params), convert(cfg, params, to)
+    dtype = next(iter(params.values())).dtype
+    spec = Path(folder) / "study.toml"
+    data_dir = load_spec(spec).data.data_dir if spec.exists() else None  # where the study found its data
+    check = verify(source, target, scaled_test_split(run["dataset"], run["train"]["scaling"], dtype, data_dir))
+    output = Path(output) if output else Path(folder) / "converted" / f"{path.stem}-{to}.safetensors"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    save(target, output)
+    return f"{path.stem} ({cfg.arch}), {run['dataset']} test split", check, output
+
+
+def demo(dtype: torch.dtype = torch.float64) -> list[tuple[str, list[Verification]]]:
+    """Every conversion of a fresh small MLP and two RNNs, verified on the embedded Fashion-MNIST test images."""
+    images = scaled_test_split("fashion-mnist-mini", "standardize", dtype)
+    rnn_targets = ("itermap", "unrolled-tied", "unrolled-untied")
+    cases = [
+        (MLPConfig(hidden=[16, 8]), ("itermap",)),
+        (RNNConfig(hidden=8, layers=1, window=7), rnn_targets),
+        (RNNConfig(hidden=8, layers=2, window=7), rnn_targets),
+    ]
+    out = []
+    for cfg, targets in cases:
+        params = family(cfg).init(cfg, 0, dtype)
+        source = family_form(cfg, params)
+        title = f"{cfg.arch}, window {cfg.window} ({cfg.steps} steps)" if cfg.family == "rnn" else cfg.arch
+        out.append((title, [verify(source, convert(cfg, params, to), images) for to in targets]))
+    return out

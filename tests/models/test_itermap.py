@@ -1,0 +1,125 @@
+"""The iterative-map family: stacked forward against its torch module, schedule, masks, counts, config checks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from pydantic import ValidationError
+
+from itermap.models import MLPConfig, family, family_config
+from itermap.models import itermap as im
+from itermap.models.itermap import Block, IterMapConfig, Slot
+from itermap.models.stacked import member, stack
+
+# A pattern that is neither MLP nor RNN: skip connection x -> h2, masked recurrence, feedback from y.
+MIXED = IterMapConfig(
+    slots=(Slot(name="a", size=6), Slot(name="b", size=5, activation="relu", start=2)),
+    blocks=(
+        Block(dst="a", src="x", mask="random", density=0.3, seed=4),
+        Block(dst="a", src="a", mask="diagonal"),
+        Block(dst="a", src="y"),
+        Block(dst="b", src="a"),
+        Block(dst="b", src="x"),
+        Block(dst="y", src="b"),
+        Block(dst="y", src="a", mask="random", density=0.5),
+    ),
+    iterations=4,
+    output_start=2,
+)
+CONFIGS = [
+    MIXED,
+    IterMapConfig(slots=(Slot(name="h", size=7),), blocks=(Block(dst="h", src="x"), Block(dst="y", src="h")), iterations=2),
+    IterMapConfig(
+        slots=(Slot(name="h1", size=4), Slot(name="h2", size=3, start=2)),
+        blocks=tuple(Block(dst=d, src=s) for d, s in (("h1", "x"), ("h1", "h1"), ("h2", "h1"), ("h2", "h2"), ("y", "h2"))),
+        iterations=6,  # more iterations than the 4 windows: the input slot is zero after the last one
+        input="windows",
+        window=7,
+        output_start=3,
+    ),
+]
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.arch}-{c.input}")
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_stacked_forward_equals_torch_module(cfg, dtype, tol):
+    m, b = 3, 5
+    params = stack([im.init(cfg, 10 + i, dtype) for i in range(m)])
+    x = im.view(cfg, torch.randn(b, 28, 28, dtype=dtype, generator=torch.Generator().manual_seed(1)))
+    got = im.forward(cfg, params, x.expand(m, *x.shape))  # [M, B, C]
+    want = torch.stack([im.to_torch(cfg, member(params, i))(x) for i in range(m)])
+    assert got.shape == (m, b, 10)
+    assert (got - want).abs().max() <= tol * want.abs().max()
+    steps = im.forward(cfg, params, x.expand(m, *x.shape), steps=True)  # [M, T, B, C]
+    assert steps.shape == (m, cfg.iterations, b, 10) and torch.equal(steps[:, -1], got)
+    assert torch.all(steps[:, : cfg.output_start - 1] == 0)  # y is held at zero before its start
+
+
+def test_masked_entries_are_zero_fixed_and_get_no_gradient():
+    params = im.init(MIXED, 0, torch.float64)
+    mask = im.block_mask(MIXED.blocks[0], 6, 784)
+    assert int(mask.sum()) == round(0.3 * 6 * 784) and torch.all(params["w_a_x"][~mask] == 0)
+    assert torch.equal(im.block_mask(MIXED.blocks[0], 6, 784), mask)  # the same pattern every call
+    stacked = {k: v.unsqueeze(0).requires_grad_() for k, v in params.items()}
+    im.forward(MIXED, stacked, torch.randn(1, 2, 784, dtype=torch.float64)).sum().backward()
+    assert torch.all(stacked["w_a_x"].grad[0][~mask] == 0) and stacked["w_a_x"].grad[0][mask].abs().sum() > 0
+    assert torch.all(stacked["w_a_a"].grad[0][~torch.eye(6, dtype=torch.bool)] == 0)
+
+
+def test_count_params_and_flops_by_hand():
+    cfg = IterMapConfig(
+        slots=(Slot(name="h", size=3),),
+        blocks=(
+            Block(dst="h", src="x", mask="random", density=0.25),
+            Block(dst="h", src="h", mask="diagonal"),
+            Block(dst="y", src="h"),
+        ),
+        iterations=3,
+        output_start=2,
+        image=(2, 4),
+        classes=2,
+    )
+    # Blocks: h <- x keeps round(0.25 * 3 * 8) = 6 of 24; h <- h diagonal: 3; y <- h dense 2 * 3 = 6.
+    # Biases: h 3, y 2. Parameters: 6 + 3 + 6 + 3 + 2 = 20.
+    assert im.count_params(cfg) == 20
+    # Multiply-adds: h <- x once (static input, reused): 6; h <- h at iterations 2, 3 (h is zero before): 2 * 3 = 6;
+    # y <- h at iterations 2, 3 (y starts at 2): 2 * 6 = 12. Total 24.
+    assert im.flops(cfg) == 24
+    module = im.to_torch(cfg, im.init(cfg, 0))
+    blocks = module.blocks.values()
+    trainable = sum(int(b.weight_mask.sum()) if hasattr(b, "weight_mask") else b.weight.numel() for b in blocks)
+    assert trainable + sum(p.numel() for p in module.bias.values()) == 20
+
+
+def test_init_of_an_mlp_pattern_draws_what_mlp_init_draws():
+    cfg = IterMapConfig(
+        slots=(Slot(name="h1", size=8), Slot(name="h2", size=4)),
+        blocks=(Block(dst="h1", src="x"), Block(dst="h2", src="h1"), Block(dst="y", src="h2")),
+        iterations=3,
+    )
+    mlp_cfg = MLPConfig(hidden=[8, 4])
+    got, want = im.init(cfg, 7), family(mlp_cfg).init(mlp_cfg, 7)
+    names = {"w_h1_x": "w0", "b_h1": "b0", "w_h2_h1": "w1", "b_h2": "b1", "w_y_h2": "w2", "b_y": "b2"}
+    assert got.keys() == names.keys() and all(torch.equal(got[k], want[v]) for k, v in names.items())
+
+
+def test_registered_as_a_family():
+    cfg = family_config.validate_python(MIXED.model_dump(mode="json"))
+    assert cfg == MIXED and family(cfg) is im
+    assert hash(cfg) == hash(MIXED)  # frozen and hashable: masks are cached per block
+
+
+@pytest.mark.parametrize(
+    "slots,blocks,message",
+    [
+        ((Slot(name="x", size=2),), (), "slot name"),
+        ((Slot(name="h", size=2), Slot(name="h", size=3)), (), "unique"),
+        ((Slot(name="h", size=2),), (Block(dst="x", src="h"),), "dst must be"),
+        ((Slot(name="h", size=2),), (Block(dst="h", src="z"),), "dst must be"),
+        ((Slot(name="h", size=2),), (Block(dst="h", src="x", mask="diagonal"),), "diagonal"),
+        ((Slot(name="h", size=2),), (Block(dst="y", src="h"), Block(dst="y", src="h")), "once"),
+    ],
+)
+def test_config_errors(slots, blocks, message):
+    with pytest.raises(ValidationError, match=message):
+        IterMapConfig(slots=slots, blocks=blocks, iterations=2)
