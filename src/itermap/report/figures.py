@@ -1,0 +1,228 @@
+"""The report's figures for one data set, drawn with matplotlib's Agg canvas (no display needed)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import LogFormatter, MaxNLocator  # noqa: E402
+
+from itermap.analysis.overview import Analysis  # noqa: E402
+from itermap.analysis.compare import label  # noqa: E402
+from itermap.analysis.curves import curve, interpolate  # noqa: E402
+
+STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.grid": True, "grid.alpha": 0.3, "svg.hashsalt": "itermap"}
+PARAMS_LABEL = "Parameters (count, log scale)"
+METRIC_LABELS = {
+    "accuracy": ("Accuracy (%)", 100.0),
+    "cross_entropy": ("Cross-entropy (nats)", 1.0),
+}
+CAPTIONS = {
+    "test-accuracy": "Final test accuracy against parameters (log scale): line and band are the mean over seeds and its "
+                     "95% bootstrap CI, interpolated monotonically in log parameters; dots are single seeds.",
+    "test-cross-entropy": "Final test cross-entropy against parameters, drawn as the accuracy figure.",
+    "capacity": "Capacity: final train accuracy and cross-entropy against parameters.",
+    "efficiency": "Efficiency: mean test accuracy per 1,000 parameters (the 2020 definition) and per log10 parameter.",
+    "difference": "Test accuracy difference between each compared pair at equal parameters, with its 95% bootstrap "
+                  "band (seeds resampled within each configuration) and the zero line.",
+    "learning-curves": "Learning curves of representative configurations (smallest, middle and largest of each group).",
+}
+
+
+class Thousands(LogFormatter):
+    """Log-axis tick labels as plain counts with thousands separators (10,000 rather than 10^4)."""
+
+    def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+        return f"{x:,.0f}"
+
+
+def colours(groups: list[str]) -> dict[str, str]:
+    """One fixed colour per group, the same in every figure."""
+    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    return {g: cycle[i % len(cycle)] for i, g in enumerate(sorted(groups))}
+
+
+def _params_axis(ax) -> None:
+    ax.set_xscale("log")
+    ax.set_xlabel(PARAMS_LABEL)
+    ax.xaxis.set_major_formatter(Thousands())
+    ax.xaxis.set_minor_formatter(Thousands(labelOnlyBase=False))
+
+
+def _legend(ax, **kw) -> None:
+    """Legend with groups in name order and the diverged-run marker last."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not labels:
+        return
+    order = sorted(range(len(labels)), key=lambda i: (labels[i].startswith("diverged"), labels[i]))
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], **{"fontsize": 8, **kw})
+
+
+def _metric_panel(ax, an: Analysis, dataset: str, split: str, metric: str, colour: dict[str, str]) -> None:
+    """Mean line (PCHIP in log params) with CI band per group, seeds as faint points, diverged runs as crosses."""
+    name, scale = f"{split}_{metric}", METRIC_LABELS[metric][1]
+    finals = an.finals[an.finals["dataset"] == dataset]
+    for group in sorted(finals["group"].unique()):
+        pts, c = curve(an.summary, dataset, group, name), colour[group]
+        seeds = finals[finals["group"] == group]
+        ax.scatter(seeds["params"], scale * seeds[name], s=10, color=c, alpha=0.3, linewidths=0)
+        if len(pts) > 1:
+            x = np.geomspace(pts["params"].min(), pts["params"].max(), 200)
+            ax.plot(x, scale * interpolate(pts["params"], pts["mean"], x), color=c, label=label(group))
+            band = pts.dropna(subset=["ci_low", "ci_high"])
+            if len(band) > 1:
+                x = np.geomspace(band["params"].min(), band["params"].max(), 200)
+                lo, hi = (scale * interpolate(band["params"], band[k], x) for k in ("ci_low", "ci_high"))
+                ax.fill_between(x, lo, hi, color=c, alpha=0.2, linewidth=0)
+            ax.plot(pts["params"], scale * pts["mean"], "o", color=c, ms=4)
+        elif len(pts) == 1:
+            err = scale * np.abs(pts[["ci_low", "ci_high"]].to_numpy().T - pts["mean"].to_numpy())
+            ax.errorbar(pts["params"], scale * pts["mean"], yerr=np.nan_to_num(err), fmt="s", color=c, ms=5,
+                        capsize=3, label=label(group))
+    diverged = an.results[(an.results["dataset"] == dataset) & (an.results["status"] == "diverged")]
+    diverged = diverged.drop_duplicates("run_id")
+    if len(diverged):
+        ax.plot(diverged["params"], np.zeros(len(diverged)), "x", color="black", ms=7, clip_on=False,
+                transform=ax.get_xaxis_transform(), label=f"diverged run ({len(diverged)})")
+    _params_axis(ax)
+    ax.set_ylabel(f"{split.capitalize()} {METRIC_LABELS[metric][0].lower()}")
+
+
+def metric_figure(an: Analysis, dataset: str, split: str, metric: str, title: str) -> Figure:
+    """One metric of one split against parameters, all groups."""
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    _metric_panel(ax, an, dataset, split, metric, colours(an.summary["group"].unique()))
+    ax.set_title(title)
+    _legend(ax, title="Group (mean, 95% CI; dots: seeds)", title_fontsize=8)
+    return fig
+
+
+def capacity_figure(an: Analysis, dataset: str) -> Figure:
+    """Train accuracy and train cross-entropy against parameters: what each family can fit."""
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    colour = colours(an.summary["group"].unique())
+    for ax, metric in zip(fig.subplots(1, 2), ("accuracy", "cross_entropy")):
+        _metric_panel(ax, an, dataset, "train", metric, colour)
+    _legend(ax)
+    fig.suptitle(f"{dataset}: capacity, final train accuracy and cross-entropy against parameters")
+    return fig
+
+
+def efficiency_figure(an: Analysis, dataset: str) -> Figure:
+    """Test accuracy per parameter (the 2020 efficiency) and per log10-parameter, against parameters."""
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    rows = an.summary[(an.summary["dataset"] == dataset) & an.summary["test_accuracy_mean"].notna()]
+    colour = colours(an.summary["group"].unique())
+    left, right = fig.subplots(1, 2)
+    for group, pts in rows.groupby("group"):
+        left.plot(pts["params"], 100 * 1000 * pts["test_efficiency"], "o-", color=colour[group], label=label(group))
+        right.plot(pts["params"], 100 * pts["test_accuracy_per_log10_param"], "o-", color=colour[group])
+    for ax in (left, right):
+        _params_axis(ax)
+    left.set_yscale("log")
+    left.set_ylabel("Test accuracy per 1,000 parameters (% / 1k params)")
+    right.set_ylabel("Test accuracy / log10(parameters) (%)")
+    _legend(left)
+    fig.suptitle(f"{dataset}: efficiency, mean test accuracy divided by parameters (left) and by log10 parameters (right)")
+    return fig
+
+
+def difference_figure(an: Analysis, dataset: str) -> Figure:
+    """A - B test accuracy at equal parameters for every compared pair, with the bootstrap 95% band and zero line."""
+    cmp = an.comparisons[an.comparisons["dataset"] == dataset] if len(an.comparisons) else an.comparisons
+    pairs = list(dict.fromkeys(zip(cmp["a"], cmp["b"]))) if len(cmp) else []
+    cols = min(3, max(1, len(pairs)))
+    nrows = max(1, -(-len(pairs) // cols))
+    fig = Figure(figsize=(4.2 * cols, 3.6 * nrows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, cols, squeeze=False)).ravel()
+    for ax, (a, b) in zip(axes, pairs):
+        rows = cmp[(cmp["a"] == a) & (cmp["b"] == b)]
+        head = " (headline)" if an.headlines.get(dataset) == (a, b) else ""
+        ax.axhline(0, color="black", linewidth=1)
+        ax.fill_between(rows["params"], 100 * rows["ci_low"], 100 * rows["ci_high"], alpha=0.25, linewidth=0)
+        err = 100 * np.abs(rows[["ci_low", "ci_high"]].to_numpy().T - rows["diff"].to_numpy())
+        ax.errorbar(rows["params"], 100 * rows["diff"], yerr=err, fmt="o-", capsize=3,
+                    label="difference, 95% bootstrap CI")
+        _params_axis(ax)
+        ax.set_ylabel("Test accuracy difference (points)")
+        ax.set_title(f"{label(a)} - {label(b)}{head}")
+    for ax in axes[len(pairs):]:
+        ax.set_axis_off()
+        if not pairs:
+            ax.text(0.5, 0.5, "no two groups share a parameter range", ha="center", va="center")
+    _legend(axes[0])
+    fig.suptitle(f"{dataset}: test accuracy difference at equal parameters (above zero: first group ahead)")
+    return fig
+
+
+def representative(summary: pd.DataFrame, dataset: str, group: str) -> list[str]:
+    """Up to three architectures of a group that finished: its smallest, middle and largest by parameters."""
+    rows = summary[(summary["dataset"] == dataset) & (summary["group"] == group) & (summary["done"] > 0)]
+    archs = rows.sort_values("params")["arch"].tolist()
+    return list(dict.fromkeys([archs[0], archs[len(archs) // 2], archs[-1]])) if archs else []
+
+
+def learning_figure(an: Analysis, dataset: str) -> Figure:
+    """Test accuracy against epoch (mean over finished seeds, min-max band) for representative configurations."""
+    groups = sorted(an.summary.loc[(an.summary["dataset"] == dataset) & (an.summary["done"] > 0), "group"].unique())
+    cols = min(3, max(1, len(groups)))
+    nrows = max(1, -(-len(groups) // cols))
+    fig = Figure(figsize=(4.2 * cols, 3.4 * nrows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, cols, squeeze=False)).ravel()
+    res = an.results
+    test = res[(res["dataset"] == dataset) & (res["status"] == "done") & (res["split"] == "test")
+               & (res["metric"] == "accuracy")]
+    for ax, group in zip(axes, groups):
+        for arch in representative(an.summary, dataset, group):
+            rows = test[test["arch"] == arch].groupby("epoch")["value"]
+            mean, lo, hi = rows.mean(), rows.min(), rows.max()
+            params = int(test.loc[test["arch"] == arch, "params"].iloc[0])
+            line, = ax.plot(mean.index, 100 * mean, label=f"{arch} ({params:,} params)")
+            ax.fill_between(mean.index, 100 * lo, 100 * hi, color=line.get_color(), alpha=0.2, linewidth=0)
+        ax.set_title(label(group))
+        ax.set_xlabel("Epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("Test accuracy (%)")
+        ax.legend(fontsize=7)
+    for ax in axes[len(groups):]:
+        ax.set_axis_off()
+    fig.suptitle(f"{dataset}: learning curves, test accuracy against epoch (mean over seeds, band: min to max)")
+    return fig
+
+
+def figures(an: Analysis, dataset: str) -> dict[str, Figure]:
+    """Every figure of one data set, by file stem."""
+    missing = int(an.summary.loc[an.summary["dataset"] == dataset, "missing"].sum())
+    partial = f" [partial: {missing} runs missing]" if missing else ""
+    compared = f"{dataset}: {{}} against parameters, one curve per group{partial}"
+    with matplotlib.rc_context(STYLE):
+        return {
+            f"{dataset}-test-accuracy": metric_figure(
+                an, dataset, "test", "accuracy", compared.format("final test accuracy")),
+            f"{dataset}-test-cross-entropy": metric_figure(
+                an, dataset, "test", "cross_entropy", compared.format("final test cross-entropy")),
+            f"{dataset}-capacity": capacity_figure(an, dataset),
+            f"{dataset}-efficiency": efficiency_figure(an, dataset),
+            f"{dataset}-difference": difference_figure(an, dataset),
+            f"{dataset}-learning-curves": learning_figure(an, dataset),
+        }
+
+
+def save(fig: Figure, folder: Path, stem: str) -> bytes:
+    """Write `stem`.png (150 dpi) and `stem`.svg into `folder`, reproducibly; return the PNG bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with matplotlib.rc_context(STYLE):
+        fig.savefig(folder / f"{stem}.svg", metadata={"Date": None})
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=150, metadata={"Software": None})
+    png = buffer.getvalue()
+    (folder / f"{stem}.png").write_bytes(png)
+    return png

@@ -1,0 +1,30 @@
+"""summary.md: the verdicts and key tables of a study in plain text."""
+
+from __future__ import annotations
+
+from itermap.analysis.overview import Analysis
+from itermap.report import tables
+
+
+def summary_markdown(an: Analysis, study: str) -> str:
+    """The study's summary: run totals, then per data set its verdicts and tables."""
+    totals = tables.run_totals(an.summary)
+    parts = [
+        f"# itermap study `{study}`: summary",
+        tables.NOTE,
+        "Runs: {planned} planned, {done} done, {diverged} diverged, {missing} missing.".format(**totals),
+    ]
+    if totals["missing"]:
+        parts.append("**Partial study**: configurations marked `missing` have no finished run yet.")
+    for dataset in an.datasets:
+        parts += [f"## {dataset}", "### Verdicts"]
+        parts.append("\n".join(f"- {v}" for v in an.verdicts.get(dataset, [])) or "No pair of groups with finished runs to compare.")
+        parts += ["### Configurations", tables.markdown(tables.configurations(an.summary, dataset))]
+        sections = [
+            ("### Equal-parameter comparison of test accuracy (* interpolated)",
+             tables.comparison(an.comparisons, dataset)),
+            ("### Matched budgets: direct comparisons of test accuracy", tables.matched(an.matched, dataset)),
+            ("### Diverged runs", tables.diverged(an.results, dataset)),
+        ]
+        parts += [p for title, table in sections if len(table) for p in (title, tables.markdown(table))]
+    return "\n\n".join(parts) + "\n"
