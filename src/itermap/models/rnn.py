@@ -59,8 +59,10 @@ def init(cfg: RNNConfig, seed: int, dtype: torch.dtype = torch.float32) -> Param
 def hidden_states(cfg: RNNConfig, params: Params, x: torch.Tensor) -> list[torch.Tensor]:
     """Last layer's hidden state after every step: x [M, B, T, I] -> T tensors [M, B, H]."""
     m, b, t, _ = x.shape
-    seq = x.transpose(1, 2).reshape(m, t * b, -1)  # [M, T*B, I]: step-major, so a step is a contiguous slice
+    seq = x.transpose(1, 2).reshape(m, t * b, -1)  # [M, T*B, I]: step-major, a step is a slice of T*B
     for l in range(cfg.layers):
+        if l:
+            seq = torch.cat(hs, dim=1)  # [M, T*B, H]: the previous layer's states are this layer's inputs
         # All steps' input projections in one matmul, both biases folded in: [M, T*B, H].
         pre = linear(seq, params[f"w_ih{l}"], params[f"b_ih{l}"] + params[f"b_hh{l}"])
         # unbind, not pre[:, t]: its backward is one stack instead of T zero-filled full-size grads.
@@ -71,7 +73,6 @@ def hidden_states(cfg: RNNConfig, params: Params, x: torch.Tensor) -> list[torch
         for p in pre_steps[1:]:
             h = torch.tanh(torch.baddbmm(p, h, w_hh))
             hs.append(h)
-        seq = torch.cat(hs, dim=1)  # [M, T*B, H], the next layer's input, still step-major
     return hs
 
 

@@ -38,7 +38,9 @@ def init_linear(gen: torch.Generator, fan_in: int, fan_out: int, dtype: torch.dt
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """Per-member x @ W^T + b: x [M, B, in], weight [M, out, in], bias [M, out] -> [M, B, out]."""
-    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+    # Computed as (W @ x^T)^T, a view of an [M, out, B] result: with few outputs (784 -> 10) MKL's batched
+    # gemm is up to 2x faster with the long `in` axis contracted against the wide B axis this way round.
+    return torch.baddbmm(bias.unsqueeze(2), weight, x.transpose(1, 2)).transpose(1, 2)
 
 
 def stack(members: list[Params]) -> Params:
