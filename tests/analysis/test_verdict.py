@@ -26,6 +26,8 @@ def test_mixed_and_behind():
     crossing = curve_verdict(comparison([0.2, 0.16, -0.01, -0.04], [True, True, False, True], [1600, 1802, 4106, 6370]))
     assert crossing.startswith("RNN-1 ahead of MLP-1 from 1,600 to 1,802 parameters, MLP-1 ahead from 4,106 to 6,370; "
                                "the 95% CI excludes zero at 3 of 4 budgets (2 favouring RNN-1); largest gap +20.0 points")
+    late = curve_verdict(comparison([0.3, 0.2, -0.01], [True, True, False], [1606, 6442, 18570], b="mlp-2"))
+    assert late.startswith("RNN-1 ahead of MLP-2 from 1,606 to 6,442 parameters, MLP-2 ahead at 18,570; ")
     mixed = curve_verdict(comparison([0.02, -0.005, 0.01], [True, False, False], [1000, 2000, 4000]))
     assert mixed.startswith("RNN-1 ahead of MLP-1 at 2 of 3 budgets from 1,000 to 4,000 parameters (MLP-1 ahead at 1); "
                             "the 95% CI excludes zero at 1 of 3 budgets;")

@@ -13,11 +13,16 @@ def params_text(n: float) -> str:
     return f"{n:,.0f}"
 
 
+def _between(lo: float, hi: float) -> str:
+    """"from 1,600 to 4,106", or "at 18,570" when the stretch is a single budget."""
+    return f"at {params_text(lo)}" if lo == hi else f"from {params_text(lo)} to {params_text(hi)}"
+
+
 def _range(budgets: pd.Series) -> str:
     lo, hi = budgets.min(), budgets.max()
     if lo == hi:
         return f"at the one shared budget, {params_text(lo)} parameters"
-    return f"from {params_text(lo)} to {params_text(hi)} parameters"
+    return f"{_between(lo, hi)} parameters"
 
 
 def _multiplier(row: pd.Series) -> str:
@@ -49,8 +54,7 @@ def curve_verdict(cmp: pd.DataFrame) -> str:
     elif _one_crossing(cmp["diff"]):
         p, i = cmp["params"].to_numpy(), int(np.flatnonzero(np.diff(np.sign(cmp["diff"])))[0])
         first, second = (a, b) if cmp["diff"].iloc[0] > 0 else (b, a)
-        lead = (f"{first} ahead of {second} from {params_text(p[0])} to {params_text(p[i])} parameters, "
-                f"{second} ahead from {params_text(p[i + 1])} to {params_text(p[-1])}")
+        lead = f"{first} ahead of {second} {_between(p[0], p[i])} parameters, {second} ahead {_between(p[i + 1], p[-1])}"
     else:
         lead = f"{a} ahead of {b} at {ahead} of {n} budgets {span} ({b} ahead at {behind})"
     favours = int((cmp["excludes_zero"] & (cmp["diff"] > 0)).sum())
