@@ -6,7 +6,7 @@ Malformed specs raise `SpecError` with one line naming the file, the dotted key
 
 from __future__ import annotations
 
-import tomllib
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,6 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError,
 from itermap.study import toml
 from itermap.study.errors import SpecError
 from itermap.train import TrainConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 PRESETS = Path(__file__).parent / "presets"
 
