@@ -135,14 +135,19 @@ def efficiency_figure(an: Analysis, dataset: str) -> Figure:
     return fig
 
 
+def panel_grid(panels: int, height: float) -> tuple[Figure, np.ndarray]:
+    """A figure of up to three panels a row (at least 8.4 inches wide, so its title fits) and its axes, flat."""
+    cols = min(3, max(1, panels))
+    rows = max(1, -(-panels // cols))
+    fig = Figure(figsize=(max(8.4, 4.2 * cols), height * rows), layout="constrained")
+    return fig, fig.subplots(rows, cols, squeeze=False).ravel()
+
+
 def difference_figure(an: Analysis, dataset: str) -> Figure:
     """A - B test accuracy at equal parameters for every compared pair, with the bootstrap 95% band and zero line."""
     cmp = an.comparisons[an.comparisons["dataset"] == dataset] if len(an.comparisons) else an.comparisons
     pairs = list(dict.fromkeys(zip(cmp["a"], cmp["b"]))) if len(cmp) else []
-    cols = min(3, max(1, len(pairs)))
-    nrows = max(1, -(-len(pairs) // cols))
-    fig = Figure(figsize=(4.2 * cols, 3.6 * nrows), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(nrows, cols, squeeze=False)).ravel()
+    fig, axes = panel_grid(len(pairs), 3.6)
     for ax, (a, b) in zip(axes, pairs):
         rows = cmp[(cmp["a"] == a) & (cmp["b"] == b)]
         head = " (headline)" if an.headlines.get(dataset) == (a, b) else ""
@@ -173,10 +178,7 @@ def representative(summary: pd.DataFrame, dataset: str, group: str) -> list[str]
 def learning_figure(an: Analysis, dataset: str) -> Figure:
     """Test accuracy against epoch (mean over finished seeds, min-max band) for representative configurations."""
     groups = sorted(an.summary.loc[(an.summary["dataset"] == dataset) & (an.summary["done"] > 0), "group"].unique())
-    cols = min(3, max(1, len(groups)))
-    nrows = max(1, -(-len(groups) // cols))
-    fig = Figure(figsize=(4.2 * cols, 3.4 * nrows), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(nrows, cols, squeeze=False)).ravel()
+    fig, axes = panel_grid(len(groups), 3.4)
     res = an.results
     test = res[(res["dataset"] == dataset) & (res["status"] == "done") & (res["split"] == "test")
                & (res["metric"] == "accuracy")]
