@@ -124,12 +124,15 @@ def run(
     datasets: DatasetsOpt = None,
     force_new: Annotated[bool, typer.Option("--force-new", help="Replace a different study already in the folder.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the final lines.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Train N packs at once in N processes of one "
+                                         "thread each (CPU only; `auto` device means cpu).")] = 1,  # fmt: skip
 ) -> None:
     """Train a study into its folder; the same command again resumes it after an interruption."""
     from itermap.study.runner import run_study
 
     try:
-        folder = run_study(study, out, device, seeds, epochs, names(datasets), force_new=force_new, quiet=quiet)
+        folder = run_study(study, out, device, seeds, epochs, names(datasets), force_new=force_new, quiet=quiet,
+                           workers=workers)  # fmt: skip
     except KeyboardInterrupt:
         typer.echo("interrupted; run the same command again to resume", err=True)
         raise typer.Exit(130) from None

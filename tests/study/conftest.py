@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -110,3 +112,19 @@ def metric_rows():
 def count_rows():
     """f(folder) -> metric rows committed so far (0 while the store does not exist yet)."""
     return _count_rows
+
+
+def _kill_when(proc: subprocess.Popen, ready, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while not ready():
+        assert proc.poll() is None, f"finished before the kill: {proc.stderr.read()}"
+        assert time.time() < deadline
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.fixture
+def kill_when():
+    """f(proc, ready) -> SIGKILL `proc` as soon as `ready()` holds; fails if it ended first."""
+    return _kill_when

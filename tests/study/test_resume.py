@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import time
 
 LONG = dict(epochs=5, limit_train=1500, mlp_hidden="[[16], [16, 16]]")
 
 
-def kill_when(proc, ready, timeout: float = 90) -> None:
-    """SIGKILL `proc` as soon as `ready()` holds; fails if it ended first."""
-    deadline = time.time() + timeout
-    while not ready():
-        assert proc.poll() is None, f"finished before the kill: {proc.stderr.read()}"
-        assert time.time() < deadline
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
-def test_kill_and_resume_equals_uninterrupted(tiny_spec, start_itermap, cli, metric_rows, count_rows, tmp_path):
+def test_kill_and_resume_equals_uninterrupted(tiny_spec, start_itermap, cli, metric_rows, count_rows, kill_when, tmp_path):
     spec = tiny_spec(**LONG)
     reference = cli("run", spec, "--out", tmp_path / "reference", "--device", "cpu")  # same process setup as below
     assert reference.returncode == 0, reference.stderr

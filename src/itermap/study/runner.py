@@ -3,13 +3,12 @@
 Crash safety: an epoch's metric rows commit in one transaction, and only then is the pack's
 checkpoint replaced (atomically). A resumed pack continues from its checkpoint's epoch and first
 deletes any rows after it, so whatever moment a study was killed at, no committed epoch is lost
-and no row is written twice.
+and no row is written twice. With `workers` > 1 the packs train in worker processes
+(`study/workers.py`), but this process still does every write, in the same order.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import platform
 import shutil
@@ -17,17 +16,16 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
 import itermap
-from itermap.data import Dataset, load
 from itermap.study.errors import StudyError
 from itermap.study.lock import FolderLock
 from itermap.study.plan import Pack, Plan, make_plan
 from itermap.study.progress import StudyProgress
 from itermap.study.spec import Spec, load_spec
 from itermap.study.store import FILENAME, Store
-from itermap.train import PackTrainer
+from itermap.study.training import EpochDone, PackData, PackStarted, checkpoint_path, pack_epochs
+from itermap.study.workers import train_in_workers
 
 OWNED = (FILENAME, f"{FILENAME}-wal", f"{FILENAME}-shm", "study.toml", "checkpoints", "weights",
          "report.html", "summary.md", "figures")  # fmt: skip  # what --force-new removes
@@ -96,74 +94,6 @@ def open_folder(plan: Plan, folder: Path, force_new: bool) -> Store:
     return store
 
 
-def subset(data: Dataset, limit_train: int | None, limit_test: int | None) -> Dataset:
-    """The first `limit_*` examples of each split (all when None)."""
-    return dataclasses.replace(
-        data,
-        train_images=data.train_images[:limit_train],
-        train_labels=data.train_labels[:limit_train],
-        test_images=data.test_images[:limit_test],
-        test_labels=data.test_labels[:limit_test],
-    )
-
-
-def atomic_save(obj: dict, path: Path) -> None:
-    """torch.save to a temporary file, then rename over `path` (a reader never sees half a file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def save_weights(pack: Pack, trainer: PackTrainer, folder: Path) -> None:
-    """Each member's final params as weights/<run_id>.safetensors, with its config in the metadata."""
-    (folder / "weights").mkdir(exist_ok=True)
-    for i, run in enumerate(pack.runs):
-        path = folder / "weights" / f"{run.run_id}.safetensors"
-        tmp = path.with_name(path.name + ".tmp")
-        tensors = {k: v.contiguous() for k, v in trainer.member_params(i).items()}
-        save_file(tensors, str(tmp), metadata={"run_id": run.run_id, "config": json.dumps(run.config)})
-        os.replace(tmp, path)
-
-
-def train_pack(
-    pack: Pack, data: Dataset, store: Store, folder: Path, spec: Spec, device: str, progress: StudyProgress, wall: "Clock"
-) -> None:
-    """Train one pack to the end, resuming from its checkpoint if there is one."""
-    run = pack.first
-    run_ids = [r.run_id for r in pack.runs]
-    if data.train_images.shape[1:] != run.cfg.image or data.classes != run.cfg.classes:
-        raise StudyError(f"{data.name}: images {tuple(data.train_images.shape[1:])} with {data.classes} classes, "
-                         f"but {run.cfg.arch} expects {run.cfg.image} with {run.cfg.classes}")  # fmt: skip
-    trainer = PackTrainer(run.cfg, run.train, pack.seeds, data, device)
-    checkpoint = folder / "checkpoints" / f"{pack.pack_id}.pt"
-    if checkpoint.exists():
-        trainer.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
-    store.start_pack(run_ids, trainer.epoch, trainer.diverged, device)
-    members, label = len(pack.runs), f"{run.cfg.arch} on {run.dataset}"
-    progress.pack(label, trainer.epoch, run.train.epochs, members)
-    test_acc: float | None = None
-    while True:
-        started = time.time()
-        rows = trainer.run_epoch()
-        accs = [r.value for r in rows if r.split == "test" and r.metric == "accuracy"]
-        test_acc = sum(accs) / len(accs) if accs else test_acc
-        finished = trainer.done or all(d is not None for d in trainer.diverged)
-        if finished and spec.train.keep_weights:
-            save_weights(pack, trainer, folder)
-        records = [(run_ids[r.member], r.epoch, r.split, r.metric, r.value) for r in rows]
-        store.commit_epoch(run_ids, trainer.epoch, records, trainer.diverged, time.time() - started, finished,
-                           wall_seconds=wall.total())  # fmt: skip
-        if finished:
-            break
-        progress.epoch(trainer.epoch, members, test_acc)
-        if trainer.epoch % spec.train.checkpoint_every == 0:
-            checkpoint.parent.mkdir(exist_ok=True)
-            atomic_save(trainer.state_dict(), checkpoint)
-    checkpoint.unlink(missing_ok=True)
-    skipped = (run.train.epochs - trainer.epoch + 1) * members
-    progress.pack_done(members, skipped, test_acc, sum(d is not None for d in trainer.diverged))
-
-
 class Clock:
     """Study wall time: what earlier sessions recorded plus this session's."""
 
@@ -172,6 +102,62 @@ class Clock:
 
     def total(self) -> float:
         return self.before + time.time() - self.start
+
+
+def atomic_write(data: bytes, path: Path) -> None:
+    """Write to a temporary file, then rename over `path` (a reader never sees half a file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class Recorder:
+    """The driver's side of training: writes what `pack_epochs` reports into the store and the folder."""
+
+    def __init__(self, plan: Plan, store: Store, folder: Path, device: str, progress: StudyProgress, wall: Clock):
+        self.packs = {p.pack_id: p for p in plan.packs}
+        self.store, self.folder, self.device, self.progress, self.wall = store, folder, device, progress, wall
+        self.test_acc: dict[str, float | None] = {}
+
+    def __call__(self, message: PackStarted | EpochDone) -> None:
+        """Record one message of a pack (a pack's messages arrive in order; packs may interleave)."""
+        pack = self.packs[message.pack_id]
+        if isinstance(message, PackStarted):
+            self.started(pack, message)
+        else:
+            self.epoch_done(pack, message)
+
+    def started(self, pack: Pack, message: PackStarted) -> None:
+        """A pack starts or resumes: drop its rows after the checkpoint's epoch."""
+        self.store.start_pack([r.run_id for r in pack.runs], message.epoch, message.diverged, self.device)
+        self.test_acc[pack.pack_id] = None
+        label = f"{pack.first.cfg.arch} on {pack.first.dataset}"
+        self.progress.pack(pack.pack_id, label, message.epoch, pack.first.train.epochs, len(pack.runs))
+
+    def epoch_done(self, pack: Pack, message: EpochDone) -> None:
+        """Final weights (if any), then the epoch's commit, then the checkpoint: the order crash safety rests on."""
+        run_ids, members = [r.run_id for r in pack.runs], len(pack.runs)
+        accs = [r.value for r in message.rows if r.split == "test" and r.metric == "accuracy"]
+        if accs:
+            self.test_acc[pack.pack_id] = sum(accs) / len(accs)
+        if message.weights:
+            (self.folder / "weights").mkdir(exist_ok=True)
+            for run, data in zip(pack.runs, message.weights):
+                atomic_write(data, self.folder / "weights" / f"{run.run_id}.safetensors")
+        records = [(run_ids[r.member], r.epoch, r.split, r.metric, r.value) for r in message.rows]
+        self.store.commit_epoch(run_ids, message.epoch, records, message.diverged, message.seconds, message.finished,
+                                wall_seconds=self.wall.total())  # fmt: skip
+        checkpoint = checkpoint_path(self.folder, pack)
+        if message.finished:
+            checkpoint.unlink(missing_ok=True)
+            skipped = (pack.first.train.epochs - message.epoch + 1) * members
+            diverged = sum(d is not None for d in message.diverged)
+            self.progress.pack_done(pack.pack_id, members, skipped, self.test_acc[pack.pack_id], diverged)
+            return
+        self.progress.epoch(pack.pack_id, message.epoch, members, self.test_acc[pack.pack_id])
+        if message.checkpoint is not None:
+            checkpoint.parent.mkdir(exist_ok=True)
+            atomic_write(message.checkpoint, checkpoint)
 
 
 def run_study(
@@ -184,30 +170,37 @@ def run_study(
     force_new: bool = False,
     quiet: bool = False,
     progress: StudyProgress | None = None,
+    workers: int = 1,
 ) -> Path:
-    """Train a study (preset name, TOML path or Spec) into its folder, resuming what is there; returns the folder."""
+    """Train a study (preset name, TOML path or Spec) into its folder, resuming what is there; returns the folder.
+
+    `workers` > 1 trains that many packs at once in worker processes of one thread each, on the CPU.
+    """
+    if workers > 1 and device.startswith("cuda"):
+        raise StudyError(f"--device {device} with --workers {workers}: worker processes train on the CPU only; "
+                         "use --workers 1 for the GPU, or --device cpu")  # fmt: skip
     spec = resolve_spec(study, seeds, epochs, datasets)
     plan = make_plan(spec)
-    device = resolve_device(device)
+    device = resolve_device("cpu" if workers > 1 and device == "auto" else device)
     folder = Path(out) if out is not None else Path("runs") / spec.study.name
     folder.mkdir(parents=True, exist_ok=True)
     progress = progress or StudyProgress(quiet=quiet)
     with FolderLock(folder):
         store = open_folder(plan, folder, force_new)
         try:
-            run_packs(plan, store, folder, device, progress)
+            run_packs(plan, store, folder, device, progress, workers)
         finally:
             progress.stop()
             store.close()
     return folder
 
 
-def run_packs(plan: Plan, store: Store, folder: Path, device: str, progress: StudyProgress) -> None:
-    """Train every pack not yet finished, loading each data set once."""
+def run_packs(plan: Plan, store: Store, folder: Path, device: str, progress: StudyProgress, workers: int) -> None:
+    """Train every pack not yet finished: one after another here, or `workers` at a time in worker processes."""
     finished = store.finished_packs()
     for pack in plan.packs:  # a checkpoint left behind by a kill between the final commit and its removal
         if pack.pack_id in finished:
-            (folder / "checkpoints" / f"{pack.pack_id}.pt").unlink(missing_ok=True)
+            checkpoint_path(folder, pack).unlink(missing_ok=True)
     todo = [p for p in plan.packs if p.pack_id not in finished]
     if not todo:
         progress.say(f"{plan.spec.study.name} in {folder} is already complete ({len(plan.runs)} runs); nothing to do")
@@ -219,10 +212,13 @@ def run_packs(plan: Plan, store: Store, folder: Path, device: str, progress: Stu
     units = {p.pack_id: len(p.runs) * p.first.train.epochs for p in plan.packs}
     done_units = sum(units[p] for p in finished)
     progress.start(len(plan.runs) - sum(len(p.runs) for p in todo), len(plan.runs), done_units, sum(units.values()))
-    wall, loaded = Clock(float(meta.get("wall_seconds", 0))), {}
+    record = Recorder(plan, store, folder, device, progress, Clock(float(meta.get("wall_seconds", 0))))
+    train = plan.spec.train
+    if workers > 1:
+        train_in_workers(todo, workers, folder, plan.spec.data.data_dir, train.checkpoint_every, train.keep_weights, record)
+        return
+    data = PackData(plan.spec.data.data_dir)
     for pack in todo:
-        run = pack.first
-        if run.dataset not in loaded:
-            loaded = {run.dataset: load(run.dataset, plan.spec.data.data_dir)}  # keep one data set in memory
-        data = subset(loaded[run.dataset], run.limit_train, run.limit_test)
-        train_pack(pack, data, store, folder, plan.spec, device, progress, wall)
+        for message in pack_epochs(pack, data(pack), device, checkpoint_path(folder, pack), train.checkpoint_every,
+                                   train.keep_weights):  # fmt: skip
+            record(message)

@@ -1,0 +1,117 @@
+"""Training one pack of a study, as a stream of messages for the process that records it.
+
+`pack_epochs` writes nothing: it yields `PackStarted`, then one `EpochDone` per epoch carrying the
+epoch's metric rows and, when due, the checkpoint and final weights as file contents. The runner
+consumes it in-process (`--workers 1`) or receives the same messages from worker processes
+(`study/workers.py`); either way only the driver writes the study folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from safetensors.torch import save as safetensors_bytes
+
+from itermap.data import Dataset, load
+from itermap.study.errors import StudyError
+from itermap.study.plan import Pack
+from itermap.train import PackTrainer
+from itermap.train.trainer import MetricRow
+
+
+@dataclass
+class PackStarted:
+    """A pack starts, or resumes from its checkpoint at `epoch`."""
+
+    pack_id: str
+    epoch: int
+    diverged: list[int | None]
+
+
+@dataclass
+class EpochDone:
+    """One trained epoch of a pack, and what the driver must write for it."""
+
+    pack_id: str
+    epoch: int
+    rows: list[MetricRow]
+    diverged: list[int | None]
+    seconds: float
+    finished: bool
+    checkpoint: bytes | None = None  # the trainer's state (torch.save format), when a checkpoint is due
+    weights: list[bytes] | None = None  # each member's final params (safetensors format), when kept
+
+
+def checkpoint_path(folder: Path, pack: Pack) -> Path:
+    """Where a pack's checkpoint lives while it trains."""
+    return folder / "checkpoints" / f"{pack.pack_id}.pt"
+
+
+def subset(data: Dataset, limit_train: int | None, limit_test: int | None) -> Dataset:
+    """The first `limit_*` examples of each split (all when None)."""
+    return dataclasses.replace(
+        data,
+        train_images=data.train_images[:limit_train],
+        train_labels=data.train_labels[:limit_train],
+        test_images=data.test_images[:limit_test],
+        test_labels=data.test_labels[:limit_test],
+    )
+
+
+class PackData:
+    """Each pack's data set (subset applied), keeping one loaded data set in memory at a time."""
+
+    def __init__(self, data_dir: str | Path | None):
+        self.data_dir, self.loaded = data_dir, {}
+
+    def __call__(self, pack: Pack) -> Dataset:
+        run = pack.first
+        if run.dataset not in self.loaded:
+            self.loaded = {run.dataset: load(run.dataset, self.data_dir)}
+        return subset(self.loaded[run.dataset], run.limit_train, run.limit_test)
+
+
+def pack_epochs(
+    pack: Pack, data: Dataset, device: str, checkpoint: Path, checkpoint_every: int, keep_weights: bool
+) -> Iterator[PackStarted | EpochDone]:
+    """Train one pack to the end from its checkpoint (if there is one), yielding its start and each epoch."""
+    run = pack.first
+    if data.train_images.shape[1:] != run.cfg.image or data.classes != run.cfg.classes:
+        raise StudyError(f"{data.name}: images {tuple(data.train_images.shape[1:])} with {data.classes} classes, "
+                         f"but {run.cfg.arch} expects {run.cfg.image} with {run.cfg.classes}")  # fmt: skip
+    trainer = PackTrainer(run.cfg, run.train, pack.seeds, data, device)
+    if checkpoint.exists():
+        trainer.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+    yield PackStarted(pack.pack_id, trainer.epoch, list(trainer.diverged))
+    finished = False
+    while not finished:
+        started = time.time()
+        rows = trainer.run_epoch()
+        finished = trainer.done or all(d is not None for d in trainer.diverged)
+        due = not finished and trainer.epoch % checkpoint_every == 0
+        yield EpochDone(pack.pack_id, trainer.epoch, rows, list(trainer.diverged), time.time() - started, finished,
+                        checkpoint=state_bytes(trainer) if due else None,
+                        weights=weights_bytes(pack, trainer) if finished and keep_weights else None)  # fmt: skip
+
+
+def state_bytes(trainer: PackTrainer) -> bytes:
+    """The trainer's state_dict as the contents of a torch.save file."""
+    buffer = io.BytesIO()
+    torch.save(trainer.state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def weights_bytes(pack: Pack, trainer: PackTrainer) -> list[bytes]:
+    """Each member's final params as the contents of a safetensors file, with its run id and config in the metadata."""
+    return [
+        safetensors_bytes({k: v.contiguous() for k, v in trainer.member_params(i).items()},
+                          metadata={"run_id": run.run_id, "config": json.dumps(run.config)})  # fmt: skip
+        for i, run in enumerate(pack.runs)
+    ]

@@ -1,0 +1,118 @@
+"""`--workers 2`: real worker processes give the rows of an in-process run, survive kill -9 of the driver
+by resuming, and leave no process behind."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+LONG = dict(epochs=5, limit_train=1500, mlp_hidden="[[16], [16, 16]]")
+
+
+def children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)": state, ppid, ...
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` exists and is not a zombie (one whose parent has not reaped it yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_workers_give_the_rows_and_weights_of_one_process(tiny_spec, cli, metric_rows, tmp_path):
+    spec = tiny_spec(keep_weights=True)
+    for workers in ("1", "2"):
+        done = cli("run", spec, "--out", tmp_path / workers, "--device", "cpu", "--workers", workers)
+        assert done.returncode == 0, done.stderr
+    want, got = metric_rows(tmp_path / "1"), metric_rows(tmp_path / "2")
+    assert len(want) == 8 * (2 * 2 + 2)  # 8 runs; test rows at epochs 1 and 2, train rows at epoch 2
+    assert got == want  # every value equal as floats (both use one thread), none missing, none twice
+    assert "runs 8/8" in done.stdout and not list((tmp_path / "2" / "checkpoints").glob("*"))
+    weights = sorted(p.name for p in (tmp_path / "1" / "weights").iterdir())
+    assert len(weights) == 8 and weights == sorted(p.name for p in (tmp_path / "2" / "weights").iterdir())
+    for name in weights:
+        a, b = load_file(tmp_path / "1" / "weights" / name), load_file(tmp_path / "2" / "weights" / name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_kill_driver_leaves_no_worker_and_resumes(tiny_spec, start_itermap, cli, metric_rows, count_rows,
+                                                  kill_when, tmp_path):  # fmt: skip
+    spec = tiny_spec(**LONG)
+    reference = cli("run", spec, "--out", tmp_path / "reference", "--device", "cpu")
+    assert reference.returncode == 0, reference.stderr
+    want = metric_rows(tmp_path / "reference")
+
+    out = tmp_path / "killed"
+    k = random.Random().randint(1, len(want) // 2)
+    proc = start_itermap("run", spec, "--out", out, "--device", "cpu", "--workers", "2")
+    workers: list[int] = []
+
+    def ready() -> bool:
+        workers[:] = children(proc.pid)  # the workers and multiprocessing's resource tracker
+        return count_rows(out) >= k
+
+    kill_when(proc, ready)
+    assert len(workers) >= 3, workers
+    deadline = time.time() + 30
+    while any(running(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if running(pid)], "a worker outlived its killed driver"
+    partial = metric_rows(out)
+    assert k <= len(partial) < len(want)
+    assert set(partial) <= set(want), "rows committed before the kill are final"
+
+    resumed = cli("run", spec, "--out", out, "--device", "cpu", "--workers", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert metric_rows(out) == want  # every value equal, none missing, none duplicated
+    assert not list((out / "checkpoints").glob("*"))
+
+
+def test_ctrl_c_stops_the_workers_and_resumes(tiny_spec, cli, cli_env, count_rows, metric_rows, tmp_path):
+    spec, out = tiny_spec(**LONG), tmp_path / "interrupted"
+    cmd = [sys.executable, "-m", "itermap.cli", "run", spec, "--out", out, "--device", "cpu", "--workers", "2"]
+    proc = subprocess.Popen(cmd, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 90
+    while count_rows(out) < 10:
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
+        time.sleep(0.01)
+    workers = children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole process group gets SIGINT
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert stderr.strip() == "interrupted; run the same command again to resume"
+    time.sleep(0.5)
+    assert len(workers) >= 3 and not [pid for pid in workers if running(pid)]
+    committed = metric_rows(out)
+    assert len(committed) >= 10
+
+    resumed = cli("run", spec, "--out", out, "--device", "cpu", "--workers", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    rows = metric_rows(out)
+    assert set(committed) <= set(rows) and len(rows) == 8 * (5 * 2 + 3 * 2)
+
+
+def test_workers_refuse_cuda(tiny_spec, cli, tmp_path):
+    refused = cli("run", tiny_spec(), "--out", tmp_path / "gpu", "--device", "cuda", "--workers", "2")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: --device cuda with --workers 2") and refused.stderr.count("\n") == 1
+    assert not (tmp_path / "gpu").exists()
