@@ -58,3 +58,20 @@ def test_other_study_refused_unless_force_new(tmp_path):
     frame = itermap.load_results(folder)
     assert frame.epoch.max() == 4 and set(frame.epochs) == {4}
     assert "epochs = 4" in (folder / "study.toml").read_text()
+
+
+@pytest.mark.parametrize("command", [["status"], ["export", "--format", "csv"], ["report"], ["run", "quick", "--out"]])
+def test_corrupt_store_gives_one_line_and_is_left_alone(tmp_path, command):
+    """A results.sqlite that is not a database: exit 2, one `error:` line naming the file, the file untouched."""
+    import subprocess
+    import sys
+
+    store = tmp_path / "results.sqlite"
+    store.write_bytes(b"not a database, but somebody's file" * 100)
+    before = store.read_bytes()
+    proc = subprocess.run([sys.executable, "-m", "itermap.cli", *command, str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"error: {store}: not a readable itermap results database")
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert store.read_bytes() == before

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from itermap.study.errors import StudyError
 from itermap.study.plan import Plan
 
 FILENAME = "results.sqlite"
@@ -56,13 +57,18 @@ class Store:
 
     def __init__(self, folder: Path, readonly: bool = False):
         self.path = Path(folder) / FILENAME
-        if readonly:
-            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
-        else:
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
+        try:
+            if readonly:
+                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+                self.db.execute("SELECT count(*) FROM meta")  # a file that is not a study's store fails here
+            else:
+                self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")
+                self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise StudyError(f"{self.path}: not a readable itermap results database ({e}); move it aside to keep it, "
+                             "then run the study again, or use --out for a new folder") from None  # fmt: skip
         self.db.row_factory = sqlite3.Row
 
     def close(self) -> None:
