@@ -27,3 +27,30 @@ def test_kill_and_resume_equals_uninterrupted(tiny_spec, start_itermap, cli, met
     got = metric_rows(out)
     assert got == want  # every value equal as floats, none missing, none duplicated (the table is unique too)
     assert not list((out / "checkpoints").glob("*"))
+
+
+def test_damaged_checkpoint_is_named_and_deleting_it_recovers(tiny_spec, start_itermap, cli, metric_rows, count_rows,
+                                                              kill_when, tmp_path):
+    spec = tiny_spec(**LONG)
+    out = tmp_path / "damaged"
+    proc = start_itermap("run", spec, "--out", out, "--device", "cpu")
+    kill_when(proc, lambda: bool(list((out / "checkpoints").glob("*.pt"))))
+    checkpoints = list((out / "checkpoints").glob("*.pt"))
+    assert checkpoints
+    for path in checkpoints:
+        path.write_bytes(path.read_bytes()[:100])  # truncated, as a full disk might leave it
+    kept = metric_rows(out)
+
+    refused = cli("run", spec, "--out", out, "--device", "cpu")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.startswith("error: ") and "unreadable pack checkpoint" in refused.stderr
+    assert any(p.name in refused.stderr for p in checkpoints)
+    assert set(kept) <= set(metric_rows(out)), "nothing committed is lost by the refusal"
+
+    for path in checkpoints:
+        path.unlink()
+    resumed = cli("run", spec, "--out", out, "--device", "cpu")
+    assert resumed.returncode == 0, resumed.stderr
+    reference = cli("run", spec, "--out", tmp_path / "reference", "--device", "cpu")
+    assert reference.returncode == 0, reference.stderr
+    assert metric_rows(out) == metric_rows(tmp_path / "reference")

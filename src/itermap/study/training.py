@@ -88,7 +88,11 @@ def pack_epochs(
                          f"but {run.cfg.arch} expects {run.cfg.image} with {run.cfg.classes}")  # fmt: skip
     trainer = PackTrainer(run.cfg, run.train, pack.seeds, data, device)
     if checkpoint.exists():
-        trainer.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+        try:
+            trainer.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+        except Exception as e:  # torch.load raises many kinds for a damaged file
+            raise StudyError(f"{checkpoint}: unreadable pack checkpoint ({type(e).__name__}); delete it to train "
+                             f"that pack again from its first epoch (its rows are recomputed)") from None  # fmt: skip
     yield PackStarted(pack.pack_id, trainer.epoch, list(trainer.diverged))
     finished = False
     while not finished:
