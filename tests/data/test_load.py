@@ -32,6 +32,7 @@ def test_real_data_set(shared_data: Path, name: str) -> None:
     assert data.source == str(shared_data / name)
     assert data.train_images.shape == (60_000, 28, 28) and data.train_images.dtype == torch.uint8
     assert data.test_images.shape == (10_000, 28, 28) and data.test_images.dtype == torch.uint8
+    assert DATASETS[name].sizes == (len(data.train_images), len(data.test_images))
     assert data.train_labels.dtype == data.test_labels.dtype == torch.int64
     assert data.train_labels.bincount().tolist() == counts
     assert data.test_labels.bincount().sum() == 10_000

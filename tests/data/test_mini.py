@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from itermap.data import load
+from itermap.data import DATASETS, load
 from itermap.data.datasets import EMBEDDED
 from itermap.data.idx import read_idx
 from itermap.data.sources import FILES
@@ -30,6 +30,7 @@ def test_mini_is_stratified_and_embedded() -> None:
     mini = load("fashion-mnist-mini", data_dir="/nonexistent", download=False)  # never looks outside the package
     assert mini.source == "embedded" and mini.name == "fashion-mnist-mini"
     assert mini.train_images.shape == (6000, 28, 28) and mini.test_images.shape == (1000, 28, 28)
+    assert DATASETS["fashion-mnist-mini"].sizes == (6000, 1000)
     assert mini.train_images.dtype == torch.uint8 and mini.train_labels.dtype == torch.int64
     assert mini.train_labels.bincount().tolist() == [600] * 10
     assert mini.test_labels.bincount().tolist() == [100] * 10

@@ -38,6 +38,7 @@ class Spec:
     std: float
     remote: Remote | None
     classes: int = 10
+    sizes: tuple[int, int] = (60000, 10000)  # train and test images (what plans and estimates count with)
 
 
 DATASETS: dict[str, Spec] = {
@@ -71,7 +72,7 @@ DATASETS: dict[str, Spec] = {
     ),
     # 600 train and 100 test images per class of the real Fashion-MNIST, shipped in the package
     # (made by scripts/make_mini.py; license in embedded/fashion-mnist-mini/LICENSE).
-    "fashion-mnist-mini": Spec("fashion-mnist-mini", 0.2860, 0.3530, None),
+    "fashion-mnist-mini": Spec("fashion-mnist-mini", 0.2860, 0.3530, None, sizes=(6000, 1000)),
 }
 
 

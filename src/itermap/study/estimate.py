@@ -12,18 +12,17 @@ from collections import defaultdict
 
 import torch
 
-from itermap.data import Dataset
+from itermap.data import DATASETS, Dataset
 from itermap.study.plan import Pack, Plan
 from itermap.train import PackTrainer
 
-SIZES = {"mnist": (60000, 10000), "fashion-mnist": (60000, 10000), "fashion-mnist-mini": (6000, 1000)}
 CALIBRATION_EXAMPLES = 2048
 
 
 def split_sizes(pack: Pack) -> tuple[int, int]:
     """Train and test examples a pack sees (its data set's sizes, capped by limit_train/limit_test)."""
     run = pack.first
-    n_train, n_test = SIZES.get(run.dataset, (60000, 10000))
+    n_train, n_test = DATASETS[run.dataset].sizes
     return min(n_train, run.limit_train or n_train), min(n_test, run.limit_test or n_test)
 
 
