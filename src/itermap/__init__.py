@@ -1,5 +1,7 @@
 """itermap: recurrent against feed-forward networks at equal parameter budgets."""
 
+from itermap._lazy import lazy
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -8,14 +10,6 @@ _LAZY = {
     "study_info": "itermap.analysis.results",
 }
 
-
-def __getattr__(name: str):
-    """`itermap.run_study`, `itermap.load_results`, `itermap.study_info`, imported on first use (keeps `import itermap` light)."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'itermap' has no attribute {name!r}")
-
+__getattr__ = lazy(__name__, _LAZY)  # run_study, load_results, study_info, imported on first use
 
 __all__ = ["__version__", "load_results", "run_study", "study_info"]

@@ -3,6 +3,8 @@
 The public names are imported on first use, so that `itermap.analysis.results` stays light.
 """
 
+from itermap._lazy import lazy
+
 _LAZY = {
     "Analysis": "itermap.analysis.overview",
     "analyze": "itermap.analysis.overview",
@@ -14,14 +16,6 @@ _LAZY = {
     "probability_of_improvement": "itermap.analysis.compare",
 }
 
-
-def __getattr__(name: str):
-    """`itermap.analysis.analyze` and the other public names, imported on first use."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'itermap.analysis' has no attribute {name!r}")
-
+__getattr__ = lazy(__name__, _LAZY)
 
 __all__ = sorted(_LAZY)

@@ -1,0 +1,17 @@
+"""Package attributes imported on first use, so that `import itermap` stays light."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+
+def lazy(package: str, table: dict[str, str]) -> Callable[[str], Any]:
+    """A module-level `__getattr__` for `package` that imports `name` from `table[name]` when first asked for."""
+
+    def __getattr__(name: str) -> Any:
+        if name in table:
+            return getattr(importlib.import_module(table[name]), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__
