@@ -50,15 +50,19 @@ def runs_frame(store: Store) -> pd.DataFrame:
     return frame
 
 
-def load_results(folder: str | Path) -> pd.DataFrame:
-    """Tidy results of a study folder: run_id, study, dataset, family, arch, group, params, seed, epoch, split, metric, value, status, diverged_epoch, then config fields."""
+def load_results(folder: str | Path, unmeasured: bool = False) -> pd.DataFrame:
+    """Tidy results of a study folder: run_id, study, dataset, family, arch, group, params, seed, epoch, split, metric, value, status, diverged_epoch, then config fields.
+
+    `unmeasured=True` adds one metric-less row for each run with no metric rows yet, so a partial study's
+    missing runs are still listed.
+    """
     store = open_store(folder)
     try:
         runs = runs_frame(store)
         metrics = pd.read_sql_query("SELECT * FROM metrics ORDER BY rowid", store.db)
     finally:
         store.close()
-    frame = metrics.merge(runs, on="run_id", how="inner", validate="many_to_one")
+    frame = metrics.merge(runs, on="run_id", how="right" if unmeasured else "inner", validate="many_to_one")
     first = ["run_id", "study", "dataset", "family", "arch", "group", "params", "seed", *METRIC_COLUMNS, "status", "diverged_epoch"]
     rest = [c for c in runs.columns if c not in first]
     return frame[first + rest].sort_values(["dataset", "group", "params", "seed", "epoch", "split", "metric"], ignore_index=True)

@@ -4,25 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from itermap.analysis.overview import Analysis, analyze
-from itermap.analysis.results import load_results, open_store, runs_frame, study_info
+from itermap.analysis.results import load_results, study_info
 from itermap.report.figures import figures, save
 from itermap.report.html import report_html
 from itermap.report.summary import summary_markdown
-
-
-def results_with_unmeasured(folder: Path) -> pd.DataFrame:
-    """load_results plus one metric-less row for each run that has no metric rows yet (so it counts as missing)."""
-    results = load_results(folder)
-    store = open_store(folder)
-    try:
-        runs = runs_frame(store)
-    finally:
-        store.close()
-    unmeasured = runs[~runs["run_id"].isin(results["run_id"])]
-    return pd.concat([results, unmeasured], ignore_index=True) if len(unmeasured) else results
 
 
 def render(an: Analysis, folder: Path, study: str, info: dict) -> Path:
@@ -40,4 +26,4 @@ def render(an: Analysis, folder: Path, study: str, info: dict) -> Path:
 def write_report(folder: str | Path) -> Path:
     """Analyse the study in `folder` and write its report there; return report.html's path."""
     info = study_info(folder)
-    return render(analyze(results_with_unmeasured(Path(folder))), Path(folder), str(info["study"]), info)
+    return render(analyze(load_results(folder, unmeasured=True)), Path(folder), str(info["study"]), info)
