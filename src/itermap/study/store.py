@@ -52,6 +52,11 @@ CREATE TABLE IF NOT EXISTS metrics (
 """
 
 
+def put_meta(db: sqlite3.Connection, values: dict[str, object]) -> None:
+    """Insert or replace meta keys (stored as text), inside the caller's transaction."""
+    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
+
+
 class Store:
     """A study's results.sqlite: runs, their metric rows, and study metadata."""
 
@@ -92,7 +97,7 @@ class Store:
     def set_meta(self, **values: object) -> None:
         """Insert or replace meta keys (stored as text)."""
         with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
+            put_meta(db, values)
 
     def create(self, plan: Plan, **meta: object) -> None:
         """Record a new study: every run as pending, and its metadata."""
@@ -108,7 +113,7 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in meta.items()])
+            put_meta(db, meta)
 
     def start_pack(self, run_ids: list[str], epoch: int, diverged: list[int | None], device: str) -> None:
         """Resume or start a pack at `epoch`: drop its rows after that epoch and set statuses to match."""
@@ -144,8 +149,7 @@ class Store:
                     for r, d in zip(run_ids, diverged)
                 ],
             )
-            meta = {"updated": now, **meta}
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in meta.items()])
+            put_meta(db, {"updated": now, **meta})
 
     def finished_packs(self) -> set[str]:
         """Packs whose every run has finished (done or diverged)."""
