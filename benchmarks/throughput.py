@@ -100,7 +100,7 @@ def main() -> None:
             fam = family(cfg)
             t_naive = naive_seconds(cfg, data, train, args.steps, args.warmup) / b  # s per model-sample
             t_pack = pack_seconds(cfg, data, train, args.seeds, args.steps, args.warmup) / (b * args.seeds)
-            gflops = 6 * fam.flops(cfg) / t_pack / 1e9
+            gflops = 6 * fam.macs(cfg) / t_pack / 1e9
             naive_total, pack_total = naive_total + t_naive, pack_total + t_pack
             print(
                 f"{'':9}{cfg.arch:<12} {fam.count_params(cfg):>7,} {1 / t_naive:>11,.0f} {1 / t_pack:>11,.0f}"

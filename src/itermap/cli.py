@@ -88,11 +88,12 @@ def plan(
     epochs: EpochsOpt = None,
     datasets: DatasetsOpt = None,
     calibrate: Annotated[bool, typer.Option(help="Time a few training steps to estimate the study's duration.")] = True,
+    out: Annotated[Optional[Path], typer.Option("--out", help="A study folder: say how many of the runs are done there.")] = None,
 ) -> None:
-    """Show a study's runs and packs, parameter counts, FLOPs and estimated time on the chosen device."""
+    """Show a study's runs and packs, parameter counts, multiply-adds and estimated time on the chosen device."""
     from itermap.study.estimate import estimate_seconds, pack_macs
     from itermap.study.plan import make_plan
-    from itermap.study.runner import device_name, resolve_device, resolve_spec
+    from itermap.study.runner import device_name, finished_in, resolve_device, resolve_spec
 
     the_plan = make_plan(resolve_spec(study, seeds, epochs, names(datasets)))
     device = resolve_device(device)
@@ -101,7 +102,7 @@ def plan(
     for p in the_plan.packs:
         run = p.first
         est = duration(seconds[p.pack_id]) if seconds else "-"
-        table.add_row(run.dataset, run.cfg.arch, f"{run.params:,}", f"{run.flops:,}", f"{run.budget:,}" if run.budget else "",
+        table.add_row(run.dataset, run.cfg.arch, f"{run.params:,}", f"{run.macs:,}", f"{run.budget:,}" if run.budget else "",
                       str(len(p.seeds)), str(run.train.epochs), est)  # fmt: skip
     console.print(table)
     for note in the_plan.notes:
@@ -112,6 +113,10 @@ def plan(
     if seconds:
         console.print(f"estimated time on {device_name(device)}: {duration(sum(seconds.values()))} "
                       "(from a short calibration; rough)", highlight=False)  # fmt: skip
+    if out is not None:
+        done = finished_in(the_plan, out)
+        console.print(f"{out}: {done} of {len(the_plan.runs)} runs already finished there; `itermap run` trains the "
+                      f"other {len(the_plan.runs) - done}", highlight=False)  # fmt: skip
 
 
 @app.command()
@@ -155,6 +160,9 @@ def status(folder: FolderArg) -> None:
         console.print(f"  last update {when} ({ago} ago), wall time {duration(info['wall_seconds'])}", highlight=False)
     console.print("  complete" if counts["done"] + counts["diverged"] == info["runs"] else "  incomplete: "
                   "`itermap run` with the same arguments resumes it", highlight=False)  # fmt: skip
+    if info["unplanned"]:
+        console.print(f"  {info['unplanned']} more runs kept from earlier specs, outside the current plan "
+                      "(itermap.load_results(DIR, all_runs=True) reads them)", highlight=False)  # fmt: skip
 
 
 class ExportFormat(str, Enum):

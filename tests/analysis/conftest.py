@@ -25,7 +25,7 @@ def tidy(configs: list[tuple[str, int]], truth: Truth, seeds: int = 10, noise: f
             state = (status or {}).get((group, params, seed), "done")
             final = truth(group, params) + rng.normal(0, noise)
             base = dict(run_id=f"{arch}-s{seed}", study="synthetic", dataset=dataset, family=family, arch=arch,
-                        group=group, params=params, seed=seed, status=state, budget=(budgets or {}).get((group, params)),
+                        group=group, params=params, macs=params, seed=seed, status=state, budget=(budgets or {}).get((group, params)),
                         diverged_epoch=2 if state == "diverged" else np.nan)
             if state in ("pending", "running"):
                 rows.append({**base, "epoch": np.nan, "split": None, "metric": None, "value": np.nan})

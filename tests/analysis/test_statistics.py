@@ -9,6 +9,7 @@ import pytest
 from itermap.analysis import analyze, compare_curves, compare_matched, final_metrics, holm, probability_of_improvement
 from itermap.analysis.aggregate import summarize
 from itermap.analysis.curves import interpolate, params_to_reach
+from itermap.study.spec import CompareSection
 
 A_PARAMS, B_PARAMS = (1000, 2000, 4000, 8000), (1500, 3000, 6000, 12000)
 
@@ -47,7 +48,7 @@ def test_curve_ci_covers_a_known_difference_and_flags_it(make_results):
         cmp = compare_curves(final_metrics(two_groups(make_results, 0.03, rep)), "toy", "rnn-1", "mlp-1")
         covered += list((cmp["ci_low"] <= 0.03) & (0.03 <= cmp["ci_high"]))
         flagged += list(cmp["excludes_zero"])
-    assert len(cmp) == 6 and list(cmp["params"]) == [1500, 2000, 3000, 4000, 6000, 8000]
+    assert len(cmp) == 6 and list(cmp["x"]) == [1500, 2000, 3000, 4000, 6000, 8000]
     assert np.mean(covered) >= 0.85  # nominal 95%; the percentile bootstrap runs a little narrow with 10 seeds
     assert all(flagged)
 
@@ -60,7 +61,7 @@ def test_zero_difference_is_not_flagged(make_results):
         flagged.append(cmp["excludes_zero"].to_numpy())
     assert np.mean(flagged) <= 0.15
     clean = next(rep for rep, f in enumerate(flagged) if not f.any())
-    verdict = analyze(two_groups(make_results, 0.0, clean)).verdicts["toy"][0]
+    verdict = analyze(two_groups(make_results, 0.0, clean), compare=[CompareSection(a="rnn-1", b="mlp-1")]).verdicts["toy"][0]
     assert verdict.startswith("No clear difference between RNN-1 and MLP-1 from 1,500 to 8,000 parameters")
 
 
@@ -90,7 +91,7 @@ def test_multiplier_on_a_power_law():
 def test_multiplier_in_a_comparison(make_results):
     """Noise-free A = B shifted by log10(2)/10: B needs exactly 2x the parameters wherever A's target is in range."""
     df = two_groups(make_results, 0.1 * np.log10(2), 0, noise=0.0)
-    cmp = compare_curves(final_metrics(df), "toy", "rnn-1", "mlp-1").set_index("params")
+    cmp = compare_curves(final_metrics(df), "toy", "rnn-1", "mlp-1").set_index("x")
     assert cmp.loc[[1500, 2000, 3000, 4000, 6000], "multiplier"].to_numpy() == pytest.approx(2.0, rel=1e-6)
     assert cmp.loc[8000, "multiplier_bound"] == ">"
     assert (cmp["ci_low"] == cmp["ci_high"]).all()

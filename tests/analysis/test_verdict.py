@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from itermap.analysis.compare import headline_pair, pairs
+from itermap.analysis.compare import declared_pairs, default_pairs, headline_pair
 from itermap.analysis.verdict import curve_verdict, no_overlap_verdict
 
 
 def comparison(diffs: list[float], excludes: list[bool], params: list[int], a: str = "rnn-1", b: str = "mlp-1") -> pd.DataFrame:
-    return pd.DataFrame({"a": a, "b": b, "params": params, "diff": diffs, "excludes_zero": excludes,
+    return pd.DataFrame({"a": a, "b": b, "at": "params", "x": params, "diff": diffs, "excludes_zero": excludes,
                          "multiplier": 4.2, "multiplier_bound": ""})
 
 
@@ -43,11 +43,35 @@ def test_single_budget_and_no_overlap():
     assert apart == "RNN-2 and MLP-0 share no parameter range (RNN-2: 218 to 986; MLP-0: 7,850): no equal-parameter comparison."
 
 
-def test_pairs_and_headline():
-    groups = ["mlp-0", "mlp-1", "mlp-2", "rnn-1", "rnn-2"]
-    assert pairs(groups) == [("rnn-1", "mlp-0"), ("rnn-1", "mlp-1"), ("rnn-1", "mlp-2"),
-                             ("rnn-2", "mlp-0"), ("rnn-2", "mlp-1"), ("rnn-2", "mlp-2")]
-    assert pairs(["mlp-1", "mlp-2"]) == [("mlp-1", "mlp-2")]
+def test_equal_macs_wording():
+    cmp = comparison([0.01, 0.02], [True, True], [20000, 50000]).assign(at="macs")
+    assert curve_verdict(cmp).startswith("RNN-1 ahead of MLP-1 at every budget from 20,000 to 50,000 multiply-adds;")
+    assert "needs 4.20x the multiply-adds to match RNN-1" in curve_verdict(cmp)
+
+
+def test_declared_pairs_hold_everything_else_equal():
+    groups = ["mlp-1 · lr=0.001", "mlp-1 · lr=0.0001", "rnn-1 · lr=0.001", "rnn-1 · lr=0.0001", "mlp-2 · lr=0.001"]
+    assert declared_pairs(groups, "rnn-1", "mlp-1") == [("rnn-1 · lr=0.0001", "mlp-1 · lr=0.0001"),
+                                                         ("rnn-1 · lr=0.001", "mlp-1 · lr=0.001")]
+    # a field one side fixes is free on the other: the RNN at lr 0.001 against the MLP at each of its rates
+    assert declared_pairs(groups, {"group": "rnn-1", "lr": 0.001}, "mlp-1") == [("rnn-1 · lr=0.001", "mlp-1 · lr=0.0001"),
+                                                                                ("rnn-1 · lr=0.001", "mlp-1 · lr=0.001")]
+    assert declared_pairs(groups, {"group": "rnn-1", "lr": 0.001}, {"group": "mlp-1", "lr": 0.001}) == [
+        ("rnn-1 · lr=0.001", "mlp-1 · lr=0.001")]
+    # fixing the field on both sides compares across it
+    assert declared_pairs(groups, {"group": "rnn-1", "lr": 0.001}, {"group": "rnn-1", "lr": 0.0001}) == [
+        ("rnn-1 · lr=0.001", "rnn-1 · lr=0.0001")]
+    assert declared_pairs(["rnn-1 · window=7", "mlp-1"], "rnn-1", "mlp-1") == [("rnn-1 · window=7", "mlp-1")]
+
+
+def test_default_pairs_differ_in_one_respect():
+    assert default_pairs(["mlp-1", "rnn-1", "mlp-2"]) == [("mlp-1", "mlp-2"), ("mlp-1", "rnn-1"), ("mlp-2", "rnn-1")]
+    groups = ["mlp-1 · lr=0.001", "mlp-1 · lr=0.0001", "rnn-1 · lr=0.001", "rnn-1 · lr=0.0001"]
+    assert default_pairs(groups) == [("mlp-1 · lr=0.0001", "mlp-1 · lr=0.001"), ("mlp-1 · lr=0.0001", "rnn-1 · lr=0.0001"),
+                                     ("mlp-1 · lr=0.001", "rnn-1 · lr=0.001"), ("rnn-1 · lr=0.0001", "rnn-1 · lr=0.001")]
+
+
+def test_headline():
     # the reference grid's overlaps: rnn-2 against mlp-1 shares the most budgets, but rnn-1 against mlp-1 is depth-matched
     rows = [("rnn-1", "mlp-1", p) for p in (1600, 1802, 4106, 6370, 10250)]
     rows += [("rnn-2", "mlp-1", p) for p in (1600, 2346, 6218, 6370, 12730, 18570)]

@@ -6,7 +6,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from itermap.models import MLPConfig, family, family_config
+from itermap.models import MLPConfig, family, parse_config
 from itermap.models import itermap as im
 from itermap.models.itermap import Block, IterMapConfig, Slot
 from itermap.models.stacked import member, stack
@@ -66,7 +66,7 @@ def test_masked_entries_are_zero_fixed_and_get_no_gradient():
     assert torch.all(stacked["w_a_a"].grad[0][~torch.eye(6, dtype=torch.bool)] == 0)
 
 
-def test_count_params_and_flops_by_hand():
+def test_count_params_and_macs_by_hand():
     cfg = IterMapConfig(
         slots=(Slot(name="h", size=3),),
         blocks=(
@@ -84,7 +84,7 @@ def test_count_params_and_flops_by_hand():
     assert im.count_params(cfg) == 20
     # Multiply-adds: h <- x once (static input, reused): 6; h <- h at iterations 2, 3 (h is zero before): 2 * 3 = 6;
     # y <- h at iterations 2, 3 (y starts at 2): 2 * 6 = 12. Total 24.
-    assert im.flops(cfg) == 24
+    assert im.macs(cfg) == 24
     module = im.to_torch(cfg, im.init(cfg, 0))
     blocks = module.blocks.values()
     trainable = sum(int(b.weight_mask.sum()) if hasattr(b, "weight_mask") else b.weight.numel() for b in blocks)
@@ -104,7 +104,7 @@ def test_init_of_an_mlp_pattern_draws_what_mlp_init_draws():
 
 
 def test_registered_as_a_family():
-    cfg = family_config.validate_python(MIXED.model_dump(mode="json"))
+    cfg = parse_config(MIXED.model_dump(mode="json"))
     assert cfg == MIXED and family(cfg) is im
     assert hash(cfg) == hash(MIXED)  # frozen and hashable: masks are cached per block
 

@@ -27,7 +27,7 @@ eval_train_every = 2
 
 [[grid]]
 family = "mlp"
-hidden = [[], [2], [4], [8]]
+hidden = [[], [2], [4], [8], [16]]
 
 [[grid]]
 family = "rnn"
@@ -39,6 +39,15 @@ window = 7
 budgets = [2500, 5000]
 families = [{ family = "mlp", layers = 1 }, { family = "rnn", layers = 1, window = 7 }]
 tolerance = 0.05
+
+[[compare]]
+a = "rnn-1"
+b = "mlp-1"
+at = ["params", "macs"]
+
+[[compare]]
+a = "rnn-1"
+b = "mlp-0"
 """
 
 

@@ -28,7 +28,7 @@ METRICS = [("test", "accuracy"), ("test", "cross_entropy"), ("train", "accuracy"
 def database(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs with their group, final metric per finished run and split/metric) straight from SQLite."""
     with sqlite3.connect(folder / "results.sqlite") as db:
-        runs = pd.read_sql_query("SELECT run_id, arch, params, seed, status, budget, diverged_epoch, config FROM runs", db)
+        runs = pd.read_sql_query("SELECT run_id, arch, params, macs, seed, status, budget, diverged_epoch, config FROM runs", db)
         metrics = pd.read_sql_query("SELECT run_id, epoch, split, metric, value FROM metrics", db)
     model = runs["config"].map(lambda c: json.loads(c)["model"])
     runs["group"] = model.map(lambda m: f"mlp-{len(m['hidden'])}" if m["family"] == "mlp" else f"rnn-{m['layers']}")
@@ -107,11 +107,11 @@ def check_configurations(rows: list[dict], runs: pd.DataFrame, finals: pd.DataFr
             assert row[f"{header} CI"] == (f"[{fmt(lo, metric)}, {fmt(hi, metric)}]" if lo is not None else "n/a")
 
 
-def curve_comparison(finals: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
-    """The documented equal-parameter comparison of test accuracy, recomputed."""
+def curve_comparison(finals: pd.DataFrame, a: str, b: str, at: str = "params") -> pd.DataFrame:
+    """The documented comparison of test accuracy at equal `at` (params, or macs: multiply-adds), recomputed."""
     test = finals[(finals["split"] == "test") & (finals["metric"] == "accuracy")]
     configs = {g: [(p, seed_values(finals, arch)) for p, arch in
-                   test[test["group"] == g][["params", "arch"]].drop_duplicates().sort_values("params").to_numpy()]
+                   test[test["group"] == g][[at, "arch"]].drop_duplicates().sort_values(at).to_numpy()]
                for g in (a, b)}
     p = {g: np.array([c[0] for c in configs[g]], float) for g in (a, b)}
     means = {g: np.array([c[1].mean() for c in configs[g]]) for g in (a, b)}
@@ -140,21 +140,22 @@ def curve_comparison(finals: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def check_comparison(rows: list[dict], finals: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
+def check_comparison(rows: list[dict], finals: pd.DataFrame, at: str = "params") -> dict[tuple[str, str], pd.DataFrame]:
     label = {"RNN-1": "rnn-1", "MLP-1": "mlp-1", "MLP-0": "mlp-0"}
+    size, short = {"params": ("Parameters", "params"), "macs": ("MACs", "MACs")}[at]
     expected = {}
     for pair in dict.fromkeys((label[r["A"]], label[r["B"]]) for r in rows):
         got = [r for r in rows if (label[r["A"]], label[r["B"]]) == pair]
-        want = expected[pair] = curve_comparison(finals, *pair)
+        want = expected[pair] = curve_comparison(finals, *pair, at)
         assert len(got) == len(want)
         for g, w in zip(got, want.itertuples()):
-            assert g["Parameters"] == count(w.params)
+            assert g[size] == count(w.params)
             assert g["A test acc. (%)"] == fmt(w.a, "accuracy") + ("" if w.a_measured else "*")
             assert g["B test acc. (%)"] == fmt(w.b, "accuracy") + ("" if w.b_measured else "*")
             assert g["A - B (points)"] == pts(w.diff)
             assert g["95% CI (points)"] == f"[{pts(w.lo)}, {pts(w.hi)}]"
             assert g["CI excludes 0"] == ("yes" if w.lo > 0 or w.hi < 0 else "no")
-            assert g["B params to match A"] == w.bound + count(w.need)
+            assert g[f"B {short} to match A"] == w.bound + count(w.need)
             assert g["Multiplier"] == f"{w.bound}{w.need / w.params:.2f}x"
     return expected
 
@@ -190,8 +191,11 @@ def check_matched(rows: list[dict], finals: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(want)
 
 
-def check_verdicts(lines: list[str], curves: dict, matched: pd.DataFrame) -> None:
+def check_verdicts(lines: list[str], curves: dict, matched: pd.DataFrame, equal_macs: dict) -> None:
     head = curves[("rnn-1", "mlp-1")]
+    line = next(v for v in lines if "multiply-adds" in v)  # the equal-MACs verdict names its unit
+    macs = equal_macs[("rnn-1", "mlp-1")]
+    assert {macs["params"].min(), macs["params"].max()} <= set(numbers(line)), line
     sig = (head["lo"] > 0) | (head["hi"] < 0)
     top = head.loc[head["diff"].abs().idxmax()]
     allowed = {head["params"].min(), head["params"].max(), len(head), sig.sum(), (head["diff"] > 0).sum(),
@@ -220,8 +224,11 @@ def check_summary(folder: Path) -> None:
     found = sections(text)
     check_configurations(found["Configurations"], runs, finals)
     curves = check_comparison(found["Equal-parameter comparison of test accuracy (* interpolated)"], finals)
+    macs = found["Equal-MACs comparison of test accuracy (multiply-adds per example; * interpolated)"]
+    assert {(r["A"], r["B"]) for r in macs} == {("RNN-1", "MLP-1")}  # as the spec's [[compare]] declares
+    equal_macs = check_comparison(macs, finals, "macs")
     matched = check_matched(found.get("Matched budgets: direct comparisons of test accuracy", []), finals)
-    check_verdicts(found["Verdicts"], curves, matched)
+    check_verdicts(found["Verdicts"], curves, matched, equal_macs)
     diverged = runs[runs["status"] == "diverged"]
     assert [(r["Architecture"], r["Seed"], r["Diverged at epoch"]) for r in found.get("Diverged runs", [])] == [
         (r.arch, str(r.seed), str(int(r.diverged_epoch))) for r in diverged.itertuples()]
@@ -249,7 +256,7 @@ def test_partial_study_with_diverged_runs(tiny_study, tmp_path):
     write_report(folder)
     check_summary(folder)
     text = (folder / "summary.md").read_text()
-    assert "Runs: 33 planned, 28 done, 1 diverged, 4 missing." in text and "**Partial study**" in text
+    assert "Runs: 36 planned, 31 done, 1 diverged, 4 missing." in text and "**Partial study**" in text
     assert "| MLP-1 | mlp-8 | 6,370 | 0/3 | 0 | missing |" in text
     assert "| RNN-1 | rnn-1x8 | 1,738 | 1/3 | 1 |" in text
     assert "Partial study" in (folder / "report.html").read_text()

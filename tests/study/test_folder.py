@@ -47,15 +47,16 @@ def test_divergence_is_recorded_and_the_study_goes_on(tmp_path):
 
 
 def test_other_study_refused_unless_force_new(tmp_path):
-    spec = tmp_path / "d.toml"
+    spec, other = tmp_path / "d.toml", tmp_path / "other.toml"
     spec.write_text(DIVERGING.format(lr=1e-3))
+    other.write_text(DIVERGING.format(lr=1e-3).replace('name = "diverging"', 'name = "other"'))
     folder = itermap.run_study(spec, out=tmp_path / "f", device="cpu", quiet=True)
     (folder / "report.html").write_text("stale")
     with pytest.raises(StudyError, match="holds another study .'diverging', 4 runs.*--force-new"):
-        itermap.run_study(spec, out=folder, epochs=4, quiet=True)
+        itermap.run_study(other, out=folder, quiet=True)
     itermap.run_study(spec, out=folder, epochs=4, force_new=True, device="cpu", quiet=True)
     assert not (folder / "report.html").exists()
-    frame = itermap.load_results(folder)
+    frame = itermap.load_results(folder, all_runs=True)  # started over: the 3-epoch runs are gone
     assert frame.epoch.max() == 4 and set(frame.epochs) == {4}
     assert "epochs = 4" in (folder / "study.toml").read_text()
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-CONFIG_KEYS = ["dataset", "group", "params", "arch"]
+CONFIG_KEYS = ["dataset", "group", "params", "macs", "arch"]  # one configuration (a group holds one setting of every varying field)
 METRICS = ["test_accuracy", "test_cross_entropy", "train_accuracy", "train_cross_entropy"]
 CONFIDENCE = 0.95
 N_RESAMPLES = 9999

@@ -1,8 +1,16 @@
-"""Two groups at equal parameters: interpolated curves with seed-bootstrap CIs, and direct matched-budget tests."""
+"""Two groups at equal parameters or equal multiply-adds: interpolated curves with seed-bootstrap CIs, and direct
+matched-budget tests; and which pairs of groups a study compares.
+
+A group is named by its family's group and the varying fields it holds, "rnn-1 · lr=0.001"
+(analysis/results.py). A [[compare]] selects groups on each side by name ("rnn-1": every group of
+that family group) or by a table ({ group = "rnn-1", lr = 0.001 }), and pairs a group of A with a
+group of B when they agree on every varying field that neither side fixes: everything else held equal.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -10,33 +18,74 @@ from scipy import stats
 
 from itermap.analysis.aggregate import CONFIDENCE, N_RESAMPLES, SEED
 from itermap.analysis.curves import interpolate, params_to_reach
+from itermap.analysis.results import SEPARATOR
 
 ALPHA = 1 - CONFIDENCE
+AXES = {"params": "parameters", "macs": "multiply-adds"}  # what groups can be compared at equal amounts of
 
 
 def label(group: str) -> str:
-    """Display name of a group: "rnn-1" -> "RNN-1"."""
+    """Display name of a group: "rnn-1" -> "RNN-1", "rnn-1 · lr=0.001" -> "RNN-1 · lr=0.001"."""
     family, _, rest = group.partition("-")
     return family.upper() + (f"-{rest}" if rest else "")
 
 
-def pairs(groups: list[str]) -> list[tuple[str, str]]:
-    """Pairs (A, B) to compare: every non-MLP group against every MLP group, or all pairs where one side is absent."""
+def base(group: str) -> str:
+    """The family group of a group: "rnn-1 · lr=0.001" -> "rnn-1"."""
+    return group.split(SEPARATOR)[0]
+
+
+def settings(group: str) -> dict[str, str]:
+    """The varying fields a group holds, as its name spells them: "rnn-1 · lr=0.001" -> {"lr": "0.001"}."""
+    return dict(part.split("=", 1) for part in group.split(SEPARATOR)[1:])
+
+
+def fixed(selector: str | dict[str, Any]) -> dict[str, str]:
+    """The fields a selector fixes ({ group = "rnn-1", lr = 0.001 } -> {"lr": "0.001"}; a name fixes its own)."""
+    if isinstance(selector, str):
+        return settings(selector)
+    return {k: str(v) for k, v in selector.items() if k != "group"}
+
+
+def selects(selector: str | dict[str, Any], group: str) -> bool:
+    """Whether a [[compare]] side selects `group` (fields the study does not vary are not in names; they match)."""
+    name = selector if isinstance(selector, str) else selector["group"]
+    if base(name) != base(group):
+        return False
+    held = settings(group)
+    return all(held.get(k, v) == v for k, v in fixed(selector).items())
+
+
+def declared_pairs(groups: Iterable[str], a: str | dict[str, Any], b: str | dict[str, Any]) -> list[tuple[str, str]]:
+    """Pairs (A, B) of a [[compare]]: a group of each side that agree on every varying field neither side fixes."""
+    free = lambda f: f not in fixed(a) and f not in fixed(b)  # noqa: E731
     groups = sorted(set(groups))
-    mlps = [g for g in groups if g.startswith("mlp")]
-    others = [g for g in groups if not g.startswith("mlp")]
-    if mlps and others:
-        return [(a, b) for a in others for b in mlps]
-    return [(a, b) for i, a in enumerate(groups) for b in groups[i + 1:]]
+    return [
+        (ga, gb) for ga in groups if selects(a, ga) for gb in groups if selects(b, gb) and ga != gb
+        and all(settings(ga)[f] == settings(gb)[f] for f in settings(ga).keys() & settings(gb).keys() if free(f))
+    ]  # fmt: skip
+
+
+def default_pairs(groups: Iterable[str]) -> list[tuple[str, str]]:
+    """Without [[compare]]: every pair of groups that differ in one respect (family group, or one varying field)."""
+    groups = sorted(set(groups))
+    out = []
+    for i, ga in enumerate(groups):
+        for gb in groups[i + 1:]:
+            sa, sb = settings(ga), settings(gb)
+            differ = [f for f in sa.keys() & sb.keys() if sa[f] != sb[f]]
+            if (base(ga) != base(gb) and not differ) or (base(ga) == base(gb) and len(differ) == 1 and sa.keys() == sb.keys()):
+                out.append((ga, gb))
+    return out
 
 
 def _depth(group: str) -> int | None:
-    match = re.search(r"-(\d+)$", group)
+    match = re.search(r"-(\d+)$", base(group))
     return int(match.group(1)) if match else None
 
 
 def headline_pair(comparisons: pd.DataFrame) -> tuple[str, str] | None:
-    """The pair a data set's report leads with: depth-matched pairs first (shallowest), then most shared budgets."""
+    """The pair a data set's report leads with: depth-matched pairs first (shallowest), then most shared sizes."""
     if comparisons.empty:
         return None
     n_budgets = comparisons.groupby(["a", "b"]).size()
@@ -49,10 +98,10 @@ def headline_pair(comparisons: pd.DataFrame) -> tuple[str, str] | None:
     return min(n_budgets.index, key=key)
 
 
-def _seed_values(finals: pd.DataFrame, dataset: str, group: str, metric: str) -> list[tuple[float, np.ndarray]]:
-    """(params, seed values) of each configuration of a group with at least one value, by params."""
+def _seed_values(finals: pd.DataFrame, dataset: str, group: str, metric: str, at: str) -> list[tuple[float, np.ndarray]]:
+    """(size, seed values) of each configuration of a group with at least one value, by its size `at` (params or macs)."""
     rows = finals[(finals["dataset"] == dataset) & (finals["group"] == group)].dropna(subset=[metric])
-    return [(float(p), runs[metric].to_numpy(float)) for p, runs in rows.groupby("params", sort=True)]
+    return [(float(p), runs[metric].to_numpy(float)) for p, runs in rows.groupby(at, sort=True)]
 
 
 def _resampled_means(configs: list[tuple[float, np.ndarray]], rng: np.random.Generator) -> np.ndarray:
@@ -60,9 +109,14 @@ def _resampled_means(configs: list[tuple[float, np.ndarray]], rng: np.random.Gen
     return np.stack([v[rng.integers(0, len(v), size=(N_RESAMPLES, len(v)))].mean(axis=1) for _, v in configs])
 
 
-def compare_curves(finals: pd.DataFrame, dataset: str, a: str, b: str, metric: str = "test_accuracy") -> pd.DataFrame:
-    """Difference A - B of the interpolated metric at every measured parameter count inside both groups' ranges."""
-    ca, cb = (_seed_values(finals, dataset, g, metric) for g in (a, b))
+def compare_curves(
+    finals: pd.DataFrame, dataset: str, a: str, b: str, metric: str = "test_accuracy", at: str = "params"
+) -> pd.DataFrame:
+    """Difference A - B of the interpolated metric at every measured size `at` (params or macs) inside both groups' ranges.
+
+    Rows: `x` is the number of parameters (or multiply-adds per example) at which A and B are compared.
+    """
+    ca, cb = (_seed_values(finals, dataset, g, metric, at) for g in (a, b))
     if not ca or not cb:
         return pd.DataFrame()
     pa, pb = np.array([p for p, _ in ca]), np.array([p for p, _ in cb])
@@ -79,11 +133,11 @@ def compare_curves(finals: pd.DataFrame, dataset: str, a: str, b: str, metric: s
     sign = 1.0 if "accuracy" in metric else -1.0  # higher accuracy, lower cross-entropy is better
     reach = [params_to_reach(pb, sign * mb, sign * t) if len(pb) > 1 else (np.nan, "") for t in va]
     return pd.DataFrame({
-        "dataset": dataset, "a": a, "b": b, "metric": metric, "params": budgets.astype(int),
+        "dataset": dataset, "a": a, "b": b, "metric": metric, "at": at, "x": budgets.astype(int),
         "a_value": va, "b_value": vb, "a_measured": np.isin(budgets, pa), "b_measured": np.isin(budgets, pb),
         "diff": va - vb, "ci_low": ci_low, "ci_high": ci_high,
         "excludes_zero": (ci_low > 0) | (ci_high < 0),
-        "b_params_to_match": [p for p, _ in reach], "multiplier": [p / n for (p, _), n in zip(reach, budgets)],
+        "b_to_match": [p for p, _ in reach], "multiplier": [p / n for (p, _), n in zip(reach, budgets)],
         "multiplier_bound": [bound for _, bound in reach],
     })
 

@@ -10,12 +10,12 @@ from scipy.optimize import brentq
 INVERSE_GRID = 2001
 
 
-def curve(summary: pd.DataFrame, dataset: str, group: str, metric: str) -> pd.DataFrame:
-    """Points (params, mean, ci_low, ci_high) of one group's curve, sorted by params, configurations with no mean left out."""
+def curve(summary: pd.DataFrame, dataset: str, group: str, metric: str, at: str = "params") -> pd.DataFrame:
+    """Points (x, mean, ci_low, ci_high) of one group's curve against `at` (params or macs), sorted by x, configurations with no mean left out."""
     rows = summary[(summary["dataset"] == dataset) & (summary["group"] == group)]
-    cols = {f"{metric}_mean": "mean", f"{metric}_ci_low": "ci_low", f"{metric}_ci_high": "ci_high"}
-    points = rows[["params", *cols]].rename(columns=cols).dropna(subset=["mean"])
-    return points.sort_values("params", ignore_index=True)
+    cols = {at: "x", f"{metric}_mean": "mean", f"{metric}_ci_low": "ci_low", f"{metric}_ci_high": "ci_high"}
+    points = rows[list(cols)].rename(columns=cols).dropna(subset=["mean"])
+    return points.sort_values("x", ignore_index=True)
 
 
 def interpolate(params: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:

@@ -1,31 +1,62 @@
-"""Model families: each is a pydantic config plus pure functions on params stacked along a member axis.
+"""Model families: each is a config on `FamilyConfig` plus pure functions on params stacked along a member axis.
 
-A family module has `view(cfg, x)`, `init(cfg, seed, dtype)`, `forward(cfg, params, x)`,
-`count_params(cfg)`, `flops(cfg)` and `to_torch(cfg, params)`. `FAMILIES` maps a config's
-`family` name to its module; `FamilyConfig` parses any of them from a dict.
+A family module implements `Family` (`view`, `init`, `forward`, `count_params`, `macs`, `to_torch` and
+its `Config` class). `FAMILIES` maps a config's `family` name to its module, built from `BUILTIN`;
+`register` adds one more (a family defined elsewhere, e.g. in a test or a notebook).
 """
 
 from __future__ import annotations
 
-from types import ModuleType
-from typing import Annotated, Union
-
-from pydantic import Field, TypeAdapter
+from typing import Any
 
 from itermap.models import itermap, mlp, rnn
+from itermap.models.base import FUNCTIONS, Family, FamilyConfig
 from itermap.models.itermap import IterMapConfig
 from itermap.models.mlp import MLPConfig
 from itermap.models.rnn import RNNConfig
 
-FAMILIES: dict[str, ModuleType] = {"mlp": mlp, "rnn": rnn, "itermap": itermap}
-
-FamilyConfig = Annotated[Union[MLPConfig, RNNConfig, IterMapConfig], Field(discriminator="family")]
-family_config = TypeAdapter(FamilyConfig)
+BUILTIN: list[Family] = [mlp, rnn, itermap]
+FAMILIES: dict[str, Family] = {}
 
 
-def family(cfg) -> ModuleType:
+def name_of(module: Family) -> str:
+    """The `family` name a module's configs carry (the default of its Config's `family` field)."""
+    return module.Config.model_fields["family"].default
+
+
+def register(module: Family) -> None:
+    """Make a family known to the package by its name: spec tables, plans, the trainer and analysis find it."""
+    missing = [n for n in ("Config", *FUNCTIONS) if not hasattr(module, n)]
+    if missing:
+        raise TypeError(f"a family module needs {', '.join(missing)}")
+    if not issubclass(module.Config, FamilyConfig) or not isinstance(name_of(module), str):
+        raise TypeError("a family's Config subclasses FamilyConfig and gives `family` a default: its name")
+    FAMILIES[name_of(module)] = module
+
+
+def unregister(name: str) -> None:
+    """Forget a registered family (built-in ones come back with `register`)."""
+    FAMILIES.pop(name, None)
+
+
+for _module in BUILTIN:
+    register(_module)
+
+
+def family(cfg: FamilyConfig) -> Family:
     """The module that implements `cfg`'s family."""
     return FAMILIES[cfg.family]
 
 
-__all__ = ["FAMILIES", "FamilyConfig", "IterMapConfig", "MLPConfig", "RNNConfig", "family", "family_config"]
+def parse_config(doc: dict[str, Any]) -> FamilyConfig:
+    """A family config from its dict (as stored with a run); raises ValueError for an unknown family."""
+    name = doc.get("family")
+    if name not in FAMILIES:
+        raise ValueError(f"unknown family {name!r}; known: {', '.join(FAMILIES)}")
+    return FAMILIES[name].Config.model_validate(doc)
+
+
+__all__ = [
+    "BUILTIN", "FAMILIES", "Family", "FamilyConfig", "IterMapConfig", "MLPConfig", "RNNConfig",
+    "family", "name_of", "parse_config", "register", "unregister",
+]

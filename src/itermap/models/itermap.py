@@ -19,13 +19,14 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 from torch.nn.utils import prune
 
 from itermap.data import views
+from itermap.models.base import FamilyConfig
 from itermap.models.stacked import ACTIVATIONS, Params, generator, uniform
 
 INPUT, OUTPUT = "x", "y"
@@ -53,10 +54,9 @@ class Block(BaseModel):
     seed: int = 0  # `random`: which entries
 
 
-class IterMapConfig(BaseModel):
+class IterMapConfig(FamilyConfig):
     """An iterative map: hidden `slots` between the input x and the output y, `blocks` of W, T `iterations`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     family: Literal["itermap"] = "itermap"
     slots: tuple[Slot, ...] = ()
     blocks: tuple[Block, ...]
@@ -64,8 +64,9 @@ class IterMapConfig(BaseModel):
     input: Literal["static", "windows"] = "static"
     window: PositiveInt = 3  # `windows`: columns per window
     output_start: PositiveInt = 1  # the schedule of y: held at zero before this iteration
-    image: tuple[PositiveInt, PositiveInt] = (28, 28)
-    classes: PositiveInt = 10
+
+    has_steps: ClassVar[bool] = True
+    size_fields: ClassVar[tuple[str, ...]] = ("slots",)
 
     @model_validator(mode="after")
     def _check(self) -> IterMapConfig:
@@ -90,6 +91,19 @@ class IterMapConfig(BaseModel):
     @property
     def arch(self) -> str:
         return "-".join(["itermap", *(str(s.size) for s in self.slots), f"t{self.iterations}"])
+
+    @property
+    def width(self) -> int:
+        return max((s.size for s in self.slots), default=0)
+
+    @property
+    def depth(self) -> int:
+        return len(self.slots)
+
+    @property
+    def path(self) -> int:
+        """Iterations: each applies W once."""
+        return self.iterations
 
     @property
     def inputs(self) -> int:
@@ -209,7 +223,7 @@ def count_params(cfg: IterMapConfig) -> int:
     return sum(nonzeros(cfg, b) for b in cfg.blocks) + sum(cfg.size(name) for name, _, _ in cfg.updated())
 
 
-def flops(cfg: IterMapConfig) -> int:
+def macs(cfg: IterMapConfig) -> int:
     """Multiply-adds per example as `forward` does them: a block counts its non-zeros once per time it is applied.
 
     A block from x is applied once per distinct input (1 when static, one per window read); any other
@@ -267,3 +281,6 @@ class IterMapModule(torch.nn.Module):
 def to_torch(cfg: IterMapConfig, params: Params) -> IterMapModule:
     """One member as an nn.Module that runs the iteration literally, holding the same weights."""
     return IterMapModule(cfg, params)
+
+
+Config = IterMapConfig

@@ -2,28 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import Field, PositiveInt
 
 from itermap.data import views
+from itermap.models.base import FamilyConfig
 from itermap.models.stacked import ACTIVATIONS, Params, generator, init_linear, linear
 
 
-class MLPConfig(BaseModel):
+class MLPConfig(FamilyConfig):
     """An MLP: `hidden` widths ([] is a linear classifier), activation between layers."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     family: Literal["mlp"] = "mlp"
     hidden: list[PositiveInt] = Field(default_factory=list)
     activation: Literal["tanh", "relu", "identity"] = "tanh"
-    image: tuple[PositiveInt, PositiveInt] = (28, 28)
-    classes: PositiveInt = 10
+
+    size_fields: ClassVar[tuple[str, ...]] = ("hidden",)
 
     @property
     def arch(self) -> str:
         return "-".join(["mlp", *map(str, self.hidden)]) if self.hidden else "mlp-0"
+
+    @property
+    def width(self) -> int:
+        return max(self.hidden, default=0)
+
+    @property
+    def depth(self) -> int:
+        return len(self.hidden)
+
+    @classmethod
+    def sized(cls, fields: dict[str, Any], width: int) -> dict[str, Any]:
+        """`layers` hidden layers (default 1), all `width` wide."""
+        fixed = dict(fields)
+        layers = fixed.pop("layers", 1)
+        if not isinstance(layers, int) or isinstance(layers, bool) or layers < 1:
+            raise ValueError(f"layers: a whole number >= 1 of hidden layers to size (got {layers!r})")
+        return {**fixed, "hidden": [width] * layers}
 
     @property
     def sizes(self) -> list[int]:
@@ -59,7 +76,7 @@ def count_params(cfg: MLPConfig) -> int:
     return sum((a + 1) * b for a, b in zip(cfg.sizes[:-1], cfg.sizes[1:]))
 
 
-def flops(cfg: MLPConfig) -> int:
+def macs(cfg: MLPConfig) -> int:
     """Multiply-adds of one example's forward pass."""
     return sum(a * b for a, b in zip(cfg.sizes[:-1], cfg.sizes[1:]))
 
@@ -75,3 +92,6 @@ def to_torch(cfg: MLPConfig, params: Params) -> torch.nn.Sequential:
             lin.bias.copy_(params[f"b{i}"])
         layers += [lin, act()] if i < len(cfg.sizes) - 2 else [lin]
     return torch.nn.Sequential(*layers)
+
+
+Config = MLPConfig

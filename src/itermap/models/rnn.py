@@ -3,29 +3,47 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, PositiveInt
+from pydantic import PositiveInt
 
 from itermap.data import views
+from itermap.models.base import FamilyConfig
 from itermap.models.stacked import Params, generator, init_linear, linear, uniform
 
 
-class RNNConfig(BaseModel):
+class RNNConfig(FamilyConfig):
     """An RNN: `layers` stacked tanh layers of `hidden` units, reading `window` columns per step."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     family: Literal["rnn"] = "rnn"
     hidden: PositiveInt
     layers: PositiveInt = 1
     window: PositiveInt = 3
-    image: tuple[PositiveInt, PositiveInt] = (28, 28)
-    classes: PositiveInt = 10
+
+    has_steps: ClassVar[bool] = True
+    size_fields: ClassVar[tuple[str, ...]] = ("hidden", "layers")
 
     @property
     def arch(self) -> str:
         return f"rnn-{self.layers}x{self.hidden}"
+
+    @property
+    def width(self) -> int:
+        return self.hidden
+
+    @property
+    def depth(self) -> int:
+        return self.layers
+
+    @property
+    def path(self) -> int:
+        """Steps + layers: the last step's top layer is reached through every step of layer 1."""
+        return self.steps + self.layers
+
+    @classmethod
+    def sized(cls, fields: dict[str, Any], width: int) -> dict[str, Any]:
+        return {**fields, "hidden": width}
 
     @property
     def inputs(self) -> int:
@@ -93,7 +111,7 @@ def count_params(cfg: RNNConfig) -> int:
     return rec + (h + 1) * cfg.classes
 
 
-def flops(cfg: RNNConfig) -> int:
+def macs(cfg: RNNConfig) -> int:
     """Multiply-adds of one example's forward pass (the first step has no recurrent term)."""
     h, t = cfg.hidden, cfg.steps
     per_layer = [t * cfg.inputs * h] + [t * h * h] * (cfg.layers - 1)
@@ -124,3 +142,6 @@ def to_torch(cfg: RNNConfig, params: Params) -> RNNClassifier:
         module.readout.weight.copy_(params["w_out"])
         module.readout.bias.copy_(params["b_out"])
     return module
+
+
+Config = RNNConfig

@@ -19,7 +19,7 @@ from itermap.analysis.compare import label  # noqa: E402
 from itermap.analysis.curves import curve, interpolate  # noqa: E402
 
 STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.grid": True, "grid.alpha": 0.3, "svg.hashsalt": "itermap"}
-PARAMS_LABEL = "Parameters (count, log scale)"
+AXIS_LABELS = {"params": "Parameters (count, log scale)", "macs": "Multiply-adds per example (log scale)"}
 METRIC_LABELS = {
     "accuracy": ("Accuracy (%)", 100.0),
     "cross_entropy": ("Cross-entropy (nats)", 1.0),
@@ -28,10 +28,13 @@ CAPTIONS = {
     "test-accuracy": "Final test accuracy against parameters (log scale): line and band are the mean over seeds and its "
                      "95% bootstrap CI, interpolated monotonically in log parameters; dots are single seeds.",
     "test-cross-entropy": "Final test cross-entropy against parameters, drawn as the accuracy figure.",
+    "test-accuracy-macs": "Final test accuracy against multiply-adds per example (log scale): equal compute rather than "
+                          "equal parameters (an RNN applies its weights once per step); drawn as the accuracy figure.",
     "capacity": "Capacity: final train accuracy and cross-entropy against parameters.",
     "efficiency": "Efficiency: mean test accuracy per 1,000 parameters (the 2020 definition) and per log10 parameter.",
-    "difference": "Test accuracy difference between each compared pair at equal parameters, with its 95% bootstrap "
-                  "band (seeds resampled within each configuration) and the zero line.",
+    "difference": "Test accuracy difference between each compared pair at equal parameters (or equal multiply-adds, "
+                  "where the study compares at those), with its 95% bootstrap band (seeds resampled within each "
+                  "configuration) and the zero line.",
     "learning-curves": "Learning curves of representative configurations (smallest, middle and largest of each group).",
 }
 
@@ -49,9 +52,9 @@ def colours(groups: list[str]) -> dict[str, str]:
     return {g: cycle[i % len(cycle)] for i, g in enumerate(sorted(groups))}
 
 
-def _params_axis(ax) -> None:
+def _size_axis(ax, at: str = "params") -> None:
     ax.set_xscale("log")
-    ax.set_xlabel(PARAMS_LABEL)
+    ax.set_xlabel(AXIS_LABELS[at])
     ax.xaxis.set_major_formatter(Thousands())
     ax.xaxis.set_minor_formatter(Thousands(labelOnlyBase=False))
 
@@ -65,41 +68,41 @@ def _legend(ax, **kw) -> None:
     ax.legend([handles[i] for i in order], [labels[i] for i in order], **{"fontsize": 8, **kw})
 
 
-def _metric_panel(ax, an: Analysis, dataset: str, split: str, metric: str, colour: dict[str, str]) -> None:
-    """Mean line (PCHIP in log params) with CI band per group, seeds as faint points, diverged runs as crosses."""
+def _metric_panel(ax, an: Analysis, dataset: str, split: str, metric: str, colour: dict[str, str], at: str = "params") -> None:
+    """Mean line (PCHIP in log `at`) with CI band per group, seeds as faint points, diverged runs as crosses."""
     name, scale = f"{split}_{metric}", METRIC_LABELS[metric][1]
     finals = an.finals[an.finals["dataset"] == dataset]
     for group in sorted(finals["group"].unique()):
-        pts, c = curve(an.summary, dataset, group, name), colour[group]
+        pts, c = curve(an.summary, dataset, group, name, at), colour[group]
         seeds = finals[finals["group"] == group]
-        ax.scatter(seeds["params"], scale * seeds[name], s=10, color=c, alpha=0.3, linewidths=0)
+        ax.scatter(seeds[at], scale * seeds[name], s=10, color=c, alpha=0.3, linewidths=0)
         if len(pts) > 1:
-            x = np.geomspace(pts["params"].min(), pts["params"].max(), 200)
-            ax.plot(x, scale * interpolate(pts["params"], pts["mean"], x), color=c, label=label(group))
+            x = np.geomspace(pts["x"].min(), pts["x"].max(), 200)
+            ax.plot(x, scale * interpolate(pts["x"], pts["mean"], x), color=c, label=label(group))
             band = pts.dropna(subset=["ci_low", "ci_high"])
             if len(band) > 1:
-                x = np.geomspace(band["params"].min(), band["params"].max(), 200)
-                lo, hi = (scale * interpolate(band["params"], band[k], x) for k in ("ci_low", "ci_high"))
+                x = np.geomspace(band["x"].min(), band["x"].max(), 200)
+                lo, hi = (scale * interpolate(band["x"], band[k], x) for k in ("ci_low", "ci_high"))
                 ax.fill_between(x, lo, hi, color=c, alpha=0.2, linewidth=0)
-            ax.plot(pts["params"], scale * pts["mean"], "o", color=c, ms=4)
+            ax.plot(pts["x"], scale * pts["mean"], "o", color=c, ms=4)
         elif len(pts) == 1:
             err = scale * np.abs(pts[["ci_low", "ci_high"]].to_numpy().T - pts["mean"].to_numpy())
-            ax.errorbar(pts["params"], scale * pts["mean"], yerr=np.nan_to_num(err), fmt="s", color=c, ms=5,
+            ax.errorbar(pts["x"], scale * pts["mean"], yerr=np.nan_to_num(err), fmt="s", color=c, ms=5,
                         capsize=3, label=label(group))
     diverged = an.results[(an.results["dataset"] == dataset) & (an.results["status"] == "diverged")]
     diverged = diverged.drop_duplicates("run_id")
     if len(diverged):
-        ax.plot(diverged["params"], np.zeros(len(diverged)), "x", color="black", ms=7, clip_on=False,
+        ax.plot(diverged[at], np.zeros(len(diverged)), "x", color="black", ms=7, clip_on=False,
                 transform=ax.get_xaxis_transform(), label=f"diverged run ({len(diverged)})")
-    _params_axis(ax)
+    _size_axis(ax, at)
     ax.set_ylabel(f"{split.capitalize()} {METRIC_LABELS[metric][0].lower()}")
 
 
-def metric_figure(an: Analysis, dataset: str, split: str, metric: str, title: str) -> Figure:
-    """One metric of one split against parameters, all groups."""
+def metric_figure(an: Analysis, dataset: str, split: str, metric: str, title: str, at: str = "params") -> Figure:
+    """One metric of one split against parameters (or multiply-adds), all groups."""
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
-    _metric_panel(ax, an, dataset, split, metric, colours(an.summary["group"].unique()))
+    _metric_panel(ax, an, dataset, split, metric, colours(an.summary["group"].unique()), at)
     ax.set_title(title)
     _legend(ax, title="Group (mean, 95% CI; dots: seeds)", title_fontsize=8)
     return fig
@@ -126,7 +129,7 @@ def efficiency_figure(an: Analysis, dataset: str) -> Figure:
         left.plot(pts["params"], 100 * 1000 * pts["test_efficiency"], "o-", color=colour[group], label=label(group))
         right.plot(pts["params"], 100 * pts["test_accuracy_per_log10_param"], "o-", color=colour[group])
     for ax in (left, right):
-        _params_axis(ax)
+        _size_axis(ax)
     left.set_yscale("log")
     left.set_ylabel("Test accuracy per 1,000 parameters (% / 1k params)")
     right.set_ylabel("Test accuracy / log10(parameters) (%)")
@@ -144,27 +147,27 @@ def panel_grid(panels: int, height: float) -> tuple[Figure, np.ndarray]:
 
 
 def difference_figure(an: Analysis, dataset: str) -> Figure:
-    """A - B test accuracy at equal parameters for every compared pair, with the bootstrap 95% band and zero line."""
+    """A - B test accuracy at equal parameters (or multiply-adds) for every comparison, with its 95% band and zero line."""
     cmp = an.comparisons[an.comparisons["dataset"] == dataset] if len(an.comparisons) else an.comparisons
-    pairs = list(dict.fromkeys(zip(cmp["a"], cmp["b"]))) if len(cmp) else []
+    pairs = list(dict.fromkeys(zip(cmp["a"], cmp["b"], cmp["at"]))) if len(cmp) else []
     fig, axes = panel_grid(len(pairs), 3.6)
-    for ax, (a, b) in zip(axes, pairs):
-        rows = cmp[(cmp["a"] == a) & (cmp["b"] == b)]
-        head = " (headline)" if an.headlines.get(dataset) == (a, b) else ""
+    for ax, (a, b, at) in zip(axes, pairs):
+        rows = cmp[(cmp["a"] == a) & (cmp["b"] == b) & (cmp["at"] == at)]
+        head = " (headline)" if an.headlines.get(dataset) == (a, b) and at == "params" else ""
         ax.axhline(0, color="black", linewidth=1)
-        ax.fill_between(rows["params"], 100 * rows["ci_low"], 100 * rows["ci_high"], alpha=0.25, linewidth=0)
+        ax.fill_between(rows["x"], 100 * rows["ci_low"], 100 * rows["ci_high"], alpha=0.25, linewidth=0)
         err = 100 * np.abs(rows[["ci_low", "ci_high"]].to_numpy().T - rows["diff"].to_numpy())
-        ax.errorbar(rows["params"], 100 * rows["diff"], yerr=err, fmt="o-", capsize=3,
+        ax.errorbar(rows["x"], 100 * rows["diff"], yerr=err, fmt="o-", capsize=3,
                     label="difference, 95% bootstrap CI")
-        _params_axis(ax)
+        _size_axis(ax, at)
         ax.set_ylabel("Test accuracy difference (points)")
-        ax.set_title(f"{label(a)} - {label(b)}{head}")
+        ax.set_title(f"{label(a)} - {label(b)}{head}" + (", equal MACs" if at == "macs" else ""))
     for ax in axes[len(pairs):]:
         ax.set_axis_off()
         if not pairs:
-            ax.text(0.5, 0.5, "no two groups share a parameter range", ha="center", va="center")
+            ax.text(0.5, 0.5, "no two compared groups share a range", ha="center", va="center")
     _legend(axes[0])
-    fig.suptitle(f"{dataset}: test accuracy difference at equal parameters (above zero: first group ahead)")
+    fig.suptitle(f"{dataset}: test accuracy difference at equal size (above zero: first group ahead)")
     return fig
 
 
@@ -204,13 +207,15 @@ def figures(an: Analysis, dataset: str) -> dict[str, Figure]:
     """Every figure of one data set, by file stem."""
     missing = int(an.summary.loc[an.summary["dataset"] == dataset, "missing"].sum())
     partial = f" [partial: {missing} runs missing]" if missing else ""
-    compared = f"{dataset}: {{}} against parameters, one curve per group{partial}"
+    compared = f"{dataset}: {{}} against {{}}, one curve per group{partial}"
     with matplotlib.rc_context(STYLE):
         return {
             f"{dataset}-test-accuracy": metric_figure(
-                an, dataset, "test", "accuracy", compared.format("final test accuracy")),
+                an, dataset, "test", "accuracy", compared.format("final test accuracy", "parameters")),
+            f"{dataset}-test-accuracy-macs": metric_figure(
+                an, dataset, "test", "accuracy", compared.format("final test accuracy", "multiply-adds"), at="macs"),
             f"{dataset}-test-cross-entropy": metric_figure(
-                an, dataset, "test", "cross_entropy", compared.format("final test cross-entropy")),
+                an, dataset, "test", "cross_entropy", compared.format("final test cross-entropy", "parameters")),
             f"{dataset}-capacity": capacity_figure(an, dataset),
             f"{dataset}-efficiency": efficiency_figure(an, dataset),
             f"{dataset}-difference": difference_figure(an, dataset),

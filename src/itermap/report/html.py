@@ -74,7 +74,7 @@ def report_html(an: Analysis, study: str, info: dict, pngs: dict[str, dict[str, 
         body += [_figure(png, CAPTIONS.get(stem.removeprefix(f"{dataset}-"), stem)) for stem, png in pngs[dataset].items()]
         sections = [
             ("Configurations", tables.configurations(an.summary, dataset)),
-            ("Equal-parameter comparison of test accuracy (* interpolated)", tables.comparison(an.comparisons, dataset)),
+            *((title, tables.comparison(an.comparisons, dataset, at)) for at, title in tables.COMPARISON_TITLES.items()),
             ("Matched budgets: direct comparisons of test accuracy", tables.matched(an.matched, dataset)),
             ("Diverged runs", tables.diverged(an.results, dataset)),
         ]

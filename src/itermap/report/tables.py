@@ -58,20 +58,26 @@ def _multiplier(r: pd.Series) -> str:
     return f"{r['multiplier_bound']}{r['multiplier']:.2f}x"
 
 
-def comparison(comparisons: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """The equal-parameter comparison: per pair and budget, both values, difference, CI, multiplier."""
+COMPARISON_TITLES = {
+    "params": "Equal-parameter comparison of test accuracy (* interpolated)",
+    "macs": "Equal-MACs comparison of test accuracy (multiply-adds per example; * interpolated)",
+}
+
+
+def comparison(comparisons: pd.DataFrame, dataset: str, at: str = "params") -> pd.DataFrame:
+    """The comparison at equal `at` (params or macs): per pair and size, both values, difference, CI, multiplier."""
     if comparisons.empty:
         return pd.DataFrame()
-    rows = []
-    for _, r in comparisons[comparisons["dataset"] == dataset].iterrows():
+    size, short, rows = {"params": ("Parameters", "params"), "macs": ("MACs", "MACs")}[at] + ([],)
+    for _, r in comparisons[(comparisons["dataset"] == dataset) & (comparisons["at"] == at)].iterrows():
         rows.append({
-            "A": label(r["a"]), "B": label(r["b"]), "Parameters": params_text(r["params"]),
+            "A": label(r["a"]), "B": label(r["b"]), size: params_text(r["x"]),
             "A test acc. (%)": number(r["a_value"], "accuracy") + ("" if r["a_measured"] else "*"),
             "B test acc. (%)": number(r["b_value"], "accuracy") + ("" if r["b_measured"] else "*"),
             "A - B (points)": points(r["diff"]),
             "95% CI (points)": f"[{points(r['ci_low'])}, {points(r['ci_high'])}]",
             "CI excludes 0": "yes" if r["excludes_zero"] else "no",
-            "B params to match A": "n/a" if pd.isna(r["multiplier"]) else r["multiplier_bound"] + params_text(r["b_params_to_match"]),
+            f"B {short} to match A": "n/a" if pd.isna(r["multiplier"]) else r["multiplier_bound"] + params_text(r["b_to_match"]),
             "Multiplier": _multiplier(r),
         })
     return pd.DataFrame(rows)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from itermap.analysis.overview import Analysis, analyze
 from itermap.analysis.results import load_results, study_info
+from itermap.study.spec import parse_text
 from itermap.report.figures import figures, save
 from itermap.report.html import report_html
 from itermap.report.summary import summary_markdown
@@ -26,4 +27,6 @@ def render(an: Analysis, folder: Path, study: str, info: dict) -> Path:
 def write_report(folder: str | Path) -> Path:
     """Analyse the study in `folder` and write its report there; return report.html's path."""
     info = study_info(folder)
-    return render(analyze(load_results(folder, unmeasured=True)), Path(folder), str(info["study"]), info)
+    compare = parse_text(info["spec"], f"{folder}: the study's spec").compare if info["spec"] else []
+    analysis = analyze(load_results(folder, unmeasured=True), compare=compare)
+    return render(analysis, Path(folder), str(info["study"]), info)

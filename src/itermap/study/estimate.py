@@ -1,4 +1,4 @@
-"""Cost of a plan: multiply-adds from the families' FLOP counts, and time from a short calibration.
+"""Cost of a plan: multiply-adds from the families' `macs`, and time from a short calibration.
 
 Calibration trains a family's smallest and largest pack on 2,048 random images (the faster
 of two epochs after a warm-up epoch) and fits seconds per example = a + b * (members x multiply-adds) for
@@ -35,11 +35,11 @@ def example_units(pack: Pack) -> float:
 
 def pack_macs(pack: Pack) -> float:
     """Multiply-adds to train the pack (backward counted as twice the forward)."""
-    return 3 * example_units(pack) * len(pack.runs) * pack.first.flops
+    return 3 * example_units(pack) * len(pack.runs) * pack.first.macs
 
 
 def work(pack: Pack) -> int:
-    return len(pack.runs) * pack.first.flops
+    return len(pack.runs) * pack.first.macs
 
 
 def calibrate(pack: Pack, device: str) -> float:

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
-
-from itermap.models import family
+from itermap.models import FamilyConfig, family
 from itermap.study.errors import SpecError
-from itermap.study.families import build, config_class, group_of, is_list_field
+from itermap.study.families import build, config_class
 
 MAX_WIDTH = 1 << 20
 
@@ -19,7 +17,7 @@ class Solution:
     """A family config whose parameter count is within tolerance of `budget`."""
 
     budget: int
-    cfg: BaseModel
+    cfg: FamilyConfig
     params: int
 
     @property
@@ -29,18 +27,16 @@ class Solution:
 
 
 def template(fields: dict[str, Any], where: str):
-    """A function width -> config for a matched family entry ({family, layers, ...}; the width is solved)."""
+    """A function width -> config for a matched family entry ({family, layers, ...}; the family's `sized` sets the width)."""
     cls = config_class(fields.get("family"), where)
-    if "hidden" in fields:
-        raise SpecError(f"{where}.hidden: solved from the budget, leave it out")
-    fixed = dict(fields)
-    if is_list_field(cls, "hidden"):  # MLP-like: `layers` hidden layers, all of the solved width
-        layers = fixed.pop("layers", 1)
-        if not isinstance(layers, int) or isinstance(layers, bool) or layers < 1:
-            raise SpecError(f"{where}.layers: a whole number >= 1 of hidden layers to size (got {layers!r})")
-        make = lambda width: build({**fixed, "hidden": [width] * layers}, where)  # noqa: E731
-    else:
-        make = lambda width: build({**fixed, "hidden": width}, where)  # noqa: E731
+    try:
+        sized = cls.sized(fields, 1)
+    except ValueError as e:
+        raise SpecError(f"{where}.{e}") from None  # sized's messages start with the key: "layers: ..."
+    for key in fields.keys() & sized.keys():
+        if sized[key] != fields[key]:
+            raise SpecError(f"{where}.{key}: solved from the budget, leave it out")
+    make = lambda width: build(cls.sized(fields, width), where)  # noqa: E731
     make(1)  # reports malformed entries before any solving
     return make
 
@@ -59,6 +55,6 @@ def solve(make, budget: int, tolerance: float) -> tuple[Solution | None, str]:
     if found.error <= tolerance:
         return found, ""
     return None, (
-        f"{group_of(found.cfg)} cannot reach {budget:,} parameters within {tolerance:.0%} "
+        f"{found.cfg.group} cannot reach {budget:,} parameters within {tolerance:.0%} "
         f"(nearest: {found.params:,} at width {best}); left out"
     )

@@ -1,4 +1,9 @@
-"""A spec expanded into runs (one model trained once) and packs (all seeds of one configuration)."""
+"""A spec expanded into runs (one model trained once) and packs (all seeds of one configuration).
+
+A run's id hashes its canonical config: the family and training fields that differ from their
+defaults, data set, subset, seed and `ID_SCHEMA`. Adding a field with a default to a family or to
+TrainConfig therefore leaves every existing id, and every study folder, valid.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
-
-from itermap.models import family
+from itermap.models import FamilyConfig, family
 from itermap.study.errors import SpecError
-from itermap.study.families import FROM_DATA, build, config_class, is_list_field
+from itermap.study.families import FROM_DATA, build, build_train, check_loss, config_class, is_list_field
 from itermap.study.matched import solve, template
 from itermap.study.spec import Spec
 from itermap.train import TrainConfig
+
+ID_SCHEMA = 1  # bump only to change what an id means; every existing study folder then starts over
 
 
 def stable_id(obj: Any) -> str:
@@ -24,12 +29,18 @@ def stable_id(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def canonical(cfg: FamilyConfig | TrainConfig) -> dict:
+    """A config as JSON without the fields left at their defaults (a family config keeps its `family`)."""
+    doc = cfg.model_dump(mode="json", exclude_defaults=True)
+    return {"family": cfg.family, **doc} if isinstance(cfg, FamilyConfig) else doc
+
+
 @dataclass(frozen=True)
 class Run:
     """One model trained once: data set (and subset), family config, training config, seed."""
 
     dataset: str
-    cfg: BaseModel
+    cfg: FamilyConfig
     train: TrainConfig
     seed: int
     limit_train: int | None = None
@@ -38,7 +49,7 @@ class Run:
 
     @property
     def config(self) -> dict:
-        """The canonical resolved config; its hash is the run id."""
+        """The resolved config, every field spelled out (what the store and kept weights record)."""
         return {
             "dataset": self.dataset,
             "limit_train": self.limit_train,
@@ -50,21 +61,24 @@ class Run:
 
     @property
     def run_id(self) -> str:
-        return stable_id(self.config)
+        """Hash of the canonical config: defaults left out, so new defaulted fields keep ids stable."""
+        limits = {k: v for k, v in (("limit_train", self.limit_train), ("limit_test", self.limit_test)) if v is not None}
+        return stable_id({"schema": ID_SCHEMA, "dataset": self.dataset, **limits, "model": canonical(self.cfg),
+                          "train": canonical(self.train), "seed": self.seed})  # fmt: skip
 
     @property
     def params(self) -> int:
         return family(self.cfg).count_params(self.cfg)
 
     @property
-    def flops(self) -> int:
+    def macs(self) -> int:
         """Multiply-adds of one example's forward pass."""
-        return family(self.cfg).flops(self.cfg)
+        return family(self.cfg).macs(self.cfg)
 
 
 @dataclass
 class Pack:
-    """Runs of one configuration that differ only in seed, trained together."""
+    """Runs of one configuration and training config that differ only in seed, trained together."""
 
     runs: list[Run] = field(default_factory=list)
 
@@ -78,7 +92,8 @@ class Pack:
 
     @property
     def pack_id(self) -> str:
-        return stable_id({**self.first.config, "seed": None, "seeds": self.seeds})
+        """Hash of the pack's run ids: the same runs are the same pack, whichever spec planned them."""
+        return stable_id(sorted(r.run_id for r in self.runs))
 
 
 @dataclass
@@ -90,20 +105,12 @@ class Plan:
     packs: list[Pack]
     notes: list[str]
 
-    @property
-    def plan_id(self) -> str:
-        """Identity of the study: its name and the set of its run ids."""
-        return stable_id({"study": self.spec.study.name, "runs": sorted(r.run_id for r in self.runs)})
 
-
-def grid_configs(entry: dict[str, Any], where: str) -> list[BaseModel]:
-    """The cartesian product of a [[grid]] table's list-valued keys (an MLP's `hidden` is a list of lists)."""
-    cls = config_class(entry.get("family"), where)
+def axes_of(table: dict[str, Any], where: str, keep_lists: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The cartesian product of a table's values: a list is an axis, except in `keep_lists` keys (a list of lists)."""
     axes: dict[str, list] = {}
-    for key, value in entry.items():
-        if key == "family":
-            axes[key] = [value]
-        elif is_list_field(cls, key) and key not in FROM_DATA:
+    for key, value in table.items():
+        if key in keep_lists:
             if not isinstance(value, list) or not all(isinstance(v, list) for v in value):
                 raise SpecError(f"{where}.{key}: give a list of lists, one per configuration, e.g. [[], [64], [64, 64]] (got {value!r})")
             axes[key] = value
@@ -111,34 +118,76 @@ def grid_configs(entry: dict[str, Any], where: str) -> list[BaseModel]:
             axes[key] = value if isinstance(value, list) else [value]
         if not axes[key]:
             raise SpecError(f"{where}.{key}: empty list; give at least one value")
-    return [build(dict(zip(axes, combo)), where) for combo in itertools.product(*axes.values())]
+    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
 
 
-def expand(spec: Spec) -> tuple[list[tuple[BaseModel, int | None]], list[str]]:
-    """Every family config of the spec with the budget it was solved for (None for grids), and notes."""
-    configs: list[tuple[BaseModel, int | None]] = []
+def train_configs(spec: Spec, entry_train: Any, where: str) -> list[TrainConfig]:
+    """An entry's training configs: [train] with each combination of the entry's `train` sub-table applied."""
+    if not isinstance(entry_train, dict):
+        raise SpecError(f"{where}: a table of [train] settings to override, e.g. [grid.train] lr = [1e-3, 1e-4] (got {entry_train!r})")
+    base = spec.train.trainer_fields()
+    return [build_train(base, overrides, where) for overrides in axes_of(entry_train, where)]
+
+
+def grid_configs(entry: dict[str, Any], where: str) -> list[FamilyConfig]:
+    """The cartesian product of a [[grid]] table's list-valued keys (an MLP's `hidden` is a list of lists)."""
+    cls = config_class(entry.get("family"), where)
+    lists = tuple(k for k in entry if k != "family" and k not in FROM_DATA and is_list_field(cls, k))
+    return [build(fields, where) for fields in axes_of(entry, where, lists)]
+
+
+Entry = tuple[FamilyConfig, TrainConfig, int | None]  # a configuration, how it trains, its matched budget
+
+
+def checked(cfg: FamilyConfig, train: TrainConfig, budget: int | None, where: str) -> Entry:
+    """An entry, once its loss is known to suit its family."""
+    check_loss(cfg, train, where)
+    return cfg, train, budget
+
+
+def expand(spec: Spec) -> tuple[list[Entry], list[str]]:
+    """Every (family config, training config, budget) of the spec (budget None for grids), and notes."""
+    entries: list[Entry] = []
     notes: list[str] = []
-    for i, entry in enumerate(spec.grid):
-        configs += [(cfg, None) for cfg in grid_configs(entry, f"grid[{i}]")]
+    for i, grid in enumerate(spec.grid):
+        where, fields = f"grid[{i}]", {k: v for k, v in grid.items() if k != "train"}
+        trains = train_configs(spec, grid.get("train", {}), f"{where}.train")
+        entries += [checked(cfg, train, None, where) for cfg in grid_configs(fields, where) for train in trains]
     for i, matched in enumerate(spec.matched):
+        trains = train_configs(spec, matched.train, f"matched[{i}].train")
         for j, fields in enumerate(matched.families):
             make = template(fields, f"matched[{i}].families[{j}]")
             for budget in matched.budgets:
                 found, note = solve(make, budget, matched.tolerance)
-                configs += [(found.cfg, budget)] if found else []
+                entries += [checked(found.cfg, t, budget, f"matched[{i}]") for t in trains] if found else []
                 notes += [note] if note else []
-    if not configs:
+    if not entries:
         raise SpecError("no runs: add a [[grid]] or [[matched]] table")
-    return configs, notes
+    return entries, notes
+
+
+def check_compare(spec: Spec, entries: list[Entry]) -> None:
+    """Every [[compare]] names groups that the spec plans."""
+    groups = sorted({cfg.group for cfg, _, _ in entries})
+    for i, cmp in enumerate(spec.compare):
+        for side in ("a", "b"):
+            sel = getattr(cmp, side)
+            group = sel if isinstance(sel, str) else sel["group"]
+            if group not in groups:
+                raise SpecError(f"compare[{i}].{side}: no group {group!r} in this study; its groups: {', '.join(groups)}")
 
 
 def make_plan(spec: Spec) -> Plan:
-    """All runs of a spec (a config listed twice runs once), grouped into packs by data set and config."""
-    configs, notes = expand(spec)
-    train, seeds = spec.train.trainer_config(), spec.train.seed_list
+    """All runs of a spec (a run planned twice runs once), in packs by data set, config and training config."""
+    try:
+        entries, notes = expand(spec)
+        check_compare(spec, entries)
+    except SpecError as e:
+        raise SpecError(f"{spec.origin}: {e}") from None
+    seeds = spec.train.seed_list
     packs: dict[str, Pack] = {}
     for dataset in spec.data.datasets:
-        for cfg, budget in configs:
+        for cfg, train, budget in entries:
             pack = Pack([Run(dataset, cfg, train, s, spec.data.limit_train, spec.data.limit_test, budget) for s in seeds])
             packs.setdefault(pack.pack_id, pack)
     runs = [r for p in packs.values() for r in p.runs]

@@ -5,6 +5,10 @@ checkpoint replaced (atomically). A resumed pack continues from its checkpoint's
 deletes any rows after it, so whatever moment a study was killed at, no committed epoch is lost
 and no row is written twice. With `workers` > 1 the packs train in worker processes
 (`study/workers.py`), but this process still does every write, in the same order.
+
+Extending: a folder that holds the same study (by name) takes a changed spec. Runs already finished
+are kept and not trained again; a pack trains only its unfinished runs (a run's numbers do not depend
+on its pack); runs the new spec no longer plans stay in the store, marked outside the plan.
 """
 
 from __future__ import annotations
@@ -61,14 +65,16 @@ def resolve_spec(study: str | Path | Spec, seeds: int | None, epochs: int | None
 
 
 def open_folder(plan: Plan, folder: Path, force_new: bool) -> Store:
-    """The folder's store, created for `plan` if new; refuses a folder holding a different study."""
+    """The folder's store with `plan` recorded as its current plan; refuses a folder holding a different study."""
     if (folder / FILENAME).exists():
         store = Store(folder)
+        rename_weights(folder, store.renamed)
         held = store.meta()
-        if held.get("plan_id") == plan.plan_id:
+        if held.get("study") == plan.spec.study.name and not force_new:
+            record_plan(store, plan, folder)
             return store
         store.close()
-        if "plan_id" in held and not force_new:
+        if "study" in held and not force_new:
             raise StudyError(
                 f"{folder} holds another study ({held.get('study')!r}, {held.get('runs')} runs, spec in "
                 f"{folder / 'study.toml'}); use --force-new to replace it, or --out for another folder"
@@ -77,21 +83,32 @@ def open_folder(plan: Plan, folder: Path, force_new: bool) -> Store:
             path = folder / name
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     store = Store(folder)
-    (folder / "study.toml").write_text(plan.spec.to_toml())
-    store.create(
+    store.set_meta(created=time.time(), wall_seconds=0.0)
+    record_plan(store, plan, folder)
+    return store
+
+
+def record_plan(store: Store, plan: Plan, folder: Path) -> None:
+    """Write the plan into the store (new runs, which runs are planned, spec and versions) and study.toml."""
+    store.plan(
         plan,
         study=plan.spec.study.name,
-        plan_id=plan.plan_id,
         runs=len(plan.runs),
         spec=plan.spec.to_toml(),
         notes="\n".join(plan.notes),
-        created=time.time(),
         itermap_version=itermap.__version__,
         torch_version=torch.__version__,
         python_version=platform.python_version(),
-        wall_seconds=0.0,
     )
-    return store
+    (folder / "study.toml").write_text(plan.spec.to_toml())
+
+
+def rename_weights(folder: Path, renamed: dict[str, str]) -> None:
+    """Kept weights follow their runs' new ids after a store upgrade."""
+    for old, new in renamed.items():
+        path = folder / "weights" / f"{old}.safetensors"
+        if path.exists():
+            path.rename(path.with_stem(new))
 
 
 class Clock:
@@ -114,8 +131,8 @@ def atomic_write(data: bytes, path: Path) -> None:
 class Recorder:
     """The driver's side of training: writes what `pack_epochs` reports into the store and the folder."""
 
-    def __init__(self, plan: Plan, store: Store, folder: Path, device: str, progress: StudyProgress, wall: Clock):
-        self.packs = {p.pack_id: p for p in plan.packs}
+    def __init__(self, packs: list[Pack], store: Store, folder: Path, device: str, progress: StudyProgress, wall: Clock):
+        self.packs = {p.pack_id: p for p in packs}
         self.store, self.folder, self.device, self.progress, self.wall = store, folder, device, progress, wall
         self.test_acc: dict[str, float | None] = {}
 
@@ -129,7 +146,7 @@ class Recorder:
 
     def started(self, pack: Pack, message: PackStarted) -> None:
         """A pack starts or resumes: drop its rows after the checkpoint's epoch."""
-        self.store.start_pack([r.run_id for r in pack.runs], message.epoch, message.diverged, self.device)
+        self.store.start_pack(pack.pack_id, [r.run_id for r in pack.runs], message.epoch, message.diverged, self.device)
         self.test_acc[pack.pack_id] = None
         label = f"{pack.first.cfg.arch} on {pack.first.dataset}"
         self.progress.pack(pack.pack_id, label, message.epoch, pack.first.train.epochs, len(pack.runs))
@@ -195,13 +212,30 @@ def run_study(
     return folder
 
 
+def finished_in(plan: Plan, folder: Path) -> int:
+    """How many of the plan's runs have finished in study folder `folder` (0 where there is no study)."""
+    if not (Path(folder) / FILENAME).exists():
+        return 0
+    store = Store(Path(folder), readonly=True)
+    try:
+        return len(store.finished_runs() & {r.run_id for r in plan.runs})
+    finally:
+        store.close()
+
+
+def unfinished(plan: Plan, finished: set[str]) -> list[Pack]:
+    """The packs still to train: each planned pack cut down to its runs that have not finished."""
+    packs = [Pack([r for r in p.runs if r.run_id not in finished]) for p in plan.packs]
+    return [p for p in packs if p.runs]
+
+
 def run_packs(plan: Plan, store: Store, folder: Path, device: str, progress: StudyProgress, workers: int) -> None:
     """Train every pack not yet finished: one after another here, or `workers` at a time in worker processes."""
-    finished = store.finished_packs()
-    for pack in plan.packs:  # a checkpoint left behind by a kill between the final commit and its removal
-        if pack.pack_id in finished:
-            checkpoint_path(folder, pack).unlink(missing_ok=True)
-    todo = [p for p in plan.packs if p.pack_id not in finished]
+    todo = unfinished(plan, store.finished_runs())
+    keep = {checkpoint_path(folder, p) for p in todo}
+    for path in (folder / "checkpoints").glob("*.pt"):  # finished packs', or packs no plan trains any more
+        if path not in keep:
+            path.unlink()
     if not todo:
         progress.say(f"{plan.spec.study.name} in {folder} is already complete ({len(plan.runs)} runs); nothing to do")
         return
@@ -209,10 +243,10 @@ def run_packs(plan: Plan, store: Store, folder: Path, device: str, progress: Stu
         progress.say(f"note: {note}")
     meta = store.meta()
     store.set_meta(device=device, device_name=device_name(device))
-    units = {p.pack_id: len(p.runs) * p.first.train.epochs for p in plan.packs}
-    done_units = sum(units[p] for p in finished)
-    progress.start(len(plan.runs) - sum(len(p.runs) for p in todo), len(plan.runs), done_units, sum(units.values()))
-    record = Recorder(plan, store, folder, device, progress, Clock(float(meta.get("wall_seconds", 0))))
+    total = sum(r.train.epochs for r in plan.runs)  # progress units: member-epochs
+    left = sum(len(p.runs) * p.first.train.epochs for p in todo)
+    progress.start(len(plan.runs) - sum(len(p.runs) for p in todo), len(plan.runs), total - left, total)
+    record = Recorder(todo, store, folder, device, progress, Clock(float(meta.get("wall_seconds", 0))))
     train = plan.spec.train
     if workers > 1:
         train_in_workers(todo, workers, folder, plan.spec.data.data_dir, train.checkpoint_every, train.keep_weights, record)

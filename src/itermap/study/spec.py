@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, ValidationError, field_validator
 
 from itermap.study import toml
 from itermap.study.errors import SpecError
@@ -54,8 +54,15 @@ class DataSection(BaseModel):
         return names
 
 
+STUDY_WIDE = ("seeds", "checkpoint_every", "keep_weights")  # [train] keys that no grid or matched entry overrides
+
+
 class TrainSection(TrainConfig):
-    """[train]: the trainer's settings plus seeds, checkpoint interval and whether to keep final weights."""
+    """[train]: the trainer's settings plus seeds, checkpoint interval and whether to keep final weights.
+
+    The trainer's settings are the defaults of every [[grid]] and [[matched]] entry, which may override
+    any of them in its own `train` sub-table (a list there is an axis).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     seeds: Any = 3
@@ -81,9 +88,9 @@ class TrainSection(TrainConfig):
         """The seeds to train: 0..n-1 for `seeds = n`, else the list."""
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
 
-    def trainer_config(self) -> TrainConfig:
-        """The part that the trainer reads (and that enters run ids)."""
-        return TrainConfig(**self.model_dump(exclude={"seeds", "checkpoint_every", "keep_weights"}))
+    def trainer_fields(self) -> dict[str, Any]:
+        """The trainer's settings, as the base that grid and matched entries override."""
+        return self.model_dump(exclude=set(STUDY_WIDE))
 
 
 class MatchedSection(BaseModel):
@@ -93,10 +100,35 @@ class MatchedSection(BaseModel):
     budgets: list[PositiveInt] = Field(min_length=1)
     families: list[dict[str, Any]] = Field(min_length=1)
     tolerance: float = Field(0.03, gt=0, lt=1)
+    train: dict[str, Any] = {}
+
+
+Selector = str | dict[str, Any]  # a group ("rnn-1"), or a table: { group = "rnn-1", lr = 1e-3 }
+
+
+class CompareSection(BaseModel):
+    """[[compare]]: groups `a` and `b` compared at equal parameters and/or equal multiply-adds per example."""
+
+    model_config = ConfigDict(extra="forbid")
+    a: Selector
+    b: Selector
+    at: list[Literal["params", "macs"]] = ["params"]
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _one_or_many(cls, at: Any) -> Any:
+        return [at] if isinstance(at, str) else at
+
+    @field_validator("a", "b")
+    @classmethod
+    def _selector(cls, sel: Selector) -> Selector:
+        if isinstance(sel, dict) and not isinstance(sel.get("group"), str):
+            raise ValueError('a table selects a group by its `group` key, e.g. { group = "rnn-1", lr = 0.001 }')
+        return sel
 
 
 class Spec(BaseModel):
-    """A whole study: [study], [data], [train], [[grid]] and [[matched]] tables."""
+    """A whole study: [study], [data], [train], [[grid]], [[matched]] and [[compare]] tables."""
 
     model_config = ConfigDict(extra="forbid")
     study: StudySection
@@ -104,24 +136,38 @@ class Spec(BaseModel):
     train: TrainSection = TrainSection()
     grid: list[dict[str, Any]] = []
     matched: list[MatchedSection] = []
+    compare: list[CompareSection] = []
+    _origin: str = PrivateAttr("spec")  # the file (or "command line") that messages name
+
+    @property
+    def origin(self) -> str:
+        return self._origin
 
     def to_toml(self) -> str:
         """The spec as TOML text (what study.toml holds)."""
         doc = self.model_dump(mode="json")
-        return toml.dumps({k: doc[k] for k in ("study", "data", "train", "grid", "matched") if doc[k] != []})
+        return toml.dumps({k: doc[k] for k in ("study", "data", "train", "grid", "matched", "compare") if doc[k] != []})
 
     def with_overrides(
         self, seeds: int | None = None, epochs: int | None = None, datasets: list[str] | None = None
     ) -> Spec:
-        """The spec with the command line's --seeds, --epochs and --datasets applied (and validated)."""
+        """The spec with the command line's --seeds, --epochs and --datasets applied (and validated).
+
+        --epochs sets the epochs of every entry, also of those that set their own in a `train` sub-table.
+        """
         doc = self.model_dump()
         if seeds is not None:
             doc["train"]["seeds"] = seeds
         if epochs is not None:
             doc["train"]["epochs"] = epochs
+            for entry in [*doc["grid"], *doc["matched"]]:
+                if isinstance(entry.get("train"), dict) and "epochs" in entry["train"]:
+                    entry["train"]["epochs"] = epochs
         if datasets is not None:
             doc["data"]["datasets"] = datasets
-        return parse(doc, "command line")
+        spec = parse(doc, "command line")
+        spec._origin = self.origin
+        return spec
 
 
 def preset_names() -> list[str]:
@@ -141,6 +187,14 @@ def locate(study: str | Path) -> Path:
     raise SpecError(f"{study!r} is neither a spec file nor a preset; presets: {', '.join(preset_names())}")
 
 
+def parse_text(text: str, origin: str) -> Spec:
+    """Validate a spec given as TOML text (a study's stored spec); `origin` names it in messages."""
+    try:
+        return parse(tomllib.loads(text), origin)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{origin}: invalid TOML: {e}") from None
+
+
 def load_spec(study: str | Path) -> Spec:
     """Read and validate a spec from a TOML path or a preset name."""
     path = locate(study)
@@ -157,17 +211,12 @@ def load_spec(study: str | Path) -> Spec:
 
 
 def parse(doc: dict, origin: str) -> Spec:
-    """Validate a spec document; `origin` names it in messages. Also checks that every grid and matched entry expands."""
+    """Validate a spec document's tables; `origin` names it in messages (planning checks the grids, `make_plan`)."""
     try:
         spec = Spec.model_validate(doc)
     except ValidationError as e:
         raise SpecError(f"{origin}: {describe(e)}") from None
-    from itermap.study.plan import expand  # the grids and budgets are checked by expanding them
-
-    try:
-        expand(spec)
-    except SpecError as e:
-        raise SpecError(f"{origin}: {e}") from None
+    spec._origin = origin
     return spec
 
 

@@ -13,10 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from itermap.models import parse_config
 from itermap.study.errors import StudyError
-from itermap.study.plan import Plan
+from itermap.study.plan import Plan, Run
+from itermap.train import TrainConfig
 
 FILENAME = "results.sqlite"
+VERSION = 2  # meta `store_version`: 1 (itermap 0.1.0) had a `flops` column and ids that hashed defaults
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -30,8 +33,9 @@ CREATE TABLE IF NOT EXISTS runs (
     config TEXT NOT NULL,
     seed INTEGER NOT NULL,
     params INTEGER NOT NULL,
-    flops INTEGER NOT NULL,
+    macs INTEGER NOT NULL,
     budget INTEGER,
+    planned INTEGER NOT NULL DEFAULT 1,
     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'running', 'done', 'diverged')),
     diverged_epoch INTEGER,
     epochs_done INTEGER NOT NULL DEFAULT 0,
@@ -57,6 +61,13 @@ def put_meta(db: sqlite3.Connection, values: dict[str, object]) -> None:
     db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
 
 
+def run_of(row: sqlite3.Row) -> Run:
+    """The planned run a stored row describes (its config rebuilt with today's defaults)."""
+    config = json.loads(row["config"])
+    return Run(config["dataset"], parse_config(config["model"]), TrainConfig.model_validate(config["train"]),
+               config["seed"], config.get("limit_train"), config.get("limit_test"), row["budget"])  # fmt: skip
+
+
 class Store:
     """A study's results.sqlite: runs, their metric rows, and study metadata."""
 
@@ -70,11 +81,32 @@ class Store:
                 self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
+                old = self.columns("runs")
                 self.db.executescript(SCHEMA)
+            self.db.row_factory = sqlite3.Row
+            self.renamed = {} if readonly or "flops" not in old else self.upgrade()
         except sqlite3.DatabaseError as e:
             raise StudyError(f"{self.path}: not a readable itermap results database ({e}); move it aside to keep it, "
                              "then run the study again, or use --out for a new folder") from None  # fmt: skip
-        self.db.row_factory = sqlite3.Row
+
+    def columns(self, table: str) -> set[str]:
+        """Column names of `table` (empty when it does not exist)."""
+        return {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+
+    def upgrade(self) -> dict[str, str]:
+        """Bring a version-1 store to this version in one transaction; returns {old run id: new run id}.
+
+        Version 1 called multiply-adds `flops`, had no `planned` column, and hashed run ids with defaults
+        included. Each run's id is recomputed from its stored config; its rows move with it.
+        """
+        with self.transaction() as db:
+            db.execute("ALTER TABLE runs RENAME COLUMN flops TO macs")
+            db.execute("ALTER TABLE runs ADD COLUMN planned INTEGER NOT NULL DEFAULT 1")
+            renamed = {row["run_id"]: run_of(row).run_id for row in db.execute("SELECT * FROM runs")}
+            for table in ("runs", "metrics"):
+                db.executemany(f"UPDATE {table} SET run_id = ? WHERE run_id = ?", [(n, o) for o, n in renamed.items()])
+            put_meta(db, {"store_version": VERSION})
+        return renamed
 
     def close(self) -> None:
         self.db.close()
@@ -99,32 +131,40 @@ class Store:
         with self.transaction() as db:
             put_meta(db, values)
 
-    def create(self, plan: Plan, **meta: object) -> None:
-        """Record a new study: every run as pending, and its metadata."""
+    def plan(self, plan: Plan, **meta: object) -> None:
+        """Record `plan` as the study's current plan: its new runs as pending, every other run as outside it, and meta.
+
+        Runs already stored keep their status and rows, so a changed spec trains only what it adds.
+        """
         study = plan.spec.study.name
         rows = [
             (r.run_id, p.pack_id, study, r.dataset, r.cfg.family, r.cfg.arch, json.dumps(r.config, sort_keys=True),
-             r.seed, r.params, r.flops, r.budget)
+             r.seed, r.params, r.macs, r.budget)
             for p in plan.packs for r in p.runs
         ]  # fmt: skip
         with self.transaction() as db:
             db.executemany(
-                "INSERT INTO runs (run_id, pack_id, study, dataset, family, arch, config, seed, params, flops, budget)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO runs (run_id, pack_id, study, dataset, family, arch, config, seed, params, macs,"
+                " budget) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            put_meta(db, meta)
+            db.execute("UPDATE runs SET planned = 0")
+            db.executemany("UPDATE runs SET planned = 1, budget = ? WHERE run_id = ?", [(r.budget, r.run_id) for r in plan.runs])
+            put_meta(db, {"store_version": VERSION, **meta})
 
-    def start_pack(self, run_ids: list[str], epoch: int, diverged: list[int | None], device: str) -> None:
+    def start_pack(
+        self, pack_id: str, run_ids: list[str], epoch: int, diverged: list[int | None], device: str
+    ) -> None:
         """Resume or start a pack at `epoch`: drop its rows after that epoch and set statuses to match."""
         now = time.time()
         with self.transaction() as db:
             db.executemany("DELETE FROM metrics WHERE run_id = ? AND epoch > ?", [(r, epoch) for r in run_ids])
             db.executemany(
-                "UPDATE runs SET status = ?, diverged_epoch = ?, epochs_done = ?, device = ?,"
+                "UPDATE runs SET pack_id = ?, status = ?, diverged_epoch = ?, epochs_done = ?, device = ?,"
                 " started = COALESCE(started, ?), finished = NULL WHERE run_id = ?",
-                [("running" if d is None else "diverged", d, epoch, device, now, r) for r, d in zip(run_ids, diverged)],
-            )
+                [(pack_id, "running" if d is None else "diverged", d, epoch, device, now, r)
+                 for r, d in zip(run_ids, diverged)],
+            )  # fmt: skip
 
     def commit_epoch(
         self,
@@ -151,11 +191,12 @@ class Store:
             )
             put_meta(db, {"updated": now, **meta})
 
-    def finished_packs(self) -> set[str]:
-        """Packs whose every run has finished (done or diverged)."""
-        query = "SELECT pack_id FROM runs GROUP BY pack_id HAVING COUNT(*) = COUNT(finished)"
-        return {r["pack_id"] for r in self.db.execute(query)}
+    def finished_runs(self) -> set[str]:
+        """Runs that have finished (done or diverged), planned or not."""
+        return {r["run_id"] for r in self.db.execute("SELECT run_id FROM runs WHERE finished IS NOT NULL")}
 
     def counts(self) -> dict[str, int]:
-        """Number of runs by status."""
-        return {r["status"]: r["n"] for r in self.db.execute("SELECT status, COUNT(*) AS n FROM runs GROUP BY status")}
+        """Number of runs of the current plan by status, and of runs outside it as `unplanned`."""
+        planned = "planned" if "planned" in self.columns("runs") else "1"  # a version-1 store read as it is
+        query = f"SELECT IIF({planned}, status, 'unplanned') AS s, COUNT(*) AS n FROM runs GROUP BY s"
+        return {r["s"]: r["n"] for r in self.db.execute(query)}

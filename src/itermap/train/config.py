@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt, field_validator
+
+from itermap.train.losses import LOSSES
 
 
 class TrainConfig(BaseModel):
@@ -16,12 +18,20 @@ class TrainConfig(BaseModel):
     batch_size: PositiveInt = 64
     optimizer: Literal["adam"] = "adam"
     lr: PositiveFloat = 1e-4
+    loss: str = "last"  # a name in train/losses.py: LOSSES
     data_order: Literal["per-seed", "shared"] = "per-seed"
     data_seed: int = 0
     eval_train_every: PositiveInt = 5
     eval_test_every: PositiveInt = 1
     scaling: Literal["standardize", "unit"] = "standardize"
     dtype: Literal["float32", "float64"] = "float32"
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, name: str) -> str:
+        if name not in LOSSES:
+            raise ValueError(f"unknown loss {name!r}; allowed: {', '.join(LOSSES)}")
+        return name
 
     @property
     def torch_dtype(self) -> torch.dtype:

@@ -17,6 +17,7 @@ from itermap.data import Dataset, views
 from itermap.models import family
 from itermap.models.stacked import Params, stack
 from itermap.train.config import TrainConfig
+from itermap.train.losses import LOSSES
 from itermap.train.order import batches, epoch_order
 
 EVAL_CHUNK = 2048  # examples per evaluation step: bounds memory at M * 2048 * inputs floats
@@ -52,6 +53,8 @@ class PackTrainer:
     """Trains one pack, an epoch at a time, and evaluates it on the configured schedule."""
 
     def __init__(self, cfg, train: TrainConfig, seeds: list[int], data: Dataset, device: str = "cpu"):
+        if LOSSES[train.loss].steps and not cfg.has_steps:
+            raise ValueError(f"loss {train.loss!r} needs per-step logits, which family {cfg.family!r} does not produce")
         self.cfg, self.train, self.seeds, self.device = cfg, train, list(seeds), device
         fam = family(cfg)
         # Data lives on the device for the whole run; minibatches are gathered there by index.
@@ -76,10 +79,11 @@ class PackTrainer:
         return torch.stack([epoch_order(s, epoch, n) for s in seeds]).to(self.device)
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Per-member mean cross-entropy: x [M, B, ...], y [M, B] -> [M]."""
-        logits = family(self.cfg).forward(self.cfg, self.params, x)  # [M, B, C]
-        m, b, c = logits.shape
-        return F.cross_entropy(logits.reshape(m * b, c), y.reshape(m * b), reduction="none").view(m, b).mean(1)
+        """Per-member training loss (`train.loss`): x [M, B, ...], y [M, B] -> [M]."""
+        loss = LOSSES[self.train.loss]
+        steps = {"steps": True} if loss.steps else {}
+        logits = family(self.cfg).forward(self.cfg, self.params, x, **steps)  # [M, B, C] or [M, T, B, C]
+        return loss.fn(logits, y)
 
     def step(self, idx: torch.Tensor) -> torch.Tensor:
         """One Adam step on the examples `idx` [M or 1, B] of the train split; returns the losses [M]."""

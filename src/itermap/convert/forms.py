@@ -1,4 +1,4 @@
-"""Exact conversions between an MLP or RNN and its other forms, each with a verification and a cost table.
+"""Exact conversions between an MLP or RNN and its other forms, and what each form costs.
 
 Forms of one network (docs/forms.md draws them as block matrices):
   mlp, rnn          the families themselves
@@ -7,29 +7,21 @@ Forms of one network (docs/forms.md draws them as block matrices):
                     step's layer sharing one set of weights
   unrolled-untied   the same with an independent copy of the weights per step: an ordinary deep net
 
-Conversions take a family config and one member's params. `verify` runs two forms on the same images and
-reports the max logit difference, prediction agreement, and what each form costs in parameters and compute.
+Conversions take a family config and one member's params and return a `Form`: a standard-torch module,
+the input view it reads, its weights, and its cost in parameters and multiply-adds.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import torch
-from rich import box
-from rich.table import Table
-from safetensors import safe_open
-from safetensors.torch import save_file
 
-from itermap.data import load, views
-from itermap.models import MLPConfig, RNNConfig, family, family_config
-from itermap.models import itermap as im
-from itermap.models.itermap import INPUT, OUTPUT, Block, IterMapConfig, Slot
+from itermap.data import views
+from itermap.models import FamilyConfig, IterMapConfig, MLPConfig, RNNConfig, family
+from itermap.models.itermap import INPUT, OUTPUT, Block, Slot
 from itermap.models.stacked import Params, numel
-from itermap.study.spec import load_spec
 
 # ---------------------------------------------------------------------------------------------------------
 # MLP <-> iterative map
@@ -228,21 +220,15 @@ def _nonzero(tensors) -> int:
     return sum(int(t.count_nonzero()) for t in tensors)
 
 
-def depth(cfg) -> int:
-    """Linear maps on the longest path from input to logits: layers + 1, steps + layers, or iterations."""
-    if cfg.family == "mlp":
-        return len(cfg.hidden) + 1
-    return cfg.steps + cfg.layers if cfg.family == "rnn" else cfg.iterations
+def family_form(cfg: FamilyConfig, params: Params) -> Form:
+    """A family member as a form: its to_torch module, its view, its parameter accounting.
 
-
-def family_form(cfg, params: Params) -> Form:
-    """A family member as a form: its to_torch module, its view, its parameter accounting."""
+    (An iterative map's masked entries are stored as zeros and stay zero in training: their gradient is zero.)
+    """
     fam = family(cfg)
-    weights = {**params, **im.masked(cfg, params)} if cfg.family == "itermap" else dict(params)
-    nonzero = _nonzero(weights.values())
-    cost = Cost(cfg.family, numel(params), fam.count_params(cfg), nonzero, fam.flops(cfg), depth(cfg))
+    cost = Cost(cfg.family, numel(params), fam.count_params(cfg), _nonzero(params.values()), fam.macs(cfg), cfg.path)
     module = fam.to_torch(cfg, params)
-    return Form(cfg.family, module, lambda x: fam.view(cfg, x), weights, cfg.model_dump(mode="json"), cost)
+    return Form(cfg.family, module, lambda x: fam.view(cfg, x), dict(params), cfg.model_dump(mode="json"), cost)
 
 
 def unrolled_form(cfg: RNNConfig, params: Params, tied: bool) -> Form:
@@ -250,127 +236,24 @@ def unrolled_form(cfg: RNNConfig, params: Params, tied: bool) -> Form:
     module = UnrolledRNN(cfg, params, tied)
     name = "unrolled-tied" if tied else "unrolled-untied"
     stored = sum(p.numel() for p in module.parameters())
-    cost = Cost(name, stored, stored, _nonzero(module.parameters()), module.macs(), depth(cfg))
+    cost = Cost(name, stored, stored, _nonzero(module.parameters()), module.macs(), cfg.path)
     weights = {k: v.detach() for k, v in module.state_dict().items()}
     return Form(name, module, views.flat, weights, {"form": name, "rnn": cfg.model_dump(mode="json")}, cost)
 
 
-def convert(cfg, params: Params, to: str) -> Form:
-    """One member in form `to`: itermap, unrolled-tied, unrolled-untied or mlp (for an RNN: its untied unrolling)."""
-    if cfg.family == "mlp" and to == "itermap":
-        return family_form(*mlp_to_itermap(cfg, params))
-    if cfg.family == "itermap" and to == "mlp":
-        return family_form(*itermap_to_mlp(cfg, params))
-    if cfg.family == "rnn" and to == "itermap":
-        return family_form(*rnn_to_itermap(cfg, params))
-    if cfg.family == "rnn" and to in ("unrolled-tied", "unrolled-untied", "mlp"):
-        return unrolled_form(cfg, params, tied=to == "unrolled-tied")
-    possible = {"mlp": "itermap", "itermap": "mlp (MLP patterns only)", "rnn": "itermap, unrolled-(un)tied, mlp"}
-    raise ValueError(f"no exact conversion of a {cfg.family} to {to!r}; it converts to {possible[cfg.family]}")
+CONVERSIONS: dict[tuple[type[FamilyConfig], str], Callable[[FamilyConfig, Params], Form]] = {
+    (MLPConfig, "itermap"): lambda cfg, params: family_form(*mlp_to_itermap(cfg, params)),
+    (IterMapConfig, "mlp"): lambda cfg, params: family_form(*itermap_to_mlp(cfg, params)),  # MLP patterns only
+    (RNNConfig, "itermap"): lambda cfg, params: family_form(*rnn_to_itermap(cfg, params)),
+    (RNNConfig, "unrolled-tied"): lambda cfg, params: unrolled_form(cfg, params, tied=True),
+    (RNNConfig, "unrolled-untied"): lambda cfg, params: unrolled_form(cfg, params, tied=False),
+    (RNNConfig, "mlp"): lambda cfg, params: unrolled_form(cfg, params, tied=False),  # an RNN's MLP: its untied unrolling
+}
 
 
-@dataclass(frozen=True)
-class Verification:
-    """Two forms run on the same images: their costs, max |logit difference|, and prediction agreement."""
-
-    source: Cost
-    target: Cost
-    max_abs_diff: float
-    agreement: float  # fraction of examples whose argmax agrees
-    examples: int
-
-
-@torch.no_grad()
-def logits(form: Form, images: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
-    """A form's logits [N, C] on scaled images [N, H, W], in chunks, in the form's own dtype."""
-    dtype = next(form.module.parameters()).dtype
-    form.module.eval()
-    return torch.cat([form.module(form.view(x.to(dtype))) for x in images.split(chunk)])
-
-
-def verify(source: Form, target: Form, images: torch.Tensor) -> Verification:
-    """Run both forms on scaled images [N, H, W] and compare their logits."""
-    a, b = logits(source, images), logits(target, images)
-    agree = (a.argmax(-1) == b.argmax(-1)).double().mean().item()
-    return Verification(source.cost, target.cost, (a - b).abs().max().item(), agree, len(images))
-
-
-def table(checks: list[Verification], title: str) -> Table:
-    """A rich table: the source form once, then each target with its logit difference and agreement."""
-    caption = f"MACs: multiply-adds per example. Logits compared on {checks[0].examples:,} images."
-    t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
-    for col in ("form", "stored", "distinct", "nonzero", "MACs", "depth", "max |Δ|", "agree"):
-        t.add_column(col, justify="left" if col == "form" else "right", no_wrap=True)
-
-    def row(c: Cost, diff: str, agree: str) -> None:
-        t.add_row(c.form, *(f"{v:,}" for v in (c.stored, c.distinct, c.nonzero, c.macs, c.depth)), diff, agree)
-
-    row(checks[0].source, "", "")
-    for v in checks:
-        row(v.target, f"{v.max_abs_diff:.1e}", f"{100 * v.agreement:.2f}%")
-    return t
-
-
-def save(form: Form, path) -> None:
-    """Write a form's weights as safetensors, with the form's name and config as metadata."""
-    tensors = {k: v.detach().contiguous() for k, v in form.weights.items()}
-    save_file(tensors, str(path), metadata={"form": form.name, "config": json.dumps(form.config)})
-
-
-def kept_weights(folder: Path, run_id: str) -> Path:
-    """DIR/weights/<run_id>.safetensors, where `run_id` may be a unique prefix of the id."""
-    kept = sorted((Path(folder) / "weights").glob("*.safetensors"))
-    matches = [p for p in kept if p.stem == run_id] or [p for p in kept if p.stem.startswith(run_id)]
-    if len(matches) != 1:
-        found = "no" if not matches else f"{len(matches)}"
-        hint = "" if kept else "; a study keeps final weights with `keep_weights = true` in [train]"
-        raise ValueError(f"{found} kept weights in {Path(folder) / 'weights'} match run {run_id!r}{hint}")
-    return matches[0]
-
-
-def load_run(path: Path) -> tuple[object, Params, dict]:
-    """A kept run's family config, params and resolved run config (dataset, model, train, seed)."""
-    with safe_open(str(path), "pt") as f:
-        run = json.loads(f.metadata()["config"])
-        params = {k: f.get_tensor(k) for k in f.keys()}
-    return family_config.validate_python(run["model"]), params, run
-
-
-def scaled_test_split(dataset: str, scaling: str, dtype: torch.dtype, data_dir: Path | None = None) -> torch.Tensor:
-    """A data set's whole test split [N, H, W], scaled as a run with `scaling` was trained."""
-    data = load(dataset, data_dir)
-    mean, std = (data.mean, data.std) if scaling == "standardize" else (0.0, 1.0)
-    return views.scale(data.test_images, mean, std, dtype)
-
-
-def convert_run(folder: Path, run_id: str, to: str, output: Path | None = None) -> tuple[str, Verification, Path]:
-    """Convert a kept run to form `to`, verify on its data set's test split, save; returns (title, check, path)."""
-    path = kept_weights(folder, run_id)
-    cfg, params, run = load_run(path)
-    source, target = family_form(cfg, params), convert(cfg, params, to)
-    dtype = next(iter(params.values())).dtype
-    spec = Path(folder) / "study.toml"
-    data_dir = load_spec(spec).data.data_dir if spec.exists() else None  # where the study found its data
-    check = verify(source, target, scaled_test_split(run["dataset"], run["train"]["scaling"], dtype, data_dir))
-    output = Path(output) if output else Path(folder) / "converted" / f"{path.stem}-{to}.safetensors"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    save(target, output)
-    return f"{path.stem} ({cfg.arch}), {run['dataset']} test split", check, output
-
-
-def demo(dtype: torch.dtype = torch.float64) -> list[tuple[str, list[Verification]]]:
-    """Every conversion of a fresh small MLP and two RNNs, verified on the embedded Fashion-MNIST test images."""
-    images = scaled_test_split("fashion-mnist-mini", "standardize", dtype)
-    rnn_targets = ("itermap", "unrolled-tied", "unrolled-untied")
-    cases = [
-        (MLPConfig(hidden=[16, 8]), ("itermap",)),
-        (RNNConfig(hidden=8, layers=1, window=7), rnn_targets),
-        (RNNConfig(hidden=8, layers=2, window=7), rnn_targets),
-    ]
-    out = []
-    for cfg, targets in cases:
-        params = family(cfg).init(cfg, 0, dtype)
-        source = family_form(cfg, params)
-        title = f"{cfg.arch}, window {cfg.window} ({cfg.steps} steps)" if cfg.family == "rnn" else cfg.arch
-        out.append((title, [verify(source, convert(cfg, params, to), images) for to in targets]))
-    return out
+def convert(cfg: FamilyConfig, params: Params, to: str) -> Form:
+    """One member in form `to` (see CONVERSIONS: itermap, unrolled-tied, unrolled-untied, mlp)."""
+    if (type(cfg), to) in CONVERSIONS:
+        return CONVERSIONS[type(cfg), to](cfg, params)
+    possible = ", ".join(t for c, t in CONVERSIONS if c is type(cfg)) or "nothing"
+    raise ValueError(f"no exact conversion of a {cfg.family} to {to!r}; it converts to {possible}")

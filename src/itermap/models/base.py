@@ -1,0 +1,86 @@
+"""What every model family is: a config on one shared base, and a module of pure functions.
+
+The rest of the package asks a family only what is written here, so it never branches on a family's
+name. A config states its `arch` (one configuration, e.g. "rnn-1x64"), its `group` (the curve it lies
+on, e.g. "rnn-1"), its `width` (the knob a parameter-matched design solves), its `depth` and whether it
+produces per-step logits (`has_steps`). A family module implements `Family`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import torch
+from pydantic import BaseModel, ConfigDict, PositiveInt
+
+from itermap.models.stacked import Params
+
+
+class FamilyConfig(BaseModel):
+    """The base of every family's config: its name, the image shape and number of classes it reads."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    family: str
+    image: tuple[PositiveInt, PositiveInt] = (28, 28)
+    classes: PositiveInt = 10
+
+    has_steps: ClassVar[bool] = False  # forward(..., steps=True) gives per-step logits [M, T, B, C]
+    size_fields: ClassVar[tuple[str, ...]] = ()  # fields that `group`, `width` and `depth` already say
+
+    @property
+    def arch(self) -> str:
+        """Name of this one configuration, e.g. "mlp-64-64" or "rnn-2x16"."""
+        raise NotImplementedError
+
+    @property
+    def group(self) -> str:
+        """The curve this configuration lies on (configurations that differ only in width), e.g. "rnn-1"."""
+        return f"{self.family}-{self.depth}"
+
+    @property
+    def width(self) -> int:
+        """Units of the widest hidden layer (0 for none): what a parameter-matched design solves for."""
+        raise NotImplementedError
+
+    @property
+    def depth(self) -> int:
+        """Hidden layers (or slots) stacked between input and readout."""
+        raise NotImplementedError
+
+    @property
+    def path(self) -> int:
+        """Linear maps on the longest path from input to logits: depth + 1 for a feed-forward net."""
+        return self.depth + 1
+
+    @classmethod
+    def sized(cls, fields: dict[str, Any], width: int) -> dict[str, Any]:
+        """A [[matched]] entry's fields with its width set to `width`; a ValueError reads "key: what is wrong"."""
+        raise ValueError(f"family: {fields.get('family')!r} has no width to solve for a parameter budget")
+
+
+FUNCTIONS = ("view", "init", "forward", "count_params", "macs", "to_torch")  # what `Family` asks of a module
+
+
+@runtime_checkable
+class Family(Protocol):
+    """A family module: its `Config` class and these pure functions (params stacked on a member axis M)."""
+
+    Config: type[FamilyConfig]
+
+    def view(self, cfg: Any, x: torch.Tensor) -> torch.Tensor:
+        """Scaled images [N, H, W] -> what the family reads, [N, ...]."""
+
+    def init(self, cfg: Any, seed: int, dtype: torch.dtype = torch.float32) -> Params:
+        """One member's params, drawn from `seed` alone."""
+
+    def forward(self, cfg: Any, params: Params, x: torch.Tensor, **kw: Any) -> torch.Tensor:
+        """x [M, B, ...] -> logits [M, B, C]; with `steps=True` (has_steps families) [M, T, B, C]."""
+
+    def count_params(self, cfg: Any) -> int:
+        """Trainable parameters of one member."""
+
+    def macs(self, cfg: Any) -> int:
+        """Multiply-adds of one example's forward pass."""
+
+    def to_torch(self, cfg: Any, params: Params) -> torch.nn.Module:
+        """One member as standard torch.nn modules holding the same weights."""
