@@ -89,12 +89,16 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     data = load("fashion-mnist-mini")
     peak = matmul_gflops()
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    )
     print(f"fp32 matmul peak (1024^3): {peak:.1f} GFLOP/s")
     totals = {}
     for b in args.batch_sizes:
         train = TrainConfig(batch_size=b)
-        print(f"\nbatch {b}: {'config':<12} {'params':>7} {'naive s/s':>11} {'pack s/s':>11} {'speedup':>8} {'GFLOP/s':>8} {'% peak':>7}")
+        print(
+            f"\nbatch {b}: {'config':<12} {'params':>7} {'naive s/s':>11} {'pack s/s':>11} {'speedup':>8} {'GFLOP/s':>8} {'% peak':>7}"
+        )
         naive_total = pack_total = 0.0
         for cfg in GRID:
             fam = family(cfg)

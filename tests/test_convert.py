@@ -138,7 +138,9 @@ def test_itermap_mlp_pattern_trains_like_the_mlp(mnist_small):
     """The pack trainer, float64, 20 Adam steps, 2 members: the MLP pattern's weights equal the MLP's."""
     mlp_cfg = MLPConfig(hidden=[12, 8])
     n = 320  # 20 batches of 16
-    data = dataclasses.replace(mnist_small, train_images=mnist_small.train_images[:n], train_labels=mnist_small.train_labels[:n])
+    data = dataclasses.replace(
+        mnist_small, train_images=mnist_small.train_images[:n], train_labels=mnist_small.train_labels[:n]
+    )
     train = TrainConfig(epochs=1, batch_size=16, lr=1e-2, dtype="float64")
     trainers = [PackTrainer(cfg, train, [3, 4], data) for cfg in (mlp_cfg, C.mlp_pattern(mlp_cfg))]
     for t in trainers:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -46,9 +46,9 @@ app = typer.Typer(
 
 StudyArg = Annotated[str, typer.Argument(help="A preset name (see `itermap presets`) or a spec TOML file.")]
 FolderArg = Annotated[Path, typer.Argument(help="A study folder (holding results.sqlite).")]
-SeedsOpt = Annotated[Optional[int], typer.Option("--seeds", min=1, help="Override [train] seeds: train seeds 0..N-1.")]
-EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Override [train] epochs.")]
-DatasetsOpt = Annotated[Optional[str], typer.Option("--datasets", help="Override [data] datasets, comma-separated.")]
+SeedsOpt = Annotated[int | None, typer.Option("--seeds", min=1, help="Override [train] seeds: train seeds 0..N-1.")]
+EpochsOpt = Annotated[int | None, typer.Option("--epochs", min=1, help="Override [train] epochs.")]
+DatasetsOpt = Annotated[str | None, typer.Option("--datasets", help="Override [data] datasets, comma-separated.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="cpu, cuda or auto (cuda when available).")]
 
 
@@ -88,7 +88,9 @@ def plan(
     epochs: EpochsOpt = None,
     datasets: DatasetsOpt = None,
     calibrate: Annotated[bool, typer.Option(help="Time a few training steps to estimate the study's duration.")] = True,
-    out: Annotated[Optional[Path], typer.Option("--out", help="A study folder: say how many of the runs are done there.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="A study folder: say how many of the runs are done there.")
+    ] = None,
 ) -> None:
     """Show a study's runs and packs, parameter counts, multiply-adds and estimated time on the chosen device."""
     from itermap.study.estimate import estimate_seconds, pack_macs
@@ -122,15 +124,23 @@ def plan(
 @app.command()
 def run(
     study: StudyArg,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Study folder [default: runs/<name>].")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Study folder [default: runs/<name>].")] = None,
     device: DeviceOpt = "auto",
     seeds: SeedsOpt = None,
     epochs: EpochsOpt = None,
     datasets: DatasetsOpt = None,
-    force_new: Annotated[bool, typer.Option("--force-new", help="Replace a different study already in the folder.")] = False,
+    force_new: Annotated[
+        bool, typer.Option("--force-new", help="Replace a different study already in the folder.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the final lines.")] = False,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Train N packs at once in N processes of one "
-                                         "thread each (CPU only; `auto` device means cpu).")] = 1,  # fmt: skip
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Train N packs at once in N processes of one thread each (CPU only; `auto` device means cpu).",
+        ),
+    ] = 1,  # fmt: skip
 ) -> None:
     """Train a study into its folder; the same command again resumes it after an interruption."""
     from itermap.study.runner import run_study
@@ -174,7 +184,9 @@ class ExportFormat(str, Enum):
 def export(
     folder: FolderArg,
     format: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = ExportFormat.parquet,
-    output: Annotated[Optional[Path], typer.Option("--output", help="Output file [default: DIR/results.<format>].")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Output file [default: DIR/results.<format>].")
+    ] = None,
 ) -> None:
     """Write a study's tidy results table (one row per measured number) as Parquet or CSV."""
     from itermap.analysis.results import load_results
@@ -194,8 +206,9 @@ def report(
     from itermap.report import write_report
 
     path = write_report(folder)
-    console.print(f"report:  {path}\nsummary: {path.parent / 'summary.md'}\nfigures: {path.parent / 'figures'}",
-                  highlight=False)
+    console.print(
+        f"report:  {path}\nsummary: {path.parent / 'summary.md'}\nfigures: {path.parent / 'figures'}", highlight=False
+    )
     if open_:
         import webbrowser
 
@@ -211,11 +224,21 @@ class ConvertForm(str, Enum):
 
 @app.command()
 def convert(
-    folder: Annotated[Optional[Path], typer.Argument(help="A study folder that kept weights (keep_weights = true).")] = None,
-    run_id: Annotated[Optional[str], typer.Option("--run", help="Run id (or a unique prefix) of the weights to convert.")] = None,
-    to: Annotated[Optional[ConvertForm], typer.Option("--to", help="Target form; `mlp` of an RNN is its untied unrolling.")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", help="Output file (default: DIR/converted/<run>-<form>.safetensors).")] = None,
-    demo: Annotated[bool, typer.Option("--demo", help="Convert a freshly initialised small MLP and RNNs instead.")] = False,
+    folder: Annotated[
+        Path | None, typer.Argument(help="A study folder that kept weights (keep_weights = true).")
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run", help="Run id (or a unique prefix) of the weights to convert.")
+    ] = None,
+    to: Annotated[
+        ConvertForm | None, typer.Option("--to", help="Target form; `mlp` of an RNN is its untied unrolling.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Output file (default: DIR/converted/<run>-<form>.safetensors).")
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Convert a freshly initialised small MLP and RNNs instead.")
+    ] = False,
 ) -> None:
     """Convert a kept run exactly to another form, verify it on the test split, and save its weights."""
     from itermap import convert as conversions

@@ -61,7 +61,9 @@ def test_zero_difference_is_not_flagged(make_results):
         flagged.append(cmp["excludes_zero"].to_numpy())
     assert np.mean(flagged) <= 0.15
     clean = next(rep for rep, f in enumerate(flagged) if not f.any())
-    verdict = analyze(two_groups(make_results, 0.0, clean), compare=[CompareSection(a="rnn-1", b="mlp-1")]).verdicts["toy"][0]
+    verdict = analyze(two_groups(make_results, 0.0, clean), compare=[CompareSection(a="rnn-1", b="mlp-1")]).verdicts[
+        "toy"
+    ][0]
     assert verdict.startswith("No clear difference between RNN-1 and MLP-1 from 1,500 to 8,000 parameters")
 
 
@@ -78,7 +80,7 @@ def test_interpolation_is_exact_on_known_points_and_monotone_between():
 def test_multiplier_on_a_power_law():
     """B's error falls as a power law; A at p equals B at 3p, so B needs 3x the parameters."""
     k, params = 3.0, np.geomspace(500, 64000, 15)
-    error_b = lambda p: 0.9 * p ** -0.3  # noqa: E731
+    error_b = lambda p: 0.9 * p**-0.3  # noqa: E731
     for p in (1000.0, 4000.0, 10000.0):
         reached, bound = params_to_reach(params, 1 - error_b(params), 1 - error_b(k * p))
         assert bound == "" and reached / p == pytest.approx(k, rel=2e-3)

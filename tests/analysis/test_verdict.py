@@ -8,9 +8,21 @@ from itermap.analysis.compare import declared_pairs, default_pairs, headline_pai
 from itermap.analysis.verdict import curve_verdict, no_overlap_verdict
 
 
-def comparison(diffs: list[float], excludes: list[bool], params: list[int], a: str = "rnn-1", b: str = "mlp-1") -> pd.DataFrame:
-    return pd.DataFrame({"a": a, "b": b, "at": "params", "x": params, "diff": diffs, "excludes_zero": excludes,
-                         "multiplier": 4.2, "multiplier_bound": ""})
+def comparison(
+    diffs: list[float], excludes: list[bool], params: list[int], a: str = "rnn-1", b: str = "mlp-1"
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "a": a,
+            "b": b,
+            "at": "params",
+            "x": params,
+            "diff": diffs,
+            "excludes_zero": excludes,
+            "multiplier": 4.2,
+            "multiplier_bound": "",
+        }
+    )
 
 
 def test_every_budget_ahead():
@@ -24,13 +36,17 @@ def test_every_budget_ahead():
 
 def test_mixed_and_behind():
     crossing = curve_verdict(comparison([0.2, 0.16, -0.01, -0.04], [True, True, False, True], [1600, 1802, 4106, 6370]))
-    assert crossing.startswith("RNN-1 ahead of MLP-1 from 1,600 to 1,802 parameters, MLP-1 ahead from 4,106 to 6,370; "
-                               "the 95% CI excludes zero at 3 of 4 budgets (2 favouring RNN-1); largest gap +20.0 points")
+    assert crossing.startswith(
+        "RNN-1 ahead of MLP-1 from 1,600 to 1,802 parameters, MLP-1 ahead from 4,106 to 6,370; "
+        "the 95% CI excludes zero at 3 of 4 budgets (2 favouring RNN-1); largest gap +20.0 points"
+    )
     late = curve_verdict(comparison([0.3, 0.2, -0.01], [True, True, False], [1606, 6442, 18570], b="mlp-2"))
     assert late.startswith("RNN-1 ahead of MLP-2 from 1,606 to 6,442 parameters, MLP-2 ahead at 18,570; ")
     mixed = curve_verdict(comparison([0.02, -0.005, 0.01], [True, False, False], [1000, 2000, 4000]))
-    assert mixed.startswith("RNN-1 ahead of MLP-1 at 2 of 3 budgets from 1,000 to 4,000 parameters (MLP-1 ahead at 1); "
-                            "the 95% CI excludes zero at 1 of 3 budgets;")
+    assert mixed.startswith(
+        "RNN-1 ahead of MLP-1 at 2 of 3 budgets from 1,000 to 4,000 parameters (MLP-1 ahead at 1); "
+        "the 95% CI excludes zero at 1 of 3 budgets;"
+    )
     behind = curve_verdict(comparison([-0.02, -0.04], [True, True], [1000, 2000]))
     assert behind.startswith("MLP-1 ahead of RNN-1 at every budget from 1,000 to 2,000 parameters;")
     assert "largest gap -4.0 points (RNN-1 - MLP-1) at 2,000 parameters" in behind
@@ -38,9 +54,14 @@ def test_mixed_and_behind():
 
 def test_single_budget_and_no_overlap():
     one = curve_verdict(comparison([0.03], [True], [7850], b="mlp-0"))
-    assert one.startswith("RNN-1 ahead of MLP-0 at the one shared budget, 7,850 parameters; the 95% CI excludes zero there;")
+    assert one.startswith(
+        "RNN-1 ahead of MLP-0 at the one shared budget, 7,850 parameters; the 95% CI excludes zero there;"
+    )
     apart = no_overlap_verdict("rnn-2", "mlp-0", pd.Series([218, 986]), pd.Series([7850]))
-    assert apart == "RNN-2 and MLP-0 share no parameter range (RNN-2: 218 to 986; MLP-0: 7,850): no equal-parameter comparison."
+    assert (
+        apart
+        == "RNN-2 and MLP-0 share no parameter range (RNN-2: 218 to 986; MLP-0: 7,850): no equal-parameter comparison."
+    )
 
 
 def test_equal_macs_wording():
@@ -51,24 +72,34 @@ def test_equal_macs_wording():
 
 def test_declared_pairs_hold_everything_else_equal():
     groups = ["mlp-1 · lr=0.001", "mlp-1 · lr=0.0001", "rnn-1 · lr=0.001", "rnn-1 · lr=0.0001", "mlp-2 · lr=0.001"]
-    assert declared_pairs(groups, "rnn-1", "mlp-1") == [("rnn-1 · lr=0.0001", "mlp-1 · lr=0.0001"),
-                                                         ("rnn-1 · lr=0.001", "mlp-1 · lr=0.001")]
+    assert declared_pairs(groups, "rnn-1", "mlp-1") == [
+        ("rnn-1 · lr=0.0001", "mlp-1 · lr=0.0001"),
+        ("rnn-1 · lr=0.001", "mlp-1 · lr=0.001"),
+    ]
     # a field one side fixes is free on the other: the RNN at lr 0.001 against the MLP at each of its rates
-    assert declared_pairs(groups, {"group": "rnn-1", "lr": 0.001}, "mlp-1") == [("rnn-1 · lr=0.001", "mlp-1 · lr=0.0001"),
-                                                                                ("rnn-1 · lr=0.001", "mlp-1 · lr=0.001")]
+    assert declared_pairs(groups, {"group": "rnn-1", "lr": 0.001}, "mlp-1") == [
+        ("rnn-1 · lr=0.001", "mlp-1 · lr=0.0001"),
+        ("rnn-1 · lr=0.001", "mlp-1 · lr=0.001"),
+    ]
     assert declared_pairs(groups, {"group": "rnn-1", "lr": 0.001}, {"group": "mlp-1", "lr": 0.001}) == [
-        ("rnn-1 · lr=0.001", "mlp-1 · lr=0.001")]
+        ("rnn-1 · lr=0.001", "mlp-1 · lr=0.001")
+    ]
     # fixing the field on both sides compares across it
     assert declared_pairs(groups, {"group": "rnn-1", "lr": 0.001}, {"group": "rnn-1", "lr": 0.0001}) == [
-        ("rnn-1 · lr=0.001", "rnn-1 · lr=0.0001")]
+        ("rnn-1 · lr=0.001", "rnn-1 · lr=0.0001")
+    ]
     assert declared_pairs(["rnn-1 · window=7", "mlp-1"], "rnn-1", "mlp-1") == [("rnn-1 · window=7", "mlp-1")]
 
 
 def test_default_pairs_differ_in_one_respect():
     assert default_pairs(["mlp-1", "rnn-1", "mlp-2"]) == [("mlp-1", "mlp-2"), ("mlp-1", "rnn-1"), ("mlp-2", "rnn-1")]
     groups = ["mlp-1 · lr=0.001", "mlp-1 · lr=0.0001", "rnn-1 · lr=0.001", "rnn-1 · lr=0.0001"]
-    assert default_pairs(groups) == [("mlp-1 · lr=0.0001", "mlp-1 · lr=0.001"), ("mlp-1 · lr=0.0001", "rnn-1 · lr=0.0001"),
-                                     ("mlp-1 · lr=0.001", "rnn-1 · lr=0.001"), ("rnn-1 · lr=0.0001", "rnn-1 · lr=0.001")]
+    assert default_pairs(groups) == [
+        ("mlp-1 · lr=0.0001", "mlp-1 · lr=0.001"),
+        ("mlp-1 · lr=0.0001", "rnn-1 · lr=0.0001"),
+        ("mlp-1 · lr=0.001", "rnn-1 · lr=0.001"),
+        ("rnn-1 · lr=0.0001", "rnn-1 · lr=0.001"),
+    ]
 
 
 def test_headline():

@@ -31,8 +31,12 @@ def write_set(directory: Path, n: int = 20, size: int = 4, first_label: int = 0,
     rng = np.random.default_rng(first_label)
     for split in ("train", "t10k"):
         suffix = ".gz" if gz else ""
-        write_idx(directory / f"{split}-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n, size, size), dtype=np.uint8))
-        write_idx(directory / f"{split}-labels-idx1-ubyte{suffix}", ((np.arange(n) + first_label) % 10).astype(np.uint8))
+        write_idx(
+            directory / f"{split}-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n, size, size), dtype=np.uint8)
+        )
+        write_idx(
+            directory / f"{split}-labels-idx1-ubyte{suffix}", ((np.arange(n) + first_label) % 10).astype(np.uint8)
+        )
     return directory
 
 

@@ -50,7 +50,9 @@ def test_user_files_are_never_overwritten(
     assert (mine / "train-labels-idx1-ubyte.gz").read_bytes() == b"my own bytes"
 
 
-def test_wrong_md5_is_a_clear_error(shared_data: Path, mirror: str, offline: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_md5_is_a_clear_error(
+    shared_data: Path, mirror: str, offline: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     md5 = served_md5(shared_data) | {"t10k-images-idx3-ubyte.gz": "0" * 32}
     use_remote(monkeypatch, (f"{mirror}/mnist/",), md5)
     with pytest.raises(DataError) as err:
@@ -63,7 +65,9 @@ def test_wrong_md5_is_a_clear_error(shared_data: Path, mirror: str, offline: Pat
 
 
 def test_all_mirrors_failing_names_every_url(offline: Path, mirror: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ITERMAP_MIRROR", f"{mirror}/missing/, http://127.0.0.1:9/")  # the override replaces the registry's
+    monkeypatch.setenv(
+        "ITERMAP_MIRROR", f"{mirror}/missing/, http://127.0.0.1:9/"
+    )  # the override replaces the registry's
     with pytest.raises(DataError) as err:
         load("fashion-mnist")
     message = str(err.value)

@@ -59,7 +59,8 @@ def bad_file(tmp_path: Path, kind: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    "kind", ["truncated", "trailing bytes", "header only", "empty", "labels magic", "truncated gz", "not gz", "corrupt gz"]
+    "kind",
+    ["truncated", "trailing bytes", "header only", "empty", "labels magic", "truncated gz", "not gz", "corrupt gz"],
 )
 def test_bad_file_gives_one_clear_line(tmp_path: Path, kind: str) -> None:
     path = bad_file(tmp_path, kind)

@@ -61,7 +61,9 @@ def test_truncated_plain_file_is_read_before_its_gz(shared_data: Path, tmp_path:
     folder = copy_set(shared_data, "mnist", tmp_path)
     plain = folder / "t10k-images-idx3-ubyte"
     plain.write_bytes(gzip.decompress((folder / "t10k-images-idx3-ubyte.gz").read_bytes())[:-100])
-    with pytest.raises(DataError, match=f"{re.escape(str(plain))}: holds 7839900 values but its header .* says 7840000"):
+    with pytest.raises(
+        DataError, match=f"{re.escape(str(plain))}: holds 7839900 values but its header .* says 7840000"
+    ):
         load("mnist", data_dir=tmp_path, download=False)
 
 

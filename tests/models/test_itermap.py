@@ -28,10 +28,14 @@ MIXED = IterMapConfig(
 )
 CONFIGS = [
     MIXED,
-    IterMapConfig(slots=(Slot(name="h", size=7),), blocks=(Block(dst="h", src="x"), Block(dst="y", src="h")), iterations=2),
+    IterMapConfig(
+        slots=(Slot(name="h", size=7),), blocks=(Block(dst="h", src="x"), Block(dst="y", src="h")), iterations=2
+    ),
     IterMapConfig(
         slots=(Slot(name="h1", size=4), Slot(name="h2", size=3, start=2)),
-        blocks=tuple(Block(dst=d, src=s) for d, s in (("h1", "x"), ("h1", "h1"), ("h2", "h1"), ("h2", "h2"), ("y", "h2"))),
+        blocks=tuple(
+            Block(dst=d, src=s) for d, s in (("h1", "x"), ("h1", "h1"), ("h2", "h1"), ("h2", "h2"), ("y", "h2"))
+        ),
         iterations=6,  # more iterations than the 4 windows: the input slot is zero after the last one
         input="windows",
         window=7,

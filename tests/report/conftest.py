@@ -53,8 +53,9 @@ b = "mlp-0"
 
 def itermap(*args: object, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
     """`python -m itermap.cli ARGS` in a subprocess; fails the test with its stderr when it fails."""
-    done = subprocess.run([sys.executable, "-m", "itermap.cli", *map(str, args)], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "itermap.cli", *map(str, args)], env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert done.returncode == 0, f"itermap {' '.join(map(str, args))} failed:\n{done.stderr}"
     return done
 

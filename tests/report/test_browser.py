@@ -12,8 +12,17 @@ from selenium.webdriver.chrome.service import Service
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1000"]
+FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1280,1000",
+]
 
 
 @pytest.fixture
@@ -21,8 +30,10 @@ def browser():
     """A headless Chromium; fails (does not skip) when the system browser is not installed."""
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
     if missing:
-        pytest.fail(f"{' and '.join(missing)} not found: install with "
-                    "`apt-get update && apt-get install -y chromium chromium-driver`")
+        pytest.fail(
+            f"{' and '.join(missing)} not found: install with "
+            "`apt-get update && apt-get install -y chromium chromium-driver`"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in FLAGS:
@@ -38,7 +49,8 @@ def test_report_in_chromium(tiny_study, browser):
     assert browser.execute_script("return document.readyState") == "complete"
     assert "tiny-report" in browser.title
     images = browser.execute_script(
-        "return Array.from(document.images, i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])")
+        "return Array.from(document.images, i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])"
+    )
     assert len(images) == 7  # test accuracy (against params and MACs), cross-entropy, capacity, efficiency, ...
     for alt, complete, width, height in images:
         assert complete and width > 0 and height > 0, alt

@@ -25,10 +25,13 @@ METRICS = [("test", "accuracy"), ("test", "cross_entropy"), ("train", "accuracy"
 
 # ---- reading the database ------------------------------------------------------------------------------------
 
+
 def database(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs with their group, final metric per finished run and split/metric) straight from SQLite."""
     with sqlite3.connect(folder / "results.sqlite") as db:
-        runs = pd.read_sql_query("SELECT run_id, arch, params, macs, seed, status, budget, diverged_epoch, config FROM runs", db)
+        runs = pd.read_sql_query(
+            "SELECT run_id, arch, params, macs, seed, status, budget, diverged_epoch, config FROM runs", db
+        )
         metrics = pd.read_sql_query("SELECT run_id, epoch, split, metric, value FROM metrics", db)
     model = runs["config"].map(lambda c: json.loads(c)["model"])
     runs["group"] = model.map(lambda m: f"mlp-{len(m['hidden'])}" if m["family"] == "mlp" else f"rnn-{m['layers']}")
@@ -45,6 +48,7 @@ def seed_values(finals: pd.DataFrame, arch: str, split: str = "test", metric: st
 
 # ---- formatting as documented ----------------------------------------------------------------------------------
 
+
 def fmt(x: float, metric: str) -> str:
     return f"{100 * x:.2f}" if metric == "accuracy" else f"{x:.4f}"
 
@@ -58,12 +62,14 @@ def count(n: float) -> str:
 
 
 def percentile_ci(data: tuple, statistic) -> tuple[float, float]:
-    ci = stats.bootstrap(data, statistic, n_resamples=B, confidence_level=0.95, method="percentile",
-                         rng=np.random.default_rng(0)).confidence_interval
+    ci = stats.bootstrap(
+        data, statistic, n_resamples=B, confidence_level=0.95, method="percentile", rng=np.random.default_rng(0)
+    ).confidence_interval
     return ci.low, ci.high
 
 
 # ---- reading summary.md ---------------------------------------------------------------------------------------
+
 
 def sections(text: str) -> dict[str, list[dict[str, str]] | list[str]]:
     """'### Title' -> its table as row dicts, or its bullet lines."""
@@ -86,6 +92,7 @@ def numbers(sentence: str) -> list[float]:
 
 
 # ---- the checks -----------------------------------------------------------------------------------------------
+
 
 def check_configurations(rows: list[dict], runs: pd.DataFrame, finals: pd.DataFrame) -> None:
     assert sorted(r["Architecture"] for r in rows) == sorted(runs["arch"].unique())
@@ -110,9 +117,13 @@ def check_configurations(rows: list[dict], runs: pd.DataFrame, finals: pd.DataFr
 def curve_comparison(finals: pd.DataFrame, a: str, b: str, at: str = "params") -> pd.DataFrame:
     """The documented comparison of test accuracy at equal `at` (params, or macs: multiply-adds), recomputed."""
     test = finals[(finals["split"] == "test") & (finals["metric"] == "accuracy")]
-    configs = {g: [(p, seed_values(finals, arch)) for p, arch in
-                   test[test["group"] == g][[at, "arch"]].drop_duplicates().sort_values(at).to_numpy()]
-               for g in (a, b)}
+    configs = {
+        g: [
+            (p, seed_values(finals, arch))
+            for p, arch in test[test["group"] == g][[at, "arch"]].drop_duplicates().sort_values(at).to_numpy()
+        ]
+        for g in (a, b)
+    }
     p = {g: np.array([c[0] for c in configs[g]], float) for g in (a, b)}
     means = {g: np.array([c[1].mean() for c in configs[g]]) for g in (a, b)}
     lo, hi = max(p[a].min(), p[b].min()), min(p[a].max(), p[b].max())
@@ -134,9 +145,20 @@ def curve_comparison(finals: pd.DataFrame, a: str, b: str, at: str = "params") -
             need, bound = p[b][0], "<"
         else:
             need, bound = 10 ** roots.min(), ""
-        rows.append({"params": x, "a": float(va), "b": float(vb), "diff": float(va - vb),
-                     "a_measured": x in p[a], "b_measured": x in p[b],
-                     "lo": np.percentile(diffs[i], 2.5), "hi": np.percentile(diffs[i], 97.5), "need": need, "bound": bound})
+        rows.append(
+            {
+                "params": x,
+                "a": float(va),
+                "b": float(vb),
+                "diff": float(va - vb),
+                "a_measured": x in p[a],
+                "b_measured": x in p[b],
+                "lo": np.percentile(diffs[i], 2.5),
+                "hi": np.percentile(diffs[i], 97.5),
+                "need": need,
+                "bound": bound,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -168,12 +190,23 @@ def check_matched(rows: list[dict], finals: pd.DataFrame) -> pd.DataFrame:
         y = runs[runs["group"] == "mlp-1"].sort_values("seed")["value"].to_numpy()
         diff = lambda u, v, axis=-1: u.mean(axis=axis) - v.mean(axis=axis)  # noqa: E731
         lo, hi = percentile_ci((x, y), diff)
-        p = stats.permutation_test((x, y), diff, permutation_type="independent", n_resamples=B,
-                                   rng=np.random.default_rng(0)).pvalue
+        p = stats.permutation_test(
+            (x, y), diff, permutation_type="independent", n_resamples=B, rng=np.random.default_rng(0)
+        ).pvalue
         wins = sum((u > v) + 0.5 * (u == v) for u in x for v in y) / (len(x) * len(y))
-        want.append({"budget": budget, "x": x, "y": y, "lo": lo, "hi": hi, "p": p, "wins": wins,
-                     "a_params": runs.loc[runs["group"] == "rnn-1", "params"].iloc[0],
-                     "b_params": runs.loc[runs["group"] == "mlp-1", "params"].iloc[0]})
+        want.append(
+            {
+                "budget": budget,
+                "x": x,
+                "y": y,
+                "lo": lo,
+                "hi": hi,
+                "p": p,
+                "wins": wins,
+                "a_params": runs.loc[runs["group"] == "rnn-1", "params"].iloc[0],
+                "b_params": runs.loc[runs["group"] == "mlp-1", "params"].iloc[0],
+            }
+        )
     order = np.argsort([w["p"] for w in want])
     running = 0.0
     for rank, i in enumerate(order):  # Holm by hand
@@ -181,9 +214,16 @@ def check_matched(rows: list[dict], finals: pd.DataFrame) -> pd.DataFrame:
         want[i]["holm"] = min(running, 1.0)
     assert len(rows) == len(want)
     for g, w in zip(rows, want):
-        assert (g["Budget"], g["A params"], g["B params"]) == (count(w["budget"]), count(w["a_params"]), count(w["b_params"]))
+        assert (g["Budget"], g["A params"], g["B params"]) == (
+            count(w["budget"]),
+            count(w["a_params"]),
+            count(w["b_params"]),
+        )
         assert g["Seeds A/B"] == f"{len(w['x'])}/{len(w['y'])}"
-        assert (g["A test acc. (%)"], g["B test acc. (%)"]) == (fmt(w["x"].mean(), "accuracy"), fmt(w["y"].mean(), "accuracy"))
+        assert (g["A test acc. (%)"], g["B test acc. (%)"]) == (
+            fmt(w["x"].mean(), "accuracy"),
+            fmt(w["y"].mean(), "accuracy"),
+        )
         assert g["A - B (points)"] == pts(w["x"].mean() - w["y"].mean())
         assert g["95% CI (points)"] == f"[{pts(w['lo'])}, {pts(w['hi'])}]"
         assert (g["p (permutation)"], g["p (Holm)"]) == (f"{w['p']:.4f}", f"{w['holm']:.4f}")
@@ -198,9 +238,19 @@ def check_verdicts(lines: list[str], curves: dict, matched: pd.DataFrame, equal_
     assert {macs["params"].min(), macs["params"].max()} <= set(numbers(line)), line
     sig = (head["lo"] > 0) | (head["hi"] < 0)
     top = head.loc[head["diff"].abs().idxmax()]
-    allowed = {head["params"].min(), head["params"].max(), len(head), sig.sum(), (head["diff"] > 0).sum(),
-               (head["diff"] < 0).sum(), (sig & (head["diff"] > 0)).sum(), round(100 * top["diff"], 1), top["params"],
-               round(top["need"] / top["params"], 2), *head["params"]}
+    allowed = {
+        head["params"].min(),
+        head["params"].max(),
+        len(head),
+        sig.sum(),
+        (head["diff"] > 0).sum(),
+        (head["diff"] < 0).sum(),
+        (sig & (head["diff"] > 0)).sum(),
+        round(100 * top["diff"], 1),
+        top["params"],
+        round(top["need"] / top["params"], 2),
+        *head["params"],
+    }
     got = numbers(lines[0])
     assert {head["params"].min(), head["params"].max(), round(100 * top["diff"], 1), top["params"]} <= set(got)
     assert set(got) <= allowed, lines[0]
@@ -208,9 +258,17 @@ def check_verdicts(lines: list[str], curves: dict, matched: pd.DataFrame, equal_
         line = next(v for v in lines if v.startswith("Matched budgets"))
         gaps = matched["x"].map(np.mean) - matched["y"].map(np.mean)
         i = gaps.abs().idxmax()
-        allowed = {matched["budget"].min(), matched["budget"].max(), (gaps > 0).sum(), len(matched),
-                   (matched["holm"] < 0.05).sum(), ((matched["holm"] < 0.05) & (gaps > 0)).sum(),
-                   round(100 * gaps[i], 1), matched["budget"][i], round(matched["wins"][i], 2)}
+        allowed = {
+            matched["budget"].min(),
+            matched["budget"].max(),
+            (gaps > 0).sum(),
+            len(matched),
+            (matched["holm"] < 0.05).sum(),
+            ((matched["holm"] < 0.05) & (gaps > 0)).sum(),
+            round(100 * gaps[i], 1),
+            matched["budget"][i],
+            round(matched["wins"][i], 2),
+        }
         assert set(numbers(line)) <= allowed and round(100 * gaps[i], 1) in numbers(line), line
 
 
@@ -219,8 +277,10 @@ def check_summary(folder: Path) -> None:
     text = (folder / "summary.md").read_text()
     status = runs["status"].value_counts()
     missing = status.get("pending", 0) + status.get("running", 0)
-    assert (f"Runs: {len(runs)} planned, {status.get('done', 0)} done, {status.get('diverged', 0)} diverged, "
-            f"{missing} missing.") in text
+    assert (
+        f"Runs: {len(runs)} planned, {status.get('done', 0)} done, {status.get('diverged', 0)} diverged, "
+        f"{missing} missing."
+    ) in text
     found = sections(text)
     check_configurations(found["Configurations"], runs, finals)
     curves = check_comparison(found["Equal-parameter comparison of test accuracy (* interpolated)"], finals)
@@ -231,7 +291,8 @@ def check_summary(folder: Path) -> None:
     check_verdicts(found["Verdicts"], curves, matched, equal_macs)
     diverged = runs[runs["status"] == "diverged"]
     assert [(r["Architecture"], r["Seed"], r["Diverged at epoch"]) for r in found.get("Diverged runs", [])] == [
-        (r.arch, str(r.seed), str(int(r.diverged_epoch))) for r in diverged.itertuples()]
+        (r.arch, str(r.seed), str(int(r.diverged_epoch))) for r in diverged.itertuples()
+    ]
 
 
 def test_summary_numbers_match_the_database(tiny_study):
@@ -270,7 +331,9 @@ def test_report_is_identical_on_rerun(tiny_study, tmp_path):
         assert (folder / name).read_bytes() == (tiny_study / name).read_bytes(), name
 
 
-@pytest.mark.parametrize("sentence, want", [("RNN-1 ahead of MLP-2 at 3 of 5 budgets from 1,600 to 10,250; +3.1 points",
-                                             [3, 5, 1600, 10250, 3.1])])
+@pytest.mark.parametrize(
+    "sentence, want",
+    [("RNN-1 ahead of MLP-2 at 3 of 5 budgets from 1,600 to 10,250; +3.1 points", [3, 5, 1600, 10250, 3.1])],
+)
 def test_number_parser(sentence, want):
     assert numbers(sentence) == want

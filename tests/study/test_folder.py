@@ -36,7 +36,9 @@ def test_divergence_is_recorded_and_the_study_goes_on(tmp_path):
     folder = itermap.run_study(spec, out=tmp_path / "d", device="cpu", quiet=True)
     with sqlite3.connect(folder / "results.sqlite") as db:
         runs = dict(db.execute("SELECT arch || ':' || seed, status || ':' || IFNULL(diverged_epoch, '-') FROM runs"))
-        rows = db.execute("SELECT COUNT(*) FROM metrics m JOIN runs r USING (run_id) WHERE r.arch = 'mlp-0'").fetchone()[0]
+        rows = db.execute(
+            "SELECT COUNT(*) FROM metrics m JOIN runs r USING (run_id) WHERE r.arch = 'mlp-0'"
+        ).fetchone()[0]
         unfinished = db.execute("SELECT COUNT(*) FROM runs WHERE finished IS NULL").fetchone()[0]
     assert runs["mlp-0:0"] == "diverged:1" and runs["mlp-0:1"] == "diverged:1"
     assert rows == 0  # no rows after divergence (it diverged in the first epoch)
@@ -70,8 +72,9 @@ def test_corrupt_store_gives_one_line_and_is_left_alone(tmp_path, command):
     store = tmp_path / "results.sqlite"
     store.write_bytes(b"not a database, but somebody's file" * 100)
     before = store.read_bytes()
-    proc = subprocess.run([sys.executable, "-m", "itermap.cli", *command, str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "itermap.cli", *command, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith(f"error: {store}: not a readable itermap results database")
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr

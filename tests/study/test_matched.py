@@ -16,7 +16,9 @@ def test_solved_widths_within_tolerance(tolerance):
     families = [{"family": "mlp", "layers": 1}, {"family": "mlp", "layers": 3}, {"family": "rnn", "layers": 1, "window": 3},
                 {"family": "rnn", "layers": 2, "window": 7}]  # fmt: skip
     budgets = [300, 1000, 2500, 5000, 12000, 40000]
-    plan = make_plan(parse({**BASE, "matched": [{"budgets": budgets, "families": families, "tolerance": tolerance}]}, "test"))
+    plan = make_plan(
+        parse({**BASE, "matched": [{"budgets": budgets, "families": families, "tolerance": tolerance}]}, "test")
+    )
     assert plan.runs
     for run in plan.runs:
         assert run.params == family(run.cfg).count_params(run.cfg)
@@ -30,7 +32,9 @@ def test_solved_widths_within_tolerance(tolerance):
 
 def test_width_is_nearest_integer():
     """No other width gets closer to the budget than the solved one."""
-    plan = make_plan(parse({**BASE, "matched": [{"budgets": [5000], "families": [{"family": "rnn"}], "tolerance": 0.05}]}, "test"))
+    plan = make_plan(
+        parse({**BASE, "matched": [{"budgets": [5000], "families": [{"family": "rnn"}], "tolerance": 0.05}]}, "test")
+    )
     (run,) = plan.runs
     fam = family(run.cfg)
     for width in (run.cfg.hidden - 1, run.cfg.hidden + 1):

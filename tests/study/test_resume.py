@@ -7,7 +7,9 @@ import random
 LONG = dict(epochs=5, limit_train=1500, mlp_hidden="[[16], [16, 16]]")
 
 
-def test_kill_and_resume_equals_uninterrupted(tiny_spec, start_itermap, cli, metric_rows, count_rows, kill_when, tmp_path):
+def test_kill_and_resume_equals_uninterrupted(
+    tiny_spec, start_itermap, cli, metric_rows, count_rows, kill_when, tmp_path
+):
     spec = tiny_spec(**LONG)
     reference = cli("run", spec, "--out", tmp_path / "reference", "--device", "cpu")  # same process setup as below
     assert reference.returncode == 0, reference.stderr
@@ -29,8 +31,9 @@ def test_kill_and_resume_equals_uninterrupted(tiny_spec, start_itermap, cli, met
     assert not list((out / "checkpoints").glob("*"))
 
 
-def test_damaged_checkpoint_is_named_and_deleting_it_recovers(tiny_spec, start_itermap, cli, metric_rows, count_rows,
-                                                              kill_when, tmp_path):
+def test_damaged_checkpoint_is_named_and_deleting_it_recovers(
+    tiny_spec, start_itermap, cli, metric_rows, count_rows, kill_when, tmp_path
+):
     spec = tiny_spec(**LONG)
     out = tmp_path / "damaged"
     proc = start_itermap("run", spec, "--out", out, "--device", "cpu")

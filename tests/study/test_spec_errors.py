@@ -22,32 +22,108 @@ def spec(**tables: str) -> str:
 
 # (name, spec text, fragments the one-line message must contain)
 CASES = [
-    ("unknown-key", spec(train="[train]\nepochs = 1\nlearning_rate = 0.1\n"), ["train.learning_rate", "unknown key", "lr"]),
+    (
+        "unknown-key",
+        spec(train="[train]\nepochs = 1\nlearning_rate = 0.1\n"),
+        ["train.learning_rate", "unknown key", "lr"],
+    ),
     ("unknown-table", spec() + "[optimizer]\nname = 'sgd'\n", ["optimizer", "unknown key", "study, data, train"]),
     ("wrong-type", spec(train='[train]\nbatch_size = "big"\n'), ["train.batch_size", "valid integer", "'big'"]),
     ("empty-grid-list", spec(grid='[[grid]]\nfamily = "rnn"\nhidden = []\n'), ["grid[0].hidden", "empty list"]),
     ("no-grid", spec(grid=""), ["no runs", "[[grid]]"]),
-    ("unknown-dataset", spec(data='[data]\ndatasets = ["cifar10"]\n'), ["data.datasets", "cifar10", "fashion-mnist-mini"]),
+    (
+        "unknown-dataset",
+        spec(data='[data]\ndatasets = ["cifar10"]\n'),
+        ["data.datasets", "cifar10", "fashion-mnist-mini"],
+    ),
     ("no-datasets", spec(data="[data]\ndatasets = []\n"), ["data.datasets", "at least 1"]),
     ("unknown-family", spec(grid='[[grid]]\nfamily = "lstm"\nhidden = 4\n'), ["grid[0].family", "lstm", "mlp, rnn"]),
     ("zero-width", spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [[4], [0]]\n'), ["grid[0].hidden", "greater than 0"]),
-    ("zero-layers", spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [[4]]\n[[grid]]\nfamily = "rnn"\nhidden = 4\nlayers = [1, 0]\n'),
-     ["grid[1].layers", "greater than 0"]),  # fmt: skip
-    ("mlp-hidden-flat", spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [64, 64]\n'), ["grid[0].hidden", "list of lists"]),
+    (
+        "zero-layers",
+        spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [[4]]\n[[grid]]\nfamily = "rnn"\nhidden = 4\nlayers = [1, 0]\n'),
+        ["grid[1].layers", "greater than 0"],
+    ),  # fmt: skip
+    (
+        "mlp-hidden-flat",
+        spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [64, 64]\n'),
+        ["grid[0].hidden", "list of lists"],
+    ),
     ("bad-toml", spec() + "[train\n", ["invalid TOML", "line"]),
     ("negative-lr", spec(train="[train]\nlr = -0.001\n"), ["train.lr", "greater than 0", "-0.001"]),
-    ("unknown-data-order", spec(train='[train]\ndata_order = "random"\n'), ["train.data_order", "'per-seed' or 'shared'"]),
+    (
+        "unknown-data-order",
+        spec(train='[train]\ndata_order = "random"\n'),
+        ["train.data_order", "'per-seed' or 'shared'"],
+    ),
     ("zero-seeds", spec(train="[train]\nseeds = 0\n"), ["train.seeds", "number of seeds >= 1"]),
     ("duplicate-seeds", spec(train="[train]\nseeds = [1, 1]\n"), ["train.seeds", "distinct"]),
-    ("empty-budgets", spec(grid='[[matched]]\nbudgets = []\nfamilies = [{ family = "rnn" }]\n'), ["matched[0].budgets", "at least 1"]),
-    ("tolerance-range", spec(grid='[[matched]]\nbudgets = [1000]\nfamilies = [{ family = "rnn" }]\ntolerance = 1.5\n'),
-     ["matched[0].tolerance", "less than 1"]),  # fmt: skip
-    ("matched-width-given", spec(grid='[[matched]]\nbudgets = [1000]\nfamilies = [{ family = "rnn", hidden = 8 }]\n'),
-     ["matched[0].families[0].hidden", "solved from the budget"]),  # fmt: skip
-    ("matched-mlp-no-layers", spec(grid='[[matched]]\nbudgets = [1000]\nfamilies = [{ family = "mlp", layers = 0 }]\n'),
-     ["matched[0].families[0].layers", ">= 1"]),  # fmt: skip
-    ("window-too-wide", spec(grid='[[grid]]\nfamily = "rnn"\nhidden = 4\nwindow = 30\n'), ["grid[0]", "window width", "28"]),
-    ("image-from-data", spec(grid='[[grid]]\nfamily = "mlp"\nimage = [14, 14]\n'), ["grid[0].image", "set by the data set"]),
+    (
+        "empty-budgets",
+        spec(grid='[[matched]]\nbudgets = []\nfamilies = [{ family = "rnn" }]\n'),
+        ["matched[0].budgets", "at least 1"],
+    ),
+    (
+        "tolerance-range",
+        spec(grid='[[matched]]\nbudgets = [1000]\nfamilies = [{ family = "rnn" }]\ntolerance = 1.5\n'),
+        ["matched[0].tolerance", "less than 1"],
+    ),  # fmt: skip
+    (
+        "matched-width-given",
+        spec(grid='[[matched]]\nbudgets = [1000]\nfamilies = [{ family = "rnn", hidden = 8 }]\n'),
+        ["matched[0].families[0].hidden", "solved from the budget"],
+    ),  # fmt: skip
+    (
+        "matched-mlp-no-layers",
+        spec(grid='[[matched]]\nbudgets = [1000]\nfamilies = [{ family = "mlp", layers = 0 }]\n'),
+        ["matched[0].families[0].layers", ">= 1"],
+    ),  # fmt: skip
+    (
+        "window-too-wide",
+        spec(grid='[[grid]]\nfamily = "rnn"\nhidden = 4\nwindow = 30\n'),
+        ["grid[0]", "window width", "28"],
+    ),
+    (
+        "image-from-data",
+        spec(grid='[[grid]]\nfamily = "mlp"\nimage = [14, 14]\n'),
+        ["grid[0].image", "set by the data set"],
+    ),
+    (
+        "grid-train-unknown",
+        spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [[4]]\n[grid.train]\nrate = 0.1\n'),
+        ["grid[0].train.rate", "unknown key", "lr"],
+    ),
+    (
+        "grid-train-bad-value",
+        spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [[4]]\n[grid.train]\nlr = [1e-3, -1]\n'),
+        ["grid[0].train.lr", "greater than 0"],
+    ),
+    (
+        "grid-train-seeds",
+        spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [[4]]\n[grid.train]\nseeds = 5\n'),
+        ["grid[0].train.seeds", "whole study", "[train]"],
+    ),
+    (
+        "loss-needs-steps",
+        spec(train='[train]\nloss = "every-step"\n'),
+        ["grid[0]", "'every-step' needs per-step logits", "'mlp'", 'loss = "last"'],
+    ),
+    ("unknown-loss", spec(train='[train]\nloss = "sum"\n'), ["train.loss", "unknown loss 'sum'", "every-step"]),
+    (
+        "compare-unknown-group",
+        spec() + '[[compare]]\na = "rnn-1"\nb = "mlp-1"\n',
+        ["compare[0].a", "no group 'rnn-1'", "mlp-1"],
+    ),
+    (
+        "compare-bad-at",
+        spec() + '[[compare]]\na = "mlp-1"\nb = "mlp-1"\nat = "flops"\n',
+        ["compare[0].at", "params", "macs"],
+    ),
+    (
+        "matched-no-width",
+        spec(grid='[[matched]]\nbudgets = [1000]\nfamilies = [{ family = "itermap" }]\n'),
+        ["matched[0].families[0].family", "no width to solve"],
+    ),
     ("missing-study", spec(study=""), ["study", "missing"]),
     ("bad-study-name", spec(study='[study]\nname = "../x"\n'), ["study.name", "pattern"]),
 ]

@@ -89,8 +89,15 @@ def test_kill_driver_leaves_no_worker_and_resumes(tiny_spec, start_itermap, cli,
 def test_ctrl_c_stops_the_workers_and_resumes(tiny_spec, cli, cli_env, count_rows, metric_rows, tmp_path):
     spec, out = tiny_spec(**LONG), tmp_path / "interrupted"
     cmd = [sys.executable, "-m", "itermap.cli", "run", spec, "--out", out, "--device", "cpu", "--workers", "2"]
-    proc = subprocess.Popen(cmd, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        cmd,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 90
     while count_rows(out) < 10:
         assert proc.poll() is None and time.time() < deadline, proc.stderr.read()

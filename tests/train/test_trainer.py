@@ -27,7 +27,9 @@ def torch_params(cfg, module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A to_torch module's weights under itermap's param names."""
     if cfg.family == "mlp":
         linears = [m for m in module if isinstance(m, torch.nn.Linear)]
-        return {f"{k}{i}": getattr(lin, n) for i, lin in enumerate(linears) for k, n in (("w", "weight"), ("b", "bias"))}
+        return {
+            f"{k}{i}": getattr(lin, n) for i, lin in enumerate(linears) for k, n in (("w", "weight"), ("b", "bias"))
+        }
     out = {"w_out": module.readout.weight, "b_out": module.readout.bias}
     for l in range(cfg.layers):
         for k, n in (("w_ih", "weight_ih"), ("w_hh", "weight_hh"), ("b_ih", "bias_ih"), ("b_hh", "bias_hh")):

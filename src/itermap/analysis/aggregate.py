@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-CONFIG_KEYS = ["dataset", "group", "params", "macs", "arch"]  # one configuration (a group holds one setting of every varying field)
+CONFIG_KEYS = [
+    "dataset",
+    "group",
+    "params",
+    "macs",
+    "arch",
+]  # one configuration (a group holds one setting of every varying field)
 METRICS = ["test_accuracy", "test_cross_entropy", "train_accuracy", "train_cross_entropy"]
 CONFIDENCE = 0.95
 N_RESAMPLES = 9999
@@ -43,8 +49,12 @@ def mean_ci(values: np.ndarray) -> tuple[float, float]:
     if len(values) < 2:
         return np.nan, np.nan
     res = stats.bootstrap(
-        (values,), np.mean, n_resamples=N_RESAMPLES, confidence_level=CONFIDENCE,
-        method="percentile", rng=np.random.default_rng(SEED),
+        (values,),
+        np.mean,
+        n_resamples=N_RESAMPLES,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        rng=np.random.default_rng(SEED),
     )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
@@ -61,7 +71,9 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
             row[f"{metric}_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
             row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = mean_ci(values)
         rows.append(row)
-    means = pd.DataFrame(rows, columns=[*CONFIG_KEYS, *(f"{m}_{s}" for m in METRICS for s in ("mean", "std", "ci_low", "ci_high"))])
+    means = pd.DataFrame(
+        rows, columns=[*CONFIG_KEYS, *(f"{m}_{s}" for m in METRICS for s in ("mean", "std", "ci_low", "ci_high"))]
+    )
     out = run_counts(df).merge(means, on=CONFIG_KEYS, how="left")
     for split in ("test", "train"):
         out[f"{split}_efficiency"] = out[f"{split}_accuracy_mean"] / out["params"]

@@ -10,7 +10,8 @@ group of B when they agree on every varying field that neither side fixes: every
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,10 +72,12 @@ def default_pairs(groups: Iterable[str]) -> list[tuple[str, str]]:
     groups = sorted(set(groups))
     out = []
     for i, ga in enumerate(groups):
-        for gb in groups[i + 1:]:
+        for gb in groups[i + 1 :]:
             sa, sb = settings(ga), settings(gb)
             differ = [f for f in sa.keys() & sb.keys() if sa[f] != sb[f]]
-            if (base(ga) != base(gb) and not differ) or (base(ga) == base(gb) and len(differ) == 1 and sa.keys() == sb.keys()):
+            if (base(ga) != base(gb) and not differ) or (
+                base(ga) == base(gb) and len(differ) == 1 and sa.keys() == sb.keys()
+            ):
                 out.append((ga, gb))
     return out
 
@@ -98,7 +101,9 @@ def headline_pair(comparisons: pd.DataFrame) -> tuple[str, str] | None:
     return min(n_budgets.index, key=key)
 
 
-def _seed_values(finals: pd.DataFrame, dataset: str, group: str, metric: str, at: str) -> list[tuple[float, np.ndarray]]:
+def _seed_values(
+    finals: pd.DataFrame, dataset: str, group: str, metric: str, at: str
+) -> list[tuple[float, np.ndarray]]:
     """(size, seed values) of each configuration of a group with at least one value, by its size `at` (params or macs)."""
     rows = finals[(finals["dataset"] == dataset) & (finals["group"] == group)].dropna(subset=[metric])
     return [(float(p), runs[metric].to_numpy(float)) for p, runs in rows.groupby(at, sort=True)]
@@ -132,14 +137,27 @@ def compare_curves(
     ci_low, ci_high = np.percentile(boot, [100 * ALPHA / 2, 100 * (1 - ALPHA / 2)], axis=1)
     sign = 1.0 if "accuracy" in metric else -1.0  # higher accuracy, lower cross-entropy is better
     reach = [params_to_reach(pb, sign * mb, sign * t) if len(pb) > 1 else (np.nan, "") for t in va]
-    return pd.DataFrame({
-        "dataset": dataset, "a": a, "b": b, "metric": metric, "at": at, "x": budgets.astype(int),
-        "a_value": va, "b_value": vb, "a_measured": np.isin(budgets, pa), "b_measured": np.isin(budgets, pb),
-        "diff": va - vb, "ci_low": ci_low, "ci_high": ci_high,
-        "excludes_zero": (ci_low > 0) | (ci_high < 0),
-        "b_to_match": [p for p, _ in reach], "multiplier": [p / n for (p, _), n in zip(reach, budgets)],
-        "multiplier_bound": [bound for _, bound in reach],
-    })
+    return pd.DataFrame(
+        {
+            "dataset": dataset,
+            "a": a,
+            "b": b,
+            "metric": metric,
+            "at": at,
+            "x": budgets.astype(int),
+            "a_value": va,
+            "b_value": vb,
+            "a_measured": np.isin(budgets, pa),
+            "b_measured": np.isin(budgets, pb),
+            "diff": va - vb,
+            "ci_low": ci_low,
+            "ci_high": ci_high,
+            "excludes_zero": (ci_low > 0) | (ci_high < 0),
+            "b_to_match": [p for p, _ in reach],
+            "multiplier": [p / n for (p, _), n in zip(reach, budgets)],
+            "multiplier_bound": [bound for _, bound in reach],
+        }
+    )
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:
@@ -171,16 +189,42 @@ def compare_matched(finals: pd.DataFrame, dataset: str, a: str, b: str, metric: 
         y = runs.loc[runs["group"] == b, metric].to_numpy(float)
         if len(x) < 2 or len(y) < 2:
             continue
-        ci = stats.bootstrap((x, y), _mean_diff, n_resamples=N_RESAMPLES, confidence_level=CONFIDENCE,
-                             method="percentile", rng=np.random.default_rng(SEED)).confidence_interval
-        perm = stats.permutation_test((x, y), _mean_diff, permutation_type="independent", alternative="two-sided",
-                                      n_resamples=N_RESAMPLES, rng=np.random.default_rng(SEED))
-        out.append({"dataset": dataset, "a": a, "b": b, "metric": metric, "budget": int(budget),
-                    "a_params": int(runs.loc[runs["group"] == a, "params"].iloc[0]),
-                    "b_params": int(runs.loc[runs["group"] == b, "params"].iloc[0]),
-                    "n_a": len(x), "n_b": len(y), "a_mean": x.mean(), "b_mean": y.mean(), "diff": x.mean() - y.mean(),
-                    "ci_low": ci.low, "ci_high": ci.high, "p": perm.pvalue,
-                    "prob_improvement": probability_of_improvement(x, y)})
+        ci = stats.bootstrap(
+            (x, y),
+            _mean_diff,
+            n_resamples=N_RESAMPLES,
+            confidence_level=CONFIDENCE,
+            method="percentile",
+            rng=np.random.default_rng(SEED),
+        ).confidence_interval
+        perm = stats.permutation_test(
+            (x, y),
+            _mean_diff,
+            permutation_type="independent",
+            alternative="two-sided",
+            n_resamples=N_RESAMPLES,
+            rng=np.random.default_rng(SEED),
+        )
+        out.append(
+            {
+                "dataset": dataset,
+                "a": a,
+                "b": b,
+                "metric": metric,
+                "budget": int(budget),
+                "a_params": int(runs.loc[runs["group"] == a, "params"].iloc[0]),
+                "b_params": int(runs.loc[runs["group"] == b, "params"].iloc[0]),
+                "n_a": len(x),
+                "n_b": len(y),
+                "a_mean": x.mean(),
+                "b_mean": y.mean(),
+                "diff": x.mean() - y.mean(),
+                "ci_low": ci.low,
+                "ci_high": ci.high,
+                "p": perm.pvalue,
+                "prob_improvement": probability_of_improvement(x, y),
+            }
+        )
     table = pd.DataFrame(out)
     if not table.empty:
         table["p_holm"] = holm(table["p"].to_numpy())

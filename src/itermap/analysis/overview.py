@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -57,7 +58,9 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
         pairs = list(dict.fromkeys((a, b) for a, b, _ in compared))
         direct = [compare_matched(finals, dataset, *pair, metric) for pair in pairs] if has_budgets else []
         headlines[dataset] = head = headline_pair(_concat([c for (_, _, at), c in found.items() if at == "params"]))
-        shared = sorted((key for key in compared if not found[key].empty), key=lambda key: (key[2] != "params", key[:2] != head))
+        shared = sorted(
+            (key for key in compared if not found[key].empty), key=lambda key: (key[2] != "params", key[:2] != head)
+        )
         apart = [key for key in compared if found[key].empty]
         verdicts[dataset] = (
             [curve_verdict(found[key]) for key in shared]

@@ -93,7 +93,9 @@ def load_results(folder: str | Path, unmeasured: bool = False, all_runs: bool = 
     first = ["run_id", "study", "dataset", "family", "arch", "group", "params", "macs", "seed", *METRIC_COLUMNS,
              "status", "diverged_epoch"]  # fmt: skip
     rest = [c for c in runs.columns if c not in first]
-    return frame[first + rest].sort_values(["dataset", "group", "params", "seed", "epoch", "split", "metric"], ignore_index=True)
+    return frame[first + rest].sort_values(
+        ["dataset", "group", "params", "seed", "epoch", "split", "metric"], ignore_index=True
+    )
 
 
 def study_info(folder: str | Path) -> dict:

@@ -14,7 +14,7 @@ def params_text(n: float) -> str:
 
 
 def _between(lo: float, hi: float) -> str:
-    """"from 1,600 to 4,106", or "at 18,570" when the stretch is a single budget."""
+    """ "from 1,600 to 4,106", or "at 18,570" when the stretch is a single budget."""
     return f"at {params_text(lo)}" if lo == hi else f"from {params_text(lo)} to {params_text(hi)}"
 
 
@@ -67,8 +67,10 @@ def no_overlap_verdict(a: str, b: str, pa: pd.Series, pb: pd.Series, at: str = "
     """Verdict for two groups whose measured ranges of parameters (or multiply-adds) do not overlap."""
     span = lambda p: params_text(p.min()) + ("" if p.min() == p.max() else f" to {params_text(p.max())}")  # noqa: E731
     what = "parameter" if at == "params" else "multiply-add"
-    return (f"{label(a)} and {label(b)} share no {what} range ({label(a)}: {span(pa)}; {label(b)}: {span(pb)}): "
-            f"no equal-{what} comparison.")
+    return (
+        f"{label(a)} and {label(b)} share no {what} range ({label(a)}: {span(pa)}; {label(b)}: {span(pb)}): "
+        f"no equal-{what} comparison."
+    )
 
 
 def matched_verdict(cmp: pd.DataFrame) -> str:

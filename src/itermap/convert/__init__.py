@@ -2,14 +2,43 @@
 kept runs converted (stored.py). Beside `train` in the layers: it reads data and models, never a study."""
 
 from itermap.convert.forms import (
-    CONVERSIONS, Cost, Form, UnrolledRNN, convert, family_form, itermap_to_mlp, mlp_pattern, mlp_to_itermap,
-    rnn_pattern, rnn_to_itermap, unrolled_form,
+    CONVERSIONS,
+    Cost,
+    Form,
+    UnrolledRNN,
+    convert,
+    family_form,
+    itermap_to_mlp,
+    mlp_pattern,
+    mlp_to_itermap,
+    rnn_pattern,
+    rnn_to_itermap,
+    unrolled_form,
 )
 from itermap.convert.stored import convert_run, kept_weights, load_run, save
 from itermap.convert.verify import Verification, demo, logits, scaled_test_split, table, verify
 
 __all__ = [
-    "CONVERSIONS", "Cost", "Form", "UnrolledRNN", "Verification", "convert", "convert_run", "demo", "family_form",
-    "itermap_to_mlp", "kept_weights", "load_run", "logits", "mlp_pattern", "mlp_to_itermap", "rnn_pattern",
-    "rnn_to_itermap", "save", "scaled_test_split", "table", "unrolled_form", "verify",
+    "CONVERSIONS",
+    "Cost",
+    "Form",
+    "UnrolledRNN",
+    "Verification",
+    "convert",
+    "convert_run",
+    "demo",
+    "family_form",
+    "itermap_to_mlp",
+    "kept_weights",
+    "load_run",
+    "logits",
+    "mlp_pattern",
+    "mlp_to_itermap",
+    "rnn_pattern",
+    "rnn_to_itermap",
+    "save",
+    "scaled_test_split",
+    "table",
+    "unrolled_form",
+    "verify",
 ]

@@ -13,8 +13,8 @@ the input view it reads, its weights, and its cost in parameters and multiply-ad
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -247,7 +247,9 @@ CONVERSIONS: dict[tuple[type[FamilyConfig], str], Callable[[FamilyConfig, Params
     (RNNConfig, "itermap"): lambda cfg, params: family_form(*rnn_to_itermap(cfg, params)),
     (RNNConfig, "unrolled-tied"): lambda cfg, params: unrolled_form(cfg, params, tied=True),
     (RNNConfig, "unrolled-untied"): lambda cfg, params: unrolled_form(cfg, params, tied=False),
-    (RNNConfig, "mlp"): lambda cfg, params: unrolled_form(cfg, params, tied=False),  # an RNN's MLP: its untied unrolling
+    (RNNConfig, "mlp"): lambda cfg, params: unrolled_form(
+        cfg, params, tied=False
+    ),  # an RNN's MLP: its untied unrolling
 }
 
 

@@ -113,7 +113,9 @@ def read(name: str, files: dict[str, Path], spec: Spec, source: str) -> Dataset:
             raise DataError(f"{path}: label {labels[split].max()} outside 0..{spec.classes - 1}; {FIX}")
     if images["train"].shape[1:] != images["t10k"].shape[1:]:
         path = files["t10k-images-idx3-ubyte"]
-        raise DataError(f"{path}: images {images['t10k'].shape[1:]}, but the train images are {images['train'].shape[1:]}; {FIX}")
+        raise DataError(
+            f"{path}: images {images['t10k'].shape[1:]}, but the train images are {images['train'].shape[1:]}; {FIX}"
+        )
     return Dataset(
         name=name,
         train_images=torch.from_numpy(images["train"]),

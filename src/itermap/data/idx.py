@@ -34,11 +34,15 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
     start = 4 + 4 * ndim
     if len(raw) < start or int.from_bytes(raw[:4], "big") != magic:
         found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else "none"
-        raise DataError(f"{path}: not an IDX file of {ndim} dimension(s) (magic number {found}, expected {magic}); {FIX}")
+        raise DataError(
+            f"{path}: not an IDX file of {ndim} dimension(s) (magic number {found}, expected {magic}); {FIX}"
+        )
     dims = tuple(int(d) for d in np.frombuffer(raw, ">i4", count=ndim, offset=4))
     size = int(np.prod(dims))
     if len(raw) != start + size:
-        raise DataError(f"{path}: holds {len(raw) - start} values but its header {dims} says {size} (truncated or corrupt); {FIX}")
+        raise DataError(
+            f"{path}: holds {len(raw) - start} values but its header {dims} says {size} (truncated or corrupt); {FIX}"
+        )
     return np.frombuffer(bytearray(raw), np.uint8, count=size, offset=start).reshape(dims)
 
 

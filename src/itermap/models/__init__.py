@@ -57,6 +57,16 @@ def parse_config(doc: dict[str, Any]) -> FamilyConfig:
 
 
 __all__ = [
-    "BUILTIN", "FAMILIES", "Family", "FamilyConfig", "IterMapConfig", "MLPConfig", "RNNConfig",
-    "family", "name_of", "parse_config", "register", "unregister",
+    "BUILTIN",
+    "FAMILIES",
+    "Family",
+    "FamilyConfig",
+    "IterMapConfig",
+    "MLPConfig",
+    "RNNConfig",
+    "family",
+    "name_of",
+    "parse_config",
+    "register",
+    "unregister",
 ]

@@ -78,8 +78,10 @@ def hidden_states(cfg: RNNConfig, params: Params, x: torch.Tensor) -> list[torch
     """Last layer's hidden state after every step: x [M, B, T, I] -> T tensors [M, B, H]."""
     m, b, t, _ = x.shape
     seq = x.transpose(1, 2).reshape(m, t * b, -1)  # [M, T*B, I]: step-major, a step is a slice of T*B
+    hs: list[torch.Tensor] = []  # the layer below's states, one [M, B, H] per step
+    # h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), layer by layer; x_t of layer l > 0 is layer l-1's h_t.
     for l in range(cfg.layers):
-        if l:
+        if hs:
             seq = torch.cat(hs, dim=1)  # [M, T*B, H]: the previous layer's states are this layer's inputs
         # All steps' input projections in one matmul, both biases folded in: [M, T*B, H].
         pre = linear(seq, params[f"w_ih{l}"], params[f"b_ih{l}"] + params[f"b_hh{l}"])

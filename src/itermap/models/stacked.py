@@ -7,7 +7,7 @@ stacks them on a leading member axis M (weight [M, out, in], bias [M, out]).
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -30,7 +30,9 @@ def uniform(gen: torch.Generator, shape: tuple[int, ...], bound: float, dtype: t
     return ((torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound).to(dtype)
 
 
-def init_linear(gen: torch.Generator, fan_in: int, fan_out: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def init_linear(
+    gen: torch.Generator, fan_in: int, fan_out: int, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """nn.Linear's default: weight and bias both U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
     bound = 1.0 / math.sqrt(fan_in)
     return uniform(gen, (fan_out, fan_in), bound, dtype), uniform(gen, (fan_out,), bound, dtype)

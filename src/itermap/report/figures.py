@@ -14,9 +14,9 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import LogFormatter, MaxNLocator  # noqa: E402
 
-from itermap.analysis.overview import Analysis  # noqa: E402
 from itermap.analysis.compare import label  # noqa: E402
 from itermap.analysis.curves import curve, interpolate  # noqa: E402
+from itermap.analysis.overview import Analysis  # noqa: E402
 
 STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.grid": True, "grid.alpha": 0.3, "svg.hashsalt": "itermap"}
 AXIS_LABELS = {"params": "Parameters (count, log scale)", "macs": "Multiply-adds per example (log scale)"}
@@ -26,15 +26,15 @@ METRIC_LABELS = {
 }
 CAPTIONS = {
     "test-accuracy": "Final test accuracy against parameters (log scale): line and band are the mean over seeds and its "
-                     "95% bootstrap CI, interpolated monotonically in log parameters; dots are single seeds.",
+    "95% bootstrap CI, interpolated monotonically in log parameters; dots are single seeds.",
     "test-cross-entropy": "Final test cross-entropy against parameters, drawn as the accuracy figure.",
     "test-accuracy-macs": "Final test accuracy against multiply-adds per example (log scale): equal compute rather than "
-                          "equal parameters (an RNN applies its weights once per step); drawn as the accuracy figure.",
+    "equal parameters (an RNN applies its weights once per step); drawn as the accuracy figure.",
     "capacity": "Capacity: final train accuracy and cross-entropy against parameters.",
     "efficiency": "Efficiency: mean test accuracy per 1,000 parameters (the 2020 definition) and per log10 parameter.",
     "difference": "Test accuracy difference between each compared pair at equal parameters (or equal multiply-adds, "
-                  "where the study compares at those), with its 95% bootstrap band (seeds resampled within each "
-                  "configuration) and the zero line.",
+    "where the study compares at those), with its 95% bootstrap band (seeds resampled within each "
+    "configuration) and the zero line.",
     "learning-curves": "Learning curves of representative configurations (smallest, middle and largest of each group).",
 }
 
@@ -68,7 +68,9 @@ def _legend(ax, **kw) -> None:
     ax.legend([handles[i] for i in order], [labels[i] for i in order], **{"fontsize": 8, **kw})
 
 
-def _metric_panel(ax, an: Analysis, dataset: str, split: str, metric: str, colour: dict[str, str], at: str = "params") -> None:
+def _metric_panel(
+    ax, an: Analysis, dataset: str, split: str, metric: str, colour: dict[str, str], at: str = "params"
+) -> None:
     """Mean line (PCHIP in log `at`) with CI band per group, seeds as faint points, diverged runs as crosses."""
     name, scale = f"{split}_{metric}", METRIC_LABELS[metric][1]
     finals = an.finals[an.finals["dataset"] == dataset]
@@ -87,13 +89,29 @@ def _metric_panel(ax, an: Analysis, dataset: str, split: str, metric: str, colou
             ax.plot(pts["x"], scale * pts["mean"], "o", color=c, ms=4)
         elif len(pts) == 1:
             err = scale * np.abs(pts[["ci_low", "ci_high"]].to_numpy().T - pts["mean"].to_numpy())
-            ax.errorbar(pts["x"], scale * pts["mean"], yerr=np.nan_to_num(err), fmt="s", color=c, ms=5,
-                        capsize=3, label=label(group))
+            ax.errorbar(
+                pts["x"],
+                scale * pts["mean"],
+                yerr=np.nan_to_num(err),
+                fmt="s",
+                color=c,
+                ms=5,
+                capsize=3,
+                label=label(group),
+            )
     diverged = an.results[(an.results["dataset"] == dataset) & (an.results["status"] == "diverged")]
     diverged = diverged.drop_duplicates("run_id")
     if len(diverged):
-        ax.plot(diverged[at], np.zeros(len(diverged)), "x", color="black", ms=7, clip_on=False,
-                transform=ax.get_xaxis_transform(), label=f"diverged run ({len(diverged)})")
+        ax.plot(
+            diverged[at],
+            np.zeros(len(diverged)),
+            "x",
+            color="black",
+            ms=7,
+            clip_on=False,
+            transform=ax.get_xaxis_transform(),
+            label=f"diverged run ({len(diverged)})",
+        )
     _size_axis(ax, at)
     ax.set_ylabel(f"{split.capitalize()} {METRIC_LABELS[metric][0].lower()}")
 
@@ -134,7 +152,9 @@ def efficiency_figure(an: Analysis, dataset: str) -> Figure:
     left.set_ylabel("Test accuracy per 1,000 parameters (% / 1k params)")
     right.set_ylabel("Test accuracy / log10(parameters) (%)")
     _legend(left)
-    fig.suptitle(f"{dataset}: efficiency, mean test accuracy divided by parameters (left) and by log10 parameters (right)")
+    fig.suptitle(
+        f"{dataset}: efficiency, mean test accuracy divided by parameters (left) and by log10 parameters (right)"
+    )
     return fig
 
 
@@ -157,12 +177,11 @@ def difference_figure(an: Analysis, dataset: str) -> Figure:
         ax.axhline(0, color="black", linewidth=1)
         ax.fill_between(rows["x"], 100 * rows["ci_low"], 100 * rows["ci_high"], alpha=0.25, linewidth=0)
         err = 100 * np.abs(rows[["ci_low", "ci_high"]].to_numpy().T - rows["diff"].to_numpy())
-        ax.errorbar(rows["x"], 100 * rows["diff"], yerr=err, fmt="o-", capsize=3,
-                    label="difference, 95% bootstrap CI")
+        ax.errorbar(rows["x"], 100 * rows["diff"], yerr=err, fmt="o-", capsize=3, label="difference, 95% bootstrap CI")
         _size_axis(ax, at)
         ax.set_ylabel("Test accuracy difference (points)")
         ax.set_title(f"{label(a)} - {label(b)}{head}" + (", equal MACs" if at == "macs" else ""))
-    for ax in axes[len(pairs):]:
+    for ax in axes[len(pairs) :]:
         ax.set_axis_off()
         if not pairs:
             ax.text(0.5, 0.5, "no two compared groups share a range", ha="center", va="center")
@@ -183,21 +202,25 @@ def learning_figure(an: Analysis, dataset: str) -> Figure:
     groups = sorted(an.summary.loc[(an.summary["dataset"] == dataset) & (an.summary["done"] > 0), "group"].unique())
     fig, axes = panel_grid(len(groups), 3.4)
     res = an.results
-    test = res[(res["dataset"] == dataset) & (res["status"] == "done") & (res["split"] == "test")
-               & (res["metric"] == "accuracy")]
+    test = res[
+        (res["dataset"] == dataset)
+        & (res["status"] == "done")
+        & (res["split"] == "test")
+        & (res["metric"] == "accuracy")
+    ]
     for ax, group in zip(axes, groups):
         for arch in representative(an.summary, dataset, group):
             rows = test[test["arch"] == arch].groupby("epoch")["value"]
             mean, lo, hi = rows.mean(), rows.min(), rows.max()
             params = int(test.loc[test["arch"] == arch, "params"].iloc[0])
-            line, = ax.plot(mean.index, 100 * mean, label=f"{arch} ({params:,} params)")
+            (line,) = ax.plot(mean.index, 100 * mean, label=f"{arch} ({params:,} params)")
             ax.fill_between(mean.index, 100 * lo, 100 * hi, color=line.get_color(), alpha=0.2, linewidth=0)
         ax.set_title(label(group))
         ax.set_xlabel("Epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("Test accuracy (%)")
         ax.legend(fontsize=7)
-    for ax in axes[len(groups):]:
+    for ax in axes[len(groups) :]:
         ax.set_axis_off()
     fig.suptitle(f"{dataset}: learning curves, test accuracy against epoch (mean over seeds, band: min to max)")
     return fig
@@ -211,11 +234,14 @@ def figures(an: Analysis, dataset: str) -> dict[str, Figure]:
     with matplotlib.rc_context(STYLE):
         return {
             f"{dataset}-test-accuracy": metric_figure(
-                an, dataset, "test", "accuracy", compared.format("final test accuracy", "parameters")),
+                an, dataset, "test", "accuracy", compared.format("final test accuracy", "parameters")
+            ),
             f"{dataset}-test-accuracy-macs": metric_figure(
-                an, dataset, "test", "accuracy", compared.format("final test accuracy", "multiply-adds"), at="macs"),
+                an, dataset, "test", "accuracy", compared.format("final test accuracy", "multiply-adds"), at="macs"
+            ),
             f"{dataset}-test-cross-entropy": metric_figure(
-                an, dataset, "test", "cross_entropy", compared.format("final test cross-entropy", "parameters")),
+                an, dataset, "test", "cross_entropy", compared.format("final test cross-entropy", "parameters")
+            ),
             f"{dataset}-capacity": capacity_figure(an, dataset),
             f"{dataset}-efficiency": efficiency_figure(an, dataset),
             f"{dataset}-difference": difference_figure(an, dataset),

@@ -31,7 +31,6 @@ def _table(table: pd.DataFrame) -> str:
     return f'<div class="wide">{table.to_html(index=False, escape=True, border=0)}</div>'
 
 
-
 def _when(stamp: float | None) -> str:
     return "n/a" if stamp is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(stamp))
 
@@ -62,23 +61,40 @@ def _figure(png: bytes, caption: str) -> str:
 def report_html(an: Analysis, study: str, info: dict, pngs: dict[str, dict[str, bytes]]) -> str:
     """The page: run totals, per data set its verdicts, figures and tables, then the study's metadata."""
     totals = tables.run_totals(an.summary)
-    body = [f"<h1>itermap study <code>{escape(study)}</code></h1>", f"<p>{escape(tables.NOTE)}</p>",
-            "<p>Runs: {planned} planned, {done} done, {diverged} diverged, {missing} missing.</p>".format(**totals)]
+    body = [
+        f"<h1>itermap study <code>{escape(study)}</code></h1>",
+        f"<p>{escape(tables.NOTE)}</p>",
+        "<p>Runs: {planned} planned, {done} done, {diverged} diverged, {missing} missing.</p>".format(**totals),
+    ]
     if totals["missing"]:
-        body.append(f'<p class="banner"><b>Partial study</b>: {totals["missing"]} runs not finished; '
-                    "configurations without a finished run are marked <i>missing</i>.</p>")
+        body.append(
+            f'<p class="banner"><b>Partial study</b>: {totals["missing"]} runs not finished; '
+            "configurations without a finished run are marked <i>missing</i>.</p>"
+        )
     for dataset in an.datasets:
         verdicts = "".join(f"<li>{escape(v)}</li>" for v in an.verdicts.get(dataset, []))
-        body += [f"<h2>{escape(dataset)}</h2>", "<h3>Verdicts</h3>",
-                 f'<ul class="verdicts">{verdicts}</ul>' if verdicts else "<p>No pair of groups with finished runs to compare.</p>"]
-        body += [_figure(png, CAPTIONS.get(stem.removeprefix(f"{dataset}-"), stem)) for stem, png in pngs[dataset].items()]
+        body += [
+            f"<h2>{escape(dataset)}</h2>",
+            "<h3>Verdicts</h3>",
+            f'<ul class="verdicts">{verdicts}</ul>'
+            if verdicts
+            else "<p>No pair of groups with finished runs to compare.</p>",
+        ]
+        body += [
+            _figure(png, CAPTIONS.get(stem.removeprefix(f"{dataset}-"), stem)) for stem, png in pngs[dataset].items()
+        ]
         sections = [
             ("Configurations", tables.configurations(an.summary, dataset)),
-            *((title, tables.comparison(an.comparisons, dataset, at)) for at, title in tables.COMPARISON_TITLES.items()),
+            *(
+                (title, tables.comparison(an.comparisons, dataset, at))
+                for at, title in tables.COMPARISON_TITLES.items()
+            ),
             ("Matched budgets: direct comparisons of test accuracy", tables.matched(an.matched, dataset)),
             ("Diverged runs", tables.diverged(an.results, dataset)),
         ]
         body += [f"<h3>{escape(title)}</h3>{_table(t)}" for title, t in sections if len(t)]
     body += ["<h2>Study</h2>", _info(info)]
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>itermap: {escape(study)}</title>'
-            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>itermap: {escape(study)}</title>'
+        f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )

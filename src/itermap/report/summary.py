@@ -18,10 +18,16 @@ def summary_markdown(an: Analysis, study: str) -> str:
         parts.append("**Partial study**: configurations marked `missing` have no finished run yet.")
     for dataset in an.datasets:
         parts += [f"## {dataset}", "### Verdicts"]
-        parts.append("\n".join(f"- {v}" for v in an.verdicts.get(dataset, [])) or "No pair of groups with finished runs to compare.")
+        parts.append(
+            "\n".join(f"- {v}" for v in an.verdicts.get(dataset, []))
+            or "No pair of groups with finished runs to compare."
+        )
         parts += ["### Configurations", tables.markdown(tables.configurations(an.summary, dataset))]
         sections = [
-            *((f"### {title}", tables.comparison(an.comparisons, dataset, at)) for at, title in tables.COMPARISON_TITLES.items()),
+            *(
+                (f"### {title}", tables.comparison(an.comparisons, dataset, at))
+                for at, title in tables.COMPARISON_TITLES.items()
+            ),
             ("### Matched budgets: direct comparisons of test accuracy", tables.matched(an.matched, dataset)),
             ("### Diverged runs", tables.diverged(an.results, dataset)),
         ]

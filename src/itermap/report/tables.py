@@ -10,11 +10,15 @@ from itermap.analysis.compare import label
 from itermap.analysis.verdict import params_text
 
 MISSING = "missing"
-NOTE = ("Accuracy in percent, cross-entropy in nats, differences in percentage points; mean ± std over finished "
-        "seeds with a 95% percentile-bootstrap CI of the mean; diverged runs are left out of means and counted.")
+NOTE = (
+    "Accuracy in percent, cross-entropy in nats, differences in percentage points; mean ± std over finished "
+    "seeds with a 95% percentile-bootstrap CI of the mean; diverged runs are left out of means and counted."
+)
 METRIC_HEADERS = {
-    "test_accuracy": "Test accuracy (%)", "test_cross_entropy": "Test cross-entropy",
-    "train_accuracy": "Train accuracy (%)", "train_cross_entropy": "Train cross-entropy",
+    "test_accuracy": "Test accuracy (%)",
+    "test_cross_entropy": "Test cross-entropy",
+    "train_accuracy": "Train accuracy (%)",
+    "train_cross_entropy": "Train cross-entropy",
 }
 
 
@@ -39,8 +43,13 @@ def configurations(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """Per configuration: group, architecture, parameters, run counts, and mean ± std and CI of each final metric."""
     rows = []
     for _, r in summary[summary["dataset"] == dataset].iterrows():
-        row = {"Group": label(r["group"]), "Architecture": r["arch"], "Parameters": params_text(r["params"]),
-               "Seeds done": f"{r['done']}/{r['planned']}", "Diverged": str(r["diverged"])}
+        row = {
+            "Group": label(r["group"]),
+            "Architecture": r["arch"],
+            "Parameters": params_text(r["params"]),
+            "Seeds done": f"{r['done']}/{r['planned']}",
+            "Diverged": str(r["diverged"]),
+        }
         for m in METRICS:
             if r["done"] == 0:
                 row[METRIC_HEADERS[m]] = row[f"{METRIC_HEADERS[m]} CI"] = MISSING
@@ -70,16 +79,22 @@ def comparison(comparisons: pd.DataFrame, dataset: str, at: str = "params") -> p
         return pd.DataFrame()
     size, short, rows = {"params": ("Parameters", "params"), "macs": ("MACs", "MACs")}[at] + ([],)
     for _, r in comparisons[(comparisons["dataset"] == dataset) & (comparisons["at"] == at)].iterrows():
-        rows.append({
-            "A": label(r["a"]), "B": label(r["b"]), size: params_text(r["x"]),
-            "A test acc. (%)": number(r["a_value"], "accuracy") + ("" if r["a_measured"] else "*"),
-            "B test acc. (%)": number(r["b_value"], "accuracy") + ("" if r["b_measured"] else "*"),
-            "A - B (points)": points(r["diff"]),
-            "95% CI (points)": f"[{points(r['ci_low'])}, {points(r['ci_high'])}]",
-            "CI excludes 0": "yes" if r["excludes_zero"] else "no",
-            f"B {short} to match A": "n/a" if pd.isna(r["multiplier"]) else r["multiplier_bound"] + params_text(r["b_to_match"]),
-            "Multiplier": _multiplier(r),
-        })
+        rows.append(
+            {
+                "A": label(r["a"]),
+                "B": label(r["b"]),
+                size: params_text(r["x"]),
+                "A test acc. (%)": number(r["a_value"], "accuracy") + ("" if r["a_measured"] else "*"),
+                "B test acc. (%)": number(r["b_value"], "accuracy") + ("" if r["b_measured"] else "*"),
+                "A - B (points)": points(r["diff"]),
+                "95% CI (points)": f"[{points(r['ci_low'])}, {points(r['ci_high'])}]",
+                "CI excludes 0": "yes" if r["excludes_zero"] else "no",
+                f"B {short} to match A": "n/a"
+                if pd.isna(r["multiplier"])
+                else r["multiplier_bound"] + params_text(r["b_to_match"]),
+                "Multiplier": _multiplier(r),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -89,25 +104,37 @@ def matched(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
         return pd.DataFrame()
     rows = []
     for _, r in table[table["dataset"] == dataset].iterrows():
-        rows.append({
-            "A": label(r["a"]), "B": label(r["b"]), "Budget": params_text(r["budget"]),
-            "A params": params_text(r["a_params"]), "B params": params_text(r["b_params"]),
-            "Seeds A/B": f"{r['n_a']}/{r['n_b']}",
-            "A test acc. (%)": number(r["a_mean"], "accuracy"), "B test acc. (%)": number(r["b_mean"], "accuracy"),
-            "A - B (points)": points(r["diff"]), "95% CI (points)": f"[{points(r['ci_low'])}, {points(r['ci_high'])}]",
-            "p (permutation)": f"{r['p']:.4f}", "p (Holm)": f"{r['p_holm']:.4f}",
-            "P(A beats B)": f"{r['prob_improvement']:.2f}",
-        })
+        rows.append(
+            {
+                "A": label(r["a"]),
+                "B": label(r["b"]),
+                "Budget": params_text(r["budget"]),
+                "A params": params_text(r["a_params"]),
+                "B params": params_text(r["b_params"]),
+                "Seeds A/B": f"{r['n_a']}/{r['n_b']}",
+                "A test acc. (%)": number(r["a_mean"], "accuracy"),
+                "B test acc. (%)": number(r["b_mean"], "accuracy"),
+                "A - B (points)": points(r["diff"]),
+                "95% CI (points)": f"[{points(r['ci_low'])}, {points(r['ci_high'])}]",
+                "p (permutation)": f"{r['p']:.4f}",
+                "p (Holm)": f"{r['p_holm']:.4f}",
+                "P(A beats B)": f"{r['prob_improvement']:.2f}",
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def diverged(results: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """Runs that diverged: architecture, parameters, seed and the epoch it happened."""
     runs = results[(results["dataset"] == dataset) & (results["status"] == "diverged")].drop_duplicates("run_id")
-    return pd.DataFrame({
-        "Architecture": runs["arch"], "Parameters": runs["params"].map(params_text), "Seed": runs["seed"].astype(str),
-        "Diverged at epoch": runs["diverged_epoch"].map(lambda e: "n/a" if pd.isna(e) else str(int(e))),
-    })
+    return pd.DataFrame(
+        {
+            "Architecture": runs["arch"],
+            "Parameters": runs["params"].map(params_text),
+            "Seed": runs["seed"].astype(str),
+            "Diverged at epoch": runs["diverged_epoch"].map(lambda e: "n/a" if pd.isna(e) else str(int(e))),
+        }
+    )
 
 
 def markdown(table: pd.DataFrame) -> str:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from itermap.analysis.overview import Analysis, analyze
 from itermap.analysis.results import load_results, study_info
-from itermap.study.spec import parse_text
 from itermap.report.figures import figures, save
 from itermap.report.html import report_html
 from itermap.report.summary import summary_markdown
+from itermap.study.spec import parse_text
 
 
 def render(an: Analysis, folder: Path, study: str, info: dict) -> Path:

@@ -21,7 +21,10 @@ def config_class(name: Any, where: str) -> type[FamilyConfig]:
     """The config class of family `name`, or a SpecError naming `where`."""
     if name not in FAMILIES:
         allowed = ", ".join(FAMILIES)
-        raise SpecError(f"{where}.family: " + (f"unknown family {name!r}; allowed: {allowed}" if name is not None else f"missing; allowed: {allowed}"))
+        raise SpecError(
+            f"{where}.family: "
+            + (f"unknown family {name!r}; allowed: {allowed}" if name is not None else f"missing; allowed: {allowed}")
+        )
     return FAMILIES[name].Config
 
 

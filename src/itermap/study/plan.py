@@ -62,7 +62,9 @@ class Run:
     @property
     def run_id(self) -> str:
         """Hash of the canonical config: defaults left out, so new defaulted fields keep ids stable."""
-        limits = {k: v for k, v in (("limit_train", self.limit_train), ("limit_test", self.limit_test)) if v is not None}
+        limits = {
+            k: v for k, v in (("limit_train", self.limit_train), ("limit_test", self.limit_test)) if v is not None
+        }
         return stable_id({"schema": ID_SCHEMA, "dataset": self.dataset, **limits, "model": canonical(self.cfg),
                           "train": canonical(self.train), "seed": self.seed})  # fmt: skip
 
@@ -112,7 +114,9 @@ def axes_of(table: dict[str, Any], where: str, keep_lists: tuple[str, ...] = ())
     for key, value in table.items():
         if key in keep_lists:
             if not isinstance(value, list) or not all(isinstance(v, list) for v in value):
-                raise SpecError(f"{where}.{key}: give a list of lists, one per configuration, e.g. [[], [64], [64, 64]] (got {value!r})")
+                raise SpecError(
+                    f"{where}.{key}: give a list of lists, one per configuration, e.g. [[], [64], [64, 64]] (got {value!r})"
+                )
             axes[key] = value
         else:
             axes[key] = value if isinstance(value, list) else [value]
@@ -124,7 +128,9 @@ def axes_of(table: dict[str, Any], where: str, keep_lists: tuple[str, ...] = ())
 def train_configs(spec: Spec, entry_train: Any, where: str) -> list[TrainConfig]:
     """An entry's training configs: [train] with each combination of the entry's `train` sub-table applied."""
     if not isinstance(entry_train, dict):
-        raise SpecError(f"{where}: a table of [train] settings to override, e.g. [grid.train] lr = [1e-3, 1e-4] (got {entry_train!r})")
+        raise SpecError(
+            f"{where}: a table of [train] settings to override, e.g. [grid.train] lr = [1e-3, 1e-4] (got {entry_train!r})"
+        )
     base = spec.train.trainer_fields()
     return [build_train(base, overrides, where) for overrides in axes_of(entry_train, where)]
 
@@ -174,7 +180,9 @@ def check_compare(spec: Spec, entries: list[Entry]) -> None:
             sel = getattr(cmp, side)
             group = sel if isinstance(sel, str) else sel["group"]
             if group not in groups:
-                raise SpecError(f"compare[{i}].{side}: no group {group!r} in this study; its groups: {', '.join(groups)}")
+                raise SpecError(
+                    f"compare[{i}].{side}: no group {group!r} in this study; its groups: {', '.join(groups)}"
+                )
 
 
 def make_plan(spec: Spec) -> Plan:
@@ -188,7 +196,9 @@ def make_plan(spec: Spec) -> Plan:
     packs: dict[str, Pack] = {}
     for dataset in spec.data.datasets:
         for cfg, train, budget in entries:
-            pack = Pack([Run(dataset, cfg, train, s, spec.data.limit_train, spec.data.limit_test, budget) for s in seeds])
+            pack = Pack(
+                [Run(dataset, cfg, train, s, spec.data.limit_train, spec.data.limit_test, budget) for s in seeds]
+            )
             packs.setdefault(pack.pack_id, pack)
     runs = [r for p in packs.values() for r in p.runs]
     return Plan(spec, runs, list(packs.values()), notes)

@@ -69,7 +69,9 @@ class StudyProgress:
         if self.bar:
             self.bar.update(self.task, advance=members, description=self.describe())
 
-    def pack_done(self, key: str, members: int, remaining_units: int, test_accuracy: float | None, diverged: int) -> None:
+    def pack_done(
+        self, key: str, members: int, remaining_units: int, test_accuracy: float | None, diverged: int
+    ) -> None:
         """Pack `key` finished (`remaining_units`: run-epochs skipped because all members diverged)."""
         pack = self.training.pop(key)
         self.runs_done += members

@@ -83,15 +83,15 @@ def open_folder(plan: Plan, folder: Path, force_new: bool) -> Store:
             path = folder / name
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     store = Store(folder)
-    store.set_meta(created=time.time(), wall_seconds=0.0)
-    record_plan(store, plan, folder)
+    record_plan(store, plan, folder, created=time.time(), wall_seconds=0.0)  # one transaction creates the study
     return store
 
 
-def record_plan(store: Store, plan: Plan, folder: Path) -> None:
-    """Write the plan into the store (new runs, which runs are planned, spec and versions) and study.toml."""
+def record_plan(store: Store, plan: Plan, folder: Path, **meta: object) -> None:
+    """Write the plan into the store (new runs, which runs are planned, spec, versions, `meta`) and study.toml."""
     store.plan(
         plan,
+        **meta,
         study=plan.spec.study.name,
         runs=len(plan.runs),
         spec=plan.spec.to_toml(),
@@ -131,7 +131,9 @@ def atomic_write(data: bytes, path: Path) -> None:
 class Recorder:
     """The driver's side of training: writes what `pack_epochs` reports into the store and the folder."""
 
-    def __init__(self, packs: list[Pack], store: Store, folder: Path, device: str, progress: StudyProgress, wall: Clock):
+    def __init__(
+        self, packs: list[Pack], store: Store, folder: Path, device: str, progress: StudyProgress, wall: Clock
+    ):
         self.packs = {p.pack_id: p for p in packs}
         self.store, self.folder, self.device, self.progress, self.wall = store, folder, device, progress, wall
         self.test_acc: dict[str, float | None] = {}
@@ -249,7 +251,9 @@ def run_packs(plan: Plan, store: Store, folder: Path, device: str, progress: Stu
     record = Recorder(todo, store, folder, device, progress, Clock(float(meta.get("wall_seconds", 0))))
     train = plan.spec.train
     if workers > 1:
-        train_in_workers(todo, workers, folder, plan.spec.data.data_dir, train.checkpoint_every, train.keep_weights, record)
+        train_in_workers(
+            todo, workers, folder, plan.spec.data.data_dir, train.checkpoint_every, train.keep_weights, record
+        )
         return
     data = PackData(plan.spec.data.data_dir)
     for pack in todo:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, ValidationError, field_validator
 
@@ -37,9 +37,9 @@ class DataSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     datasets: list[str] = Field(min_length=1)
-    data_dir: Optional[Path] = None
-    limit_train: Optional[PositiveInt] = None
-    limit_test: Optional[PositiveInt] = None
+    data_dir: Path | None = None
+    limit_train: PositiveInt | None = None
+    limit_test: PositiveInt | None = None
 
     @field_validator("datasets")
     @classmethod

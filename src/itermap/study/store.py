@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from itermap.models import parse_config
 from itermap.study.errors import StudyError
@@ -149,12 +149,12 @@ class Store:
                 rows,
             )
             db.execute("UPDATE runs SET planned = 0")
-            db.executemany("UPDATE runs SET planned = 1, budget = ? WHERE run_id = ?", [(r.budget, r.run_id) for r in plan.runs])
+            db.executemany(
+                "UPDATE runs SET planned = 1, budget = ? WHERE run_id = ?", [(r.budget, r.run_id) for r in plan.runs]
+            )
             put_meta(db, {"store_version": VERSION, **meta})
 
-    def start_pack(
-        self, pack_id: str, run_ids: list[str], epoch: int, diverged: list[int | None], device: str
-    ) -> None:
+    def start_pack(self, pack_id: str, run_ids: list[str], epoch: int, diverged: list[int | None], device: str) -> None:
         """Resume or start a pack at `epoch`: drop its rows after that epoch and set statuses to match."""
         now = time.time()
         with self.transaction() as db:

@@ -12,9 +12,9 @@ import dataclasses
 import io
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from safetensors.torch import save as safetensors_bytes
@@ -115,7 +115,9 @@ def state_bytes(trainer: PackTrainer) -> bytes:
 def weights_bytes(pack: Pack, trainer: PackTrainer) -> list[bytes]:
     """Each member's final params as the contents of a safetensors file, with its run id and config in the metadata."""
     return [
-        safetensors_bytes({k: v.contiguous() for k, v in trainer.member_params(i).items()},
-                          metadata={"run_id": run.run_id, "config": json.dumps(run.config)})  # fmt: skip
+        safetensors_bytes(
+            {k: v.contiguous() for k, v in trainer.member_params(i).items()},
+            metadata={"run_id": run.run_id, "config": json.dumps(run.config)},
+        )  # fmt: skip
         for i, run in enumerate(pack.runs)
     ]

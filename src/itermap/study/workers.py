@@ -16,11 +16,11 @@ import queue
 import signal
 import threading
 import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 

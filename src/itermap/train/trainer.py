@@ -1,6 +1,6 @@
 """The batched trainer: M members of one family shape, stacked on a leading axis, trained as one.
 
-Each member's loss is the mean cross-entropy of its own minibatch; the pack minimises their sum, whose
+Each member's loss (train/losses.py, by name) is a mean over its own minibatch; the pack minimises their sum, whose
 gradient for member m is exactly the gradient of m's own loss. Adam is elementwise, so one Adam over the
 stacked tensors is M independent Adams. Together with per-seed init and data order, a run's numbers do not
 depend on which other runs share its pack.
