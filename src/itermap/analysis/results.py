@@ -35,25 +35,19 @@ def config_fields(config: dict) -> tuple[FamilyConfig, dict]:
     return parse_config(config["model"]), {**model, **config["train"], **limits}
 
 
-def varying(runs: pd.DataFrame, fields: list[str]) -> list[str]:
-    """The config fields that take more than one value among the runs that have them."""
-    return [f for f in fields if runs[f].dropna().map(str).nunique() > 1]
-
-
-def present(value: object) -> bool:
-    """Whether a run has this field (a field of another family is None or NaN in its row)."""
-    return value is not None and value == value
-
-
-def one_type(column: pd.Series) -> pd.Series:
-    """A field's values as they are when all of one kind, else as JSON text (an MLP's [64, 64] beside an RNN's 64)."""
-    kinds = {type(v) for v in column.dropna()}
-    return column if len(kinds) <= 1 and not kinds & {list, dict} else column.map(json.dumps, na_action="ignore")
+def column(values: list) -> pd.Series:
+    """A config field's column: whole numbers as Int64, one kind as it is, mixed kinds (an MLP's [64, 64] beside an RNN's 64) as JSON text."""
+    kinds = {type(v) for v in values if v is not None}
+    if kinds <= {int}:
+        return pd.Series(values, dtype="Int64")
+    if len(kinds) == 1 and not kinds & {list, dict}:
+        return pd.Series(values)
+    return pd.Series([None if v is None else json.dumps(v) for v in values], dtype=object)
 
 
 def runs_frame(store: Store, all_runs: bool = False) -> pd.DataFrame:
     """One row per run of the current plan (or every stored run): identity, group, sizes, status, config fields."""
-    records, fields, sizes = [], {}, {}
+    records, sizes, fields = [], [], {}
     for row in store.db.execute("SELECT * FROM runs ORDER BY rowid"):
         stored = {k: row[k] for k in RUN_COLUMNS if k in row.keys()}
         stored.setdefault("macs", row["flops"] if "flops" in row.keys() else None)  # a version-1 store read as it is
@@ -62,17 +56,17 @@ def runs_frame(store: Store, all_runs: bool = False) -> pd.DataFrame:
             continue
         cfg, config = config_fields(json.loads(row["config"]))
         fields.update(dict.fromkeys(config))
-        sizes[row["run_id"]] = cfg.size_fields
+        sizes.append(cfg.size_fields)
         records.append({**stored, "group": cfg.group, "width": cfg.width, "depth": cfg.depth, **config})
-    frame = pd.DataFrame.from_records(records, columns=[*RUN_COLUMNS, "group", "width", "depth", *fields])
-    splits = varying(frame, list(fields))
-    frame["group"] = [
-        SEPARATOR.join([r["group"], *(f"{f}={r[f]}" for f in splits if f not in sizes[r["run_id"]] and present(r[f]))])
-        for _, r in frame.iterrows()
-    ]  # fmt: skip
-    for col in fields:
-        frame[col] = one_type(frame[col])
-    for col in ("budget", "diverged_epoch", "limit_train", "limit_test"):
+    # A group is the family's group plus every field that varies in the study and is not a size of the family.
+    splits = [f for f in fields if len({json.dumps(r[f]) for r in records if r.get(f) is not None}) > 1]
+    for r, size in zip(records, sizes):
+        varied = [f"{f}={r[f]}" for f in splits if f not in size and r.get(f) is not None]
+        r["group"] = SEPARATOR.join([r["group"], *varied])
+    frame = pd.DataFrame.from_records(records, columns=[*RUN_COLUMNS, "group", "width", "depth"])
+    for f in fields:
+        frame[f] = column([r.get(f) for r in records])
+    for col in ("budget", "diverged_epoch"):
         frame[col] = frame[col].astype("Int64")
     return frame
 
