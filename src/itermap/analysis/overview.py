@@ -24,6 +24,7 @@ class Analysis:
     matched: pd.DataFrame
     headlines: dict[str, tuple[str, str] | None] = field(default_factory=dict)
     verdicts: dict[str, list[str]] = field(default_factory=dict)
+    anytime: pd.DataFrame = field(default_factory=pd.DataFrame)  # rows of every step's prediction (a `step`)
 
     @property
     def datasets(self) -> list[str]:
@@ -48,6 +49,8 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
 
     `compare`: the study's [[compare]] tables (anything with `a`, `b` and `at`); none compares `default_pairs`.
     """
+    stepped = results["step"].notna() if "step" in results else pd.Series(False, index=results.index)
+    anytime, results = results[stepped], results[~stepped]  # the model's prediction is what is compared
     finals, summary = final_metrics(results), summarize(results)
     has_budgets = "budget" in finals.columns and finals["budget"].notna().any()
     curves, matched, headlines, verdicts = [], [], {}, {}
@@ -69,4 +72,4 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
         )
         curves += [found[key] for key in shared]
         matched += direct
-    return Analysis(results, finals, summary, _concat(curves), _concat(matched), headlines, verdicts)
+    return Analysis(results, finals, summary, _concat(curves), _concat(matched), headlines, verdicts, anytime)

@@ -17,7 +17,7 @@ from itermap.study.store import FILENAME, Store
 
 RUN_COLUMNS = ["run_id", "study", "dataset", "family", "arch", "params", "macs", "budget", "seed", "status",
                "diverged_epoch", "planned"]  # fmt: skip
-METRIC_COLUMNS = ["epoch", "split", "metric", "value"]
+METRIC_COLUMNS = ["epoch", "split", "metric", "value", "step"]  # step: 1..T for anytime rows, empty for the model's
 SEPARATOR = " · "  # between a group's family part and each varying field
 
 
@@ -81,6 +81,7 @@ def load_results(folder: str | Path, unmeasured: bool = False, all_runs: bool = 
     try:
         runs = runs_frame(store, all_runs)
         metrics = pd.read_sql_query("SELECT * FROM metrics ORDER BY rowid", store.db)
+        metrics["step"] = metrics.get("step", pd.Series(dtype="Int64")).astype("Int64")  # a version-1 store has none
     finally:
         store.close()
     frame = metrics.merge(runs, on="run_id", how="right" if unmeasured else "inner", validate="many_to_one")
