@@ -10,6 +10,7 @@ import pandas as pd
 
 from itermap.analysis.aggregate import final_metrics, summarize
 from itermap.analysis.compare import compare_curves, compare_matched, declared_pairs, default_pairs, headline_pair
+from itermap.analysis.depth import depth_tables, depth_verdicts
 from itermap.analysis.verdict import curve_verdict, matched_verdict, no_overlap_verdict
 
 
@@ -25,6 +26,7 @@ class Analysis:
     headlines: dict[str, tuple[str, str] | None] = field(default_factory=dict)
     verdicts: dict[str, list[str]] = field(default_factory=dict)
     anytime: pd.DataFrame = field(default_factory=pd.DataFrame)  # rows of every step's prediction (a `step`)
+    depth: dict[str, pd.DataFrame] = field(default_factory=dict)  # analysis/depth.py: anytime, tying, supervision, 2x2
 
     @property
     def datasets(self) -> list[str]:
@@ -54,6 +56,7 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
     finals, summary = final_metrics(results), summarize(results)
     has_budgets = "budget" in finals.columns and finals["budget"].notna().any()
     curves, matched, headlines, verdicts = [], [], {}, {}
+    depth = depth_tables(results, anytime)
     for dataset in sorted(summary["dataset"].unique()):
         ran = summary[(summary["dataset"] == dataset) & summary[f"{metric}_mean"].notna()]
         compared = comparisons_of(ran["group"].tolist(), compare)
@@ -69,7 +72,8 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
             [curve_verdict(found[key]) for key in shared]
             + [matched_verdict(c) for c in direct if not c.empty]
             + [no_overlap_verdict(a, b, *(ran.loc[ran["group"] == g, at] for g in (a, b)), at) for a, b, at in apart]
+            + depth_verdicts(depth, dataset)
         )
         curves += [found[key] for key in shared]
         matched += direct
-    return Analysis(results, finals, summary, _concat(curves), _concat(matched), headlines, verdicts, anytime)
+    return Analysis(results, finals, summary, _concat(curves), _concat(matched), headlines, verdicts, anytime, depth)

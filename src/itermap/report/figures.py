@@ -35,6 +35,8 @@ CAPTIONS = {
     "difference": "Test accuracy difference between each compared pair at equal parameters (or equal multiply-adds, "
     "where the study compares at those), with its 95% bootstrap band (seeds resampled within each "
     "configuration) and the zero line.",
+    "anytime": "Anytime accuracy: test accuracy of every step's prediction at the last epoch, per trained depth (dashed), "
+    "one line per variant, mean over seeds and its 95% t interval; tied nets run on past their depth.",
     "learning-curves": "Learning curves of representative configurations (smallest, middle and largest of each group).",
 }
 
