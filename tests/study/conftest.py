@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,7 @@ def start_itermap(cli_env):
 
 
 def _metric_rows(folder: Path) -> list[tuple]:
-    with sqlite3.connect(folder / "results.sqlite") as db:
+    with closing(sqlite3.connect(folder / "results.sqlite")) as db:  # closed now, not at the next garbage collection
         return sorted(db.execute("SELECT run_id, epoch, split, metric, value FROM metrics"))
 
 
@@ -96,7 +97,7 @@ def _count_rows(folder: Path) -> int:
     if not (folder / "results.sqlite").exists():
         return 0
     try:
-        with sqlite3.connect(folder / "results.sqlite", timeout=1) as db:
+        with closing(sqlite3.connect(folder / "results.sqlite", timeout=1)) as db:
             return db.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
     except sqlite3.OperationalError:  # tables not created yet
         return 0

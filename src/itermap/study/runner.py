@@ -23,6 +23,7 @@ import torch
 
 import itermap
 from itermap.study.errors import StudyError
+from itermap.study.files import write_bytes
 from itermap.study.lock import FolderLock
 from itermap.study.plan import Pack, Plan, make_plan
 from itermap.study.progress import StudyProgress
@@ -33,6 +34,9 @@ from itermap.study.workers import train_in_workers
 
 OWNED = (FILENAME, f"{FILENAME}-wal", f"{FILENAME}-shm", "study.toml", "checkpoints", "weights",
          "report.html", "summary.md", "figures")  # fmt: skip  # what --force-new removes
+
+
+LARGE = 100_000  # runs: a study this large says so before the seconds it takes to record its plan
 
 
 def resolve_device(device: str) -> str:
@@ -65,16 +69,16 @@ def resolve_spec(study: str | Path | Spec, seeds: int | None, epochs: int | None
 
 
 def open_folder(plan: Plan, folder: Path, force_new: bool) -> Store:
-    """The folder's store with `plan` recorded as its current plan; refuses a folder holding a different study."""
-    if (folder / FILENAME).exists():
-        store = Store(folder)
-        rename_weights(folder, store.renamed)
-        held = store.meta()
-        if held.get("study") == plan.spec.study.name and not force_new:
-            record_plan(store, plan, folder)
-            return store
+    """The folder's store with `plan` recorded as its current plan; refuses a folder holding a different study.
+
+    A new study is created in one transaction (tables, runs, meta), so a folder holds a whole study or none.
+    Only a store itermap wrote (`Store` refuses any other) is ever replaced, and only with `force_new`.
+    """
+    store = Store(folder)
+    held = store.meta()
+    if held and (force_new or held.get("study") != plan.spec.study.name):
         store.close()
-        if "study" in held and not force_new:
+        if not force_new:
             raise StudyError(
                 f"{folder} holds another study ({held.get('study')!r}, {held.get('runs')} runs, spec in "
                 f"{folder / 'study.toml'}); use --force-new to replace it, or --out for another folder"
@@ -82,8 +86,9 @@ def open_folder(plan: Plan, folder: Path, force_new: bool) -> Store:
         for name in OWNED:
             path = folder / name
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    store = Store(folder)
-    record_plan(store, plan, folder, created=time.time(), wall_seconds=0.0)  # one transaction creates the study
+        store, held = Store(folder), {}
+    rename_weights(folder, store.renamed)
+    record_plan(store, plan, folder, **({} if held else {"created": time.time(), "wall_seconds": 0.0}))
     return store
 
 
@@ -100,7 +105,7 @@ def record_plan(store: Store, plan: Plan, folder: Path, **meta: object) -> None:
         torch_version=torch.__version__,
         python_version=platform.python_version(),
     )
-    (folder / "study.toml").write_text(plan.spec.to_toml())
+    write_bytes(folder / "study.toml", plan.spec.to_toml().encode())
 
 
 def rename_weights(folder: Path, renamed: dict[str, str]) -> None:
@@ -119,13 +124,6 @@ class Clock:
 
     def total(self) -> float:
         return self.before + time.time() - self.start
-
-
-def atomic_write(data: bytes, path: Path) -> None:
-    """Write to a temporary file, then rename over `path` (a reader never sees half a file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class Recorder:
@@ -147,7 +145,12 @@ class Recorder:
             self.epoch_done(pack, message)
 
     def started(self, pack: Pack, message: PackStarted) -> None:
-        """A pack starts or resumes: drop its rows after the checkpoint's epoch."""
+        """A pack starts or resumes: drop its rows after the checkpoint's epoch (and a checkpoint ahead of the store)."""
+        if message.discarded is not None:
+            checkpoint_path(self.folder, pack).unlink(missing_ok=True)
+            self.progress.say(f"{checkpoint_path(self.folder, pack)}: checkpoint at epoch {message.discarded} is ahead "
+                              "of the store (rows of earlier epochs are missing); discarded, the pack trains again "
+                              "from its first epoch")  # fmt: skip
         self.store.start_pack(pack.pack_id, [r.run_id for r in pack.runs], message.epoch, message.diverged, self.device)
         self.test_acc[pack.pack_id] = None
         label = f"{pack.first.cfg.arch} on {pack.first.dataset}"
@@ -162,7 +165,7 @@ class Recorder:
         if message.weights:
             (self.folder / "weights").mkdir(exist_ok=True)
             for run, data in zip(pack.runs, message.weights):
-                atomic_write(data, self.folder / "weights" / f"{run.run_id}.safetensors")
+                write_bytes(self.folder / "weights" / f"{run.run_id}.safetensors", data)
         records = [(run_ids[r.member], r.epoch, r.split, r.metric, r.value) for r in message.rows]
         self.store.commit_epoch(run_ids, message.epoch, records, message.diverged, message.seconds, message.finished,
                                 wall_seconds=self.wall.total())  # fmt: skip
@@ -176,7 +179,7 @@ class Recorder:
         self.progress.epoch(pack.pack_id, message.epoch, members, self.test_acc[pack.pack_id])
         if message.checkpoint is not None:
             checkpoint.parent.mkdir(exist_ok=True)
-            atomic_write(message.checkpoint, checkpoint)
+            write_bytes(checkpoint, message.checkpoint)
 
 
 def run_study(
@@ -204,13 +207,14 @@ def run_study(
     folder = Path(out) if out is not None else Path("runs") / spec.study.name
     folder.mkdir(parents=True, exist_ok=True)
     progress = progress or StudyProgress(quiet=quiet)
-    with FolderLock(folder):
-        store = open_folder(plan, folder, force_new)
+    if len(plan.runs) >= LARGE:
+        progress.say(f"recording {len(plan.runs):,} runs in {folder / FILENAME}")
+    with FolderLock(folder), open_folder(plan, folder, force_new) as store:
         try:
             run_packs(plan, store, folder, device, progress, workers)
         finally:
             progress.stop()
-            store.close()
+        store.check_file()  # the results it names are still there
     return folder
 
 
@@ -218,16 +222,13 @@ def finished_in(plan: Plan, folder: Path) -> int:
     """How many of the plan's runs have finished in study folder `folder` (0 where there is no study)."""
     if not (Path(folder) / FILENAME).exists():
         return 0
-    store = Store(Path(folder), readonly=True)
-    try:
+    with Store(Path(folder), readonly=True) as store:
         return len(store.finished_runs() & {r.run_id for r in plan.runs})
-    finally:
-        store.close()
 
 
 def unfinished(plan: Plan, finished: set[str]) -> list[Pack]:
     """The packs still to train: each planned pack cut down to its runs that have not finished."""
-    packs = [Pack([r for r in p.runs if r.run_id not in finished]) for p in plan.packs]
+    packs = [Pack(tuple(r for r in p.runs if r.run_id not in finished)) for p in plan.packs]
     return [p for p in packs if p.runs]
 
 
@@ -250,13 +251,15 @@ def run_packs(plan: Plan, store: Store, folder: Path, device: str, progress: Stu
     progress.start(len(plan.runs) - sum(len(p.runs) for p in todo), len(plan.runs), total - left, total)
     record = Recorder(todo, store, folder, device, progress, Clock(float(meta.get("wall_seconds", 0))))
     train = plan.spec.train
+    epochs_done = store.epochs_done()
+    recorded = {p.pack_id: min(epochs_done[r.run_id] for r in p.runs) for p in todo}
     if workers > 1:
         train_in_workers(
-            todo, workers, folder, plan.spec.data.data_dir, train.checkpoint_every, train.keep_weights, record
+            todo, recorded, workers, folder, plan.spec.data.data_dir, train.checkpoint_every, train.keep_weights, record
         )
         return
     data = PackData(plan.spec.data.data_dir)
     for pack in todo:
-        for message in pack_epochs(pack, data(pack), device, checkpoint_path(folder, pack), train.checkpoint_every,
-                                   train.keep_weights):  # fmt: skip
+        for message in pack_epochs(pack, data(pack), device, checkpoint_path(folder, pack), recorded[pack.pack_id],
+                                   train.checkpoint_every, train.keep_weights):  # fmt: skip
             record(message)

@@ -28,11 +28,12 @@ from itermap.train.trainer import MetricRow
 
 @dataclass
 class PackStarted:
-    """A pack starts, or resumes from its checkpoint at `epoch`."""
+    """A pack starts, or resumes from its checkpoint at `epoch`; `discarded`: the epoch of a checkpoint not used."""
 
     pack_id: str
     epoch: int
     diverged: list[int | None]
+    discarded: int | None = None
 
 
 @dataclass
@@ -79,9 +80,14 @@ class PackData:
 
 
 def pack_epochs(
-    pack: Pack, data: Dataset, device: str, checkpoint: Path, checkpoint_every: int, keep_weights: bool
+    pack: Pack, data: Dataset, device: str, checkpoint: Path, recorded: int, checkpoint_every: int, keep_weights: bool
 ) -> Iterator[PackStarted | EpochDone]:
-    """Train one pack to the end from its checkpoint (if there is one), yielding its start and each epoch."""
+    """Train one pack to the end from its checkpoint, yielding its start and each epoch.
+
+    The checkpoint is used only when the store holds every epoch before it (`recorded`, the epochs its runs have
+    committed, is at least the checkpoint's); one ahead of the store (a store deleted or rolled back) is discarded
+    and the pack trains from its first epoch, so no epoch goes unrecorded.
+    """
     run = pack.first
     if data.train_images.shape[1:] != run.cfg.image or data.classes != run.cfg.classes:
         raise StudyError(f"{data.name}: images {tuple(data.train_images.shape[1:])} with {data.classes} classes, "
@@ -93,7 +99,10 @@ def pack_epochs(
         except Exception as e:  # torch.load raises many kinds for a damaged file
             raise StudyError(f"{checkpoint}: unreadable pack checkpoint ({type(e).__name__}); delete it to train "
                              f"that pack again from its first epoch (its rows are recomputed)") from None  # fmt: skip
-    yield PackStarted(pack.pack_id, trainer.epoch, list(trainer.diverged))
+    discarded = None
+    if trainer.epoch > recorded:
+        discarded, trainer = trainer.epoch, PackTrainer(run.cfg, run.train, pack.seeds, data, device)
+    yield PackStarted(pack.pack_id, trainer.epoch, list(trainer.diverged), discarded)
     finished = False
     while not finished:
         started = time.time()
