@@ -223,7 +223,15 @@ def finished_in(plan: Plan, folder: Path) -> int:
     if not (Path(folder) / FILENAME).exists():
         return 0
     with Store(Path(folder), readonly=True) as store:
-        return len(store.finished_runs() & {r.run_id for r in plan.runs})
+        return len(complete(store, Path(folder), plan.spec.train.keep_weights) & {r.run_id for r in plan.runs})
+
+
+def complete(store: Store, folder: Path, keep_weights: bool) -> set[str]:
+    """Runs that need no more training: finished, and with their weights kept where the spec keeps weights."""
+    finished = store.finished_runs()
+    if not keep_weights:
+        return finished
+    return {r for r in finished if (folder / "weights" / f"{r}.safetensors").is_file()}
 
 
 def unfinished(plan: Plan, finished: set[str]) -> list[Pack]:
@@ -234,7 +242,11 @@ def unfinished(plan: Plan, finished: set[str]) -> list[Pack]:
 
 def run_packs(plan: Plan, store: Store, folder: Path, device: str, progress: StudyProgress, workers: int) -> None:
     """Train every pack not yet finished: one after another here, or `workers` at a time in worker processes."""
-    todo = unfinished(plan, store.finished_runs())
+    done = complete(store, folder, plan.spec.train.keep_weights)
+    if unkept := (store.finished_runs() - done) & {r.run_id for r in plan.runs}:
+        progress.say(f"{len(unkept)} finished runs have no kept weights, which keep_weights = true asks for: "
+                     "training them again to keep them (their rows are recomputed)")  # fmt: skip
+    todo = unfinished(plan, done)
     keep = {checkpoint_path(folder, p) for p in todo}
     for path in (folder / "checkpoints").glob("*.pt"):  # finished packs', or packs no plan trains any more
         if path not in keep:
