@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -129,3 +130,18 @@ def _kill_when(proc: subprocess.Popen, ready, timeout: float = 90) -> None:
 def kill_when():
     """f(proc, ready) -> SIGKILL `proc` as soon as `ready()` holds; fails if it ended first."""
     return _kill_when
+
+
+@pytest.fixture
+def isolated(cli_env):
+    """f(script) runs a bash script in its own user and mount namespace, where it may mount a small tmpfs (a real
+    full disk) or a read-only view of a folder without root; `$ITERMAP` runs the command. Skips where unavailable."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode:
+        pytest.skip("needs unprivileged user and mount namespaces (unshare -rm)")
+
+    def run(script: str, timeout: float = 180) -> subprocess.CompletedProcess:
+        env = {**cli_env, "ITERMAP": f"{sys.executable} -m itermap.cli"}
+        cmd = ["unshare", "-rm", "bash", "-c", f"set -u\n{script}"]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+    return run

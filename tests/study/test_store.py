@@ -69,3 +69,30 @@ def test_killed_while_creating_the_study_leaves_no_half_study(tmp_path, cli, sta
     resumed = cli("run", spec, "--out", out, "--device", "cpu", "--seeds", "2", "--epochs", "1")
     assert resumed.returncode == 0, resumed.stderr
     assert "8 runs" in cli("status", out).stdout
+
+
+def test_a_corrupt_page_gives_one_line(tmp_path, cli):
+    """One damaged page (the runs table's) in an otherwise intact store: every command, and load_results, say so."""
+    import pytest
+
+    import itermap
+    from itermap.study.errors import StudyError
+    from itermap.study.spec import parse
+
+    doc = {"study": {"name": "hurt"}, "data": {"datasets": ["fashion-mnist-mini"], "limit_train": 100, "limit_test": 50},
+           "train": {"epochs": 1, "seeds": 2}, "grid": [{"family": "mlp", "hidden": [[4]]}]}  # fmt: skip
+    folder = itermap.run_study(parse(doc, "test"), out=tmp_path / "s", device="cpu", quiet=True)
+    store = folder / "results.sqlite"
+    with closing(sqlite3.connect(store)) as db:
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'runs'").fetchone()[0]
+    data = bytearray(store.read_bytes())
+    data[(root - 1) * page_size : root * page_size] = b"\x5a" * page_size
+    store.write_bytes(bytes(data))
+    (folder / "study.toml").rename(tmp_path / "hurt.toml")
+    for command in (["status", folder], ["export", folder], ["report", folder],
+                    ["run", tmp_path / "hurt.toml", "--out", folder, "--device", "cpu"]):  # fmt: skip
+        one_line_error(cli(*command), "not a readable itermap results database")
+    with pytest.raises(StudyError, match="not a readable itermap results database"):
+        itermap.load_results(folder)
+    assert store.read_bytes() == bytes(data)

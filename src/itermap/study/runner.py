@@ -68,16 +68,15 @@ def resolve_spec(study: str | Path | Spec, seeds: int | None, epochs: int | None
     return spec.with_overrides(seeds=seeds, epochs=epochs, datasets=datasets)
 
 
-def open_folder(plan: Plan, folder: Path, force_new: bool) -> Store:
-    """The folder's store with `plan` recorded as its current plan; refuses a folder holding a different study.
+def claim_folder(plan: Plan, folder: Path, force_new: bool) -> None:
+    """Make `folder` ready for `plan`'s study: refuse a folder holding another study, or empty it with `force_new`.
 
-    A new study is created in one transaction (tables, runs, meta), so a folder holds a whole study or none.
     Only a store itermap wrote (`Store` refuses any other) is ever replaced, and only with `force_new`.
     """
-    store = Store(folder)
-    held = store.meta()
+    with Store(folder) as store:
+        held = store.meta()
+        rename_weights(folder, store.renamed)
     if held and (force_new or held.get("study") != plan.spec.study.name):
-        store.close()
         if not force_new:
             raise StudyError(
                 f"{folder} holds another study ({held.get('study')!r}, {held.get('runs')} runs, spec in "
@@ -86,10 +85,6 @@ def open_folder(plan: Plan, folder: Path, force_new: bool) -> Store:
         for name in OWNED:
             path = folder / name
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-        store, held = Store(folder), {}
-    rename_weights(folder, store.renamed)
-    record_plan(store, plan, folder, **({} if held else {"created": time.time(), "wall_seconds": 0.0}))
-    return store
 
 
 def record_plan(store: Store, plan: Plan, folder: Path, **meta: object) -> None:
@@ -209,12 +204,15 @@ def run_study(
     progress = progress or StudyProgress(quiet=quiet)
     if len(plan.runs) >= LARGE:
         progress.say(f"recording {len(plan.runs):,} runs in {folder / FILENAME}")
-    with FolderLock(folder), open_folder(plan, folder, force_new) as store:
-        try:
-            run_packs(plan, store, folder, device, progress, workers)
-        finally:
-            progress.stop()
-        store.check_file()  # the results it names are still there
+    with FolderLock(folder):
+        claim_folder(plan, folder, force_new)
+        with Store(folder) as store:  # a new study is created in one transaction: a folder holds a whole one or none
+            record_plan(store, plan, folder, **({} if store.meta() else {"created": time.time(), "wall_seconds": 0.0}))
+            try:
+                run_packs(plan, store, folder, device, progress, workers)
+            finally:
+                progress.stop()
+            store.check_file()  # the results it names are still there
     return folder
 
 
