@@ -13,6 +13,7 @@ import pandas as pd
 
 from itermap.models import FamilyConfig, parse_config
 from itermap.study.errors import StudyError
+from itermap.study.lock import held
 from itermap.study.store import FILENAME, Store
 
 RUN_COLUMNS = ["run_id", "study", "dataset", "family", "arch", "params", "macs", "budget", "seed", "status",
@@ -90,9 +91,14 @@ def load_results(folder: str | Path, unmeasured: bool = False, all_runs: bool = 
 
 
 def study_info(folder: str | Path) -> dict:
-    """A study's spec text, name, versions, device, wall time, last update and counts of runs by status."""
+    """A study's spec text, name, versions, device, wall time, last update and counts of runs by status.
+
+    The store's `running` is counted as `interrupted` when no process holds the folder's lock (the run was killed).
+    """
     with open_store(folder) as store:
         meta, counts = store.meta(), store.counts()
+    if not held(folder):  # a run the store calls running, whose process is gone (killed), is interrupted
+        counts["interrupted"] = counts.pop("running", 0)
     total = sum(n for s, n in counts.items() if s != "unplanned")
     return {
         "study": meta.get("study"),
@@ -105,6 +111,6 @@ def study_info(folder: str | Path) -> dict:
         "created": float(meta["created"]) if "created" in meta else None,
         "updated": float(meta["updated"]) if "updated" in meta else None,
         "runs": total,
-        "counts": {s: counts.get(s, 0) for s in ("done", "diverged", "running", "pending")},
+        "counts": {s: counts.get(s, 0) for s in ("done", "diverged", "running", "interrupted", "pending")},
         "unplanned": counts.get("unplanned", 0),
     }

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
+import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, ValidationError, field_validator
 
-from itermap.study import toml
 from itermap.study.errors import SpecError
 from itermap.train import TrainConfig
 
@@ -145,8 +145,10 @@ class Spec(BaseModel):
 
     def to_toml(self) -> str:
         """The spec as TOML text (what study.toml holds)."""
-        doc = self.model_dump(mode="json")
-        return toml.dumps({k: doc[k] for k in ("study", "data", "train", "grid", "matched", "compare") if doc[k] != []})
+        doc = without_none(self.model_dump(mode="json"))
+        return tomli_w.dumps(
+            {k: doc[k] for k in ("study", "data", "train", "grid", "matched", "compare") if doc[k] != []}
+        )
 
     def with_overrides(
         self, seeds: int | None = None, epochs: int | None = None, datasets: list[str] | None = None
@@ -168,6 +170,15 @@ class Spec(BaseModel):
         spec = parse(doc, "command line")
         spec._origin = self.origin
         return spec
+
+
+def without_none(value: Any) -> Any:
+    """`value` with every None-valued key left out, at any depth (TOML has no null: an unset key is absent)."""
+    if isinstance(value, dict):
+        return {k: without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_none(v) for v in value]
+    return value
 
 
 def preset_names() -> list[str]:
