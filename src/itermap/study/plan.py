@@ -169,7 +169,7 @@ def expand(spec: Spec) -> tuple[list[Entry], list[str]]:
                 entries += [checked(found.cfg, t, budget, f"matched[{i}]") for t in trains] if found else []
                 notes += [note] if note else []
     if not entries:
-        raise SpecError("no runs: add a [[grid]] or [[matched]] table")
+        raise SpecError("no runs: " + ("; ".join(notes) if notes else "add a [[grid]] or [[matched]] table"))
     return entries, notes
 
 

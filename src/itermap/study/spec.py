@@ -191,6 +191,9 @@ def locate(study: str | Path) -> Path:
     path = Path(study)
     if path.is_file():
         return path
+    if path.exists():
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        raise SpecError(f"{study}: {kind}; give a spec's TOML file, or a preset: {', '.join(preset_names())}")
     if str(study) in preset_names():
         return PRESETS / f"{study}.toml"
     if path.suffix == ".toml" or path.parent != Path("."):
@@ -210,14 +213,17 @@ def load_spec(study: str | Path) -> Spec:
     """Read and validate a spec from a TOML path or a preset name."""
     path = locate(study)
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark some editors write is not TOML
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: invalid TOML: {e}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(f"{path}: cannot read: {e}") from None
     data_dir = doc.get("data", {}).get("data_dir") if isinstance(doc.get("data"), dict) else None
     if isinstance(data_dir, str) and not Path(data_dir).expanduser().is_absolute():
-        doc["data"]["data_dir"] = str((path.parent / data_dir).resolve())  # relative to the spec file
+        doc["data"]["data_dir"] = data_dir = str((path.parent / data_dir).resolve())  # relative to the spec file
+    if isinstance(data_dir, str) and not Path(data_dir).expanduser().is_dir():
+        raise SpecError(f"{path}: data.data_dir: not a folder (got {data_dir!r}); give the folder that holds "
+                        "mnist/ and fashion-mnist/")  # fmt: skip
     return parse(doc, str(path))
 
 
