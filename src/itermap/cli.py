@@ -112,12 +112,13 @@ def plan(
     ] = None,
 ) -> None:
     """Show a study's runs and packs, parameter counts, multiply-adds and estimated time on the chosen device."""
-    from itermap.study.estimate import estimate_seconds, pack_macs
+    from itermap.study.estimate import check_memory, estimate_seconds, pack_macs
     from itermap.study.plan import make_plan
     from itermap.study.runner import device_name, finished_in, resolve_device, resolve_spec
 
     the_plan = make_plan(resolve_spec(study, seeds, epochs, names(datasets)))
     device = resolve_device(device)
+    check_memory(the_plan, device)
     seconds = estimate_seconds(the_plan, device) if calibrate else {}
     table = Table("data set", "arch", "params", "MACs/example", "budget", "seeds", "epochs", "est. time")
     for p in the_plan.packs:

@@ -23,6 +23,7 @@ import torch
 
 import itermap
 from itermap.study.errors import StudyError
+from itermap.study.estimate import check_memory
 from itermap.study.files import write_bytes
 from itermap.study.lock import FolderLock
 from itermap.study.plan import Pack, Plan, make_plan
@@ -199,6 +200,7 @@ def run_study(
     spec = resolve_spec(study, seeds, epochs, datasets)
     plan = make_plan(spec)
     device = resolve_device("cpu" if workers > 1 and device == "auto" else device)
+    check_memory(plan, device)
     folder = Path(out) if out is not None else Path("runs") / spec.study.name
     folder.mkdir(parents=True, exist_ok=True)
     progress = progress or StudyProgress(quiet=quiet)

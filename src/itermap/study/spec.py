@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, Val
 
 from itermap.study.errors import SpecError
 from itermap.train import TrainConfig
+from itermap.train.config import INT64
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -77,11 +78,11 @@ class TrainSection(TrainConfig):
         if (
             isinstance(seeds, list)
             and seeds
-            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+            and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < INT64 for s in seeds)
             and len(set(seeds)) == len(seeds)
         ):
             return seeds
-        raise ValueError("give a number of seeds >= 1 or a non-empty list of distinct non-negative integers")
+        raise ValueError("give a number of seeds >= 1 or a non-empty list of distinct integers from 0 to 2**63 - 1")
 
     @property
     def seed_list(self) -> list[int]:
