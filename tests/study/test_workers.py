@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -164,3 +166,31 @@ def test_a_worker_dying_halfway_through_a_message_stops_the_driver(tiny_spec, st
     assert "run the same command again to resume" in stderr
     time.sleep(0.5)
     assert not [pid for pid in workers if running(pid)], "a worker outlived the driver"
+
+
+def test_rows_do_not_depend_on_the_threads_of_the_process(tiny_spec, cli_env, metric_rows, tmp_path):
+    """`--workers 1` in a process whose PyTorch would use two threads, `--workers 2` of one thread each: every
+    training uses one thread, records it with its runs, and gives the same rows."""
+    spec = tiny_spec(mlp_hidden="[[256], [256, 256]]")  # matmuls large enough for PyTorch to split across threads
+    for workers, threads in (("1", "2"), ("2", "1")):
+        cmd = [sys.executable, "-m", "itermap.cli", "run", spec, "--out", tmp_path / workers, "--device", "cpu",
+               "--workers", workers]  # fmt: skip
+        env = {**cli_env, "OMP_NUM_THREADS": threads}
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        with closing(sqlite3.connect(tmp_path / workers / "results.sqlite")) as db:
+            assert db.execute("SELECT DISTINCT threads FROM runs").fetchall() == [(1,)]
+    assert metric_rows(tmp_path / "1") == metric_rows(tmp_path / "2")
+
+
+def test_workers_are_capped_at_the_cores_and_checked(tiny_spec, cli, tmp_path):
+    import itermap
+    from itermap.study.errors import StudyError
+
+    cores = len(os.sched_getaffinity(0))
+    done = cli("run", tiny_spec(epochs=1), "--out", tmp_path / "s", "--device", "cpu", "--workers", "100")
+    assert done.returncode == 0, done.stderr
+    assert f"--workers 100: this machine gives itermap {cores} cores; using {cores} workers" in done.stdout
+    with pytest.raises(StudyError, match="--workers 0: give a whole number of at least 1"):
+        itermap.run_study(tiny_spec(), out=tmp_path / "t", workers=0, quiet=True)
+    assert not (tmp_path / "t").exists()

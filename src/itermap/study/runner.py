@@ -30,7 +30,7 @@ from itermap.study.plan import Pack, Plan, make_plan
 from itermap.study.progress import StudyProgress
 from itermap.study.spec import Spec, load_spec
 from itermap.study.store import FILENAME, Store
-from itermap.study.training import EpochDone, PackData, PackStarted, checkpoint_path, pack_epochs
+from itermap.study.training import EpochDone, PackData, PackStarted, checkpoint_path, one_thread, pack_epochs
 from itermap.study.workers import train_in_workers
 
 OWNED = (FILENAME, f"{FILENAME}-wal", f"{FILENAME}-shm", "study.toml", "checkpoints", "weights",
@@ -147,7 +147,8 @@ class Recorder:
             self.progress.say(f"{checkpoint_path(self.folder, pack)}: checkpoint at epoch {message.discarded} is ahead "
                               "of the store (rows of earlier epochs are missing); discarded, the pack trains again "
                               "from its first epoch")  # fmt: skip
-        self.store.start_pack(pack.pack_id, [r.run_id for r in pack.runs], message.epoch, message.diverged, self.device)
+        self.store.start_pack(pack.pack_id, [r.run_id for r in pack.runs], message.epoch, message.diverged, self.device,
+                              message.threads)  # fmt: skip
         self.test_acc[pack.pack_id] = None
         label = f"{pack.first.cfg.arch} on {pack.first.dataset}"
         self.progress.pack(pack.pack_id, label, message.epoch, pack.first.train.epochs, len(pack.runs))
@@ -194,6 +195,8 @@ def run_study(
 
     `workers` > 1 trains that many packs at once in worker processes of one thread each, on the CPU.
     """
+    if not isinstance(workers, int) or workers < 1:
+        raise StudyError(f"--workers {workers}: give a whole number of at least 1")
     if workers > 1 and device.startswith("cuda"):
         raise StudyError(f"--device {device} with --workers {workers}: worker processes train on the CPU only; "
                          "use --workers 1 for the GPU, or --device cpu")  # fmt: skip
@@ -204,6 +207,10 @@ def run_study(
     folder = Path(out) if out is not None else Path("runs") / spec.study.name
     folder.mkdir(parents=True, exist_ok=True)
     progress = progress or StudyProgress(quiet=quiet)
+    if workers > (cores := len(os.sched_getaffinity(0))):
+        progress.say(f"--workers {workers}: this machine gives itermap {cores} cores; using {cores} workers (more "
+                     "would only share them, each holding its own copy of the data)")  # fmt: skip
+        workers = cores
     if len(plan.runs) >= LARGE:
         progress.say(f"recording {len(plan.runs):,} runs in {folder / FILENAME}")
     with FolderLock(folder):
@@ -271,7 +278,8 @@ def run_packs(plan: Plan, store: Store, folder: Path, device: str, progress: Stu
         )
         return
     data = PackData(plan.spec.data.data_dir)
-    for pack in todo:
-        for message in pack_epochs(pack, data(pack), device, checkpoint_path(folder, pack), recorded[pack.pack_id],
-                                   train.checkpoint_every, train.keep_weights):  # fmt: skip
-            record(message)
+    with one_thread():  # as in a worker: a run's numbers do not depend on --workers
+        for pack in todo:
+            for message in pack_epochs(pack, data(pack), device, checkpoint_path(folder, pack), recorded[pack.pack_id],
+                                       train.checkpoint_every, train.keep_weights):  # fmt: skip
+                record(message)

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS runs (
     diverged_epoch INTEGER,
     epochs_done INTEGER NOT NULL DEFAULT 0,
     device TEXT,
+    threads INTEGER,
     started REAL,
     finished REAL,
     seconds REAL NOT NULL DEFAULT 0
@@ -237,15 +238,19 @@ class Store:
             )
             put_meta(db, {"store_version": VERSION, **meta})
 
-    def start_pack(self, pack_id: str, run_ids: list[str], epoch: int, diverged: list[int | None], device: str) -> None:
+    def start_pack(
+        self, pack_id: str, run_ids: list[str], epoch: int, diverged: list[int | None], device: str, threads: int
+    ) -> None:
         """Resume or start a pack at `epoch`: drop its rows after that epoch and set statuses to match."""
         now = time.time()
         with self.transaction() as db:
+            if "threads" not in self.columns("runs"):  # a store written before runs recorded their thread count
+                db.execute("ALTER TABLE runs ADD COLUMN threads INTEGER")
             db.executemany("DELETE FROM metrics WHERE run_id = ? AND epoch > ?", [(r, epoch) for r in run_ids])
             db.executemany(
                 "UPDATE runs SET pack_id = ?, status = ?, diverged_epoch = ?, epochs_done = ?, device = ?,"
-                " started = COALESCE(started, ?), finished = NULL WHERE run_id = ?",
-                [(pack_id, "running" if d is None else "diverged", d, epoch, device, now, r)
+                " threads = ?, started = COALESCE(started, ?), finished = NULL WHERE run_id = ?",
+                [(pack_id, "running" if d is None else "diverged", d, epoch, device, threads, now, r)
                  for r, d in zip(run_ids, diverged)],
             )  # fmt: skip
 

@@ -13,6 +13,7 @@ import io
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,20 @@ from itermap.study.plan import Pack
 from itermap.train import PackTrainer
 from itermap.train.trainer import MetricRow
 
+THREADS = 1  # PyTorch intra-op threads of every training, in-process or in a worker (see `one_thread`)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Train with `THREADS` intra-op threads: a thread count can change float rounding, so a run's numbers would
+    otherwise depend on how many workers trained its study."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
 
 @dataclass
 class PackStarted:
@@ -33,6 +48,7 @@ class PackStarted:
     pack_id: str
     epoch: int
     diverged: list[int | None]
+    threads: int  # PyTorch intra-op threads it trains with
     discarded: int | None = None
 
 
@@ -102,7 +118,7 @@ def pack_epochs(
     discarded = None
     if trainer.epoch > recorded:
         discarded, trainer = trainer.epoch, PackTrainer(run.cfg, run.train, pack.seeds, data, device)
-    yield PackStarted(pack.pack_id, trainer.epoch, list(trainer.diverged), discarded)
+    yield PackStarted(pack.pack_id, trainer.epoch, list(trainer.diverged), torch.get_num_threads(), discarded)
     finished = False
     while not finished:
         started = time.time()

@@ -1,6 +1,7 @@
 """Training packs in a local pool of worker processes, recorded by the driver (`--workers N`).
 
-Each worker is a spawned process (torch and fork do not mix) with one intra-op thread, joined to the
+Each worker is a spawned process (torch and fork do not mix) with one intra-op thread (as every training
+has, `training.one_thread`), joined to the
 driver by its own pipe: the driver sends it one pack at a time, and it sends back every message of
 `pack_epochs`; it writes nothing itself. Every death shows as the end of a pipe, never as a wait: a
 worker that dies (even halfway through a message) ends its pipe, which the driver reads as an error
@@ -22,12 +23,10 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-import torch
-
 from itermap.data import DataError, load
 from itermap.study.errors import StudyError
 from itermap.study.plan import Pack
-from itermap.study.training import EpochDone, PackData, PackStarted, checkpoint_path, pack_epochs
+from itermap.study.training import EpochDone, PackData, PackStarted, checkpoint_path, one_thread, pack_epochs
 
 Task = tuple[Pack, int]  # a pack, and the epochs the store holds for it
 
@@ -126,13 +125,13 @@ def work(
     conn: Connection, folder: Path, data_dir: str | Path | None, checkpoint_every: int, keep_weights: bool
 ) -> None:
     """A worker: train the packs the driver sends until it sends None; exit at once when the driver is gone."""
-    torch.set_num_threads(1)
     data = PackData(data_dir)
     try:
-        while (task := conn.recv()) is not None:
-            pack, recorded = task
-            for message in messages(pack, data, folder, recorded, checkpoint_every, keep_weights):
-                conn.send(message)
+        with one_thread():
+            while (task := conn.recv()) is not None:
+                pack, recorded = task
+                for message in messages(pack, data, folder, recorded, checkpoint_every, keep_weights):
+                    conn.send(message)
     except (EOFError, OSError):  # the driver's end of the pipe is gone: nobody to report to
         os._exit(1)
 
