@@ -40,6 +40,11 @@ OWNED = (FILENAME, f"{FILENAME}-wal", f"{FILENAME}-shm", "study.toml", "checkpoi
 LARGE = 100_000  # runs: a study this large says so before the seconds it takes to record its plan
 
 
+def cores_given() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def resolve_device(device: str) -> str:
     """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; 'cuda' without one is an error."""
     if device == "auto":
@@ -207,7 +212,7 @@ def run_study(
     folder = Path(out) if out is not None else Path("runs") / spec.study.name
     folder.mkdir(parents=True, exist_ok=True)
     progress = progress or StudyProgress(quiet=quiet)
-    if workers > (cores := len(os.sched_getaffinity(0))):
+    if workers > (cores := cores_given()):
         progress.say(f"--workers {workers}: this machine gives itermap {cores} cores; using {cores} workers (more "
                      "would only share them, each holding its own copy of the data)")  # fmt: skip
         workers = cores
