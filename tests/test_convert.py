@@ -180,6 +180,12 @@ def test_cli_converts_a_kept_run_and_saves_its_weights(tmp_path):
     assert refused.exit_code == 2 and "no exact conversion" in refused.output
     missing = runner.invoke(app, ["convert", str(folder), "--run", "zzz", "--to", "itermap"])
     assert missing.exit_code == 2 and "no kept weights" in missing.output
+    weights = folder / "weights" / f"{kept['mlp']}.safetensors"
+    for damage in (b"", weights.read_bytes()[:200]):  # empty, and cut short
+        weights.write_bytes(damage)
+        damaged = runner.invoke(app, ["convert", str(folder), "--run", kept["mlp"], "--to", "itermap"])
+        assert damaged.exit_code == 2 and damaged.exception.__class__ is SystemExit
+        assert damaged.stderr.startswith(f"error: {weights}: not readable as a run's kept weights")
 
 
 def test_cli_demo_prints_every_conversion_exact():

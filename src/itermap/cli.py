@@ -1,11 +1,12 @@
 """The `itermap` command. Each command is a small function over the Python API.
 
-Errors a user can fix (bad spec, missing data, locked or foreign study folder) print one line
-`error: ...` on stderr and exit with code 2, for every command.
+Errors a user can fix (bad spec, missing data, locked or foreign study folder, a full disk or
+read-only storage) print one line `error: ...` on stderr and exit with code 2, for every command.
 """
 
 from __future__ import annotations
 
+import errno
 import time
 from enum import Enum
 from pathlib import Path
@@ -21,8 +22,23 @@ from itermap.study.errors import StudyError
 console = Console()
 
 
+SPACE = "free some space and run the same command again: everything recorded is kept"
+HINTS = {
+    errno.ENOSPC: SPACE,
+    errno.EDQUOT: SPACE,
+    errno.EROFS: "the storage is read-only: write elsewhere (`run --out DIR`, `export --output FILE`)",
+}
+
+
+def os_error(e: OSError) -> str:
+    """An operating system's error (disk full, read-only storage, no such folder) as one line with what to do."""
+    where = f"{e.filename}: " if e.filename else ""
+    hint = HINTS.get(e.errno)
+    return f"{where}{e.strerror or e}" + (f"; {hint}" if hint else "")
+
+
 class UserErrorGroup(TyperGroup):
-    """Turns user errors raised by any command into `error: ...` on stderr and exit code 2."""
+    """Turns user errors raised by any command, and the file system's, into `error: ...` on stderr and exit code 2."""
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -30,9 +46,12 @@ class UserErrorGroup(TyperGroup):
         except Exception as e:
             from itermap.data import DataError  # imported here: it loads torch, which `--help` does not need
 
-            if not isinstance(e, (StudyError, DataError)):
+            if isinstance(e, OSError):
+                typer.echo(f"error: {os_error(e)}", err=True)
+            elif isinstance(e, (StudyError, DataError)):
+                typer.echo(f"error: {e}", err=True)
+            else:
                 raise
-            typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from None
 
 
@@ -93,12 +112,13 @@ def plan(
     ] = None,
 ) -> None:
     """Show a study's runs and packs, parameter counts, multiply-adds and estimated time on the chosen device."""
-    from itermap.study.estimate import estimate_seconds, pack_macs
+    from itermap.study.estimate import check_memory, estimate_seconds, pack_macs
     from itermap.study.plan import make_plan
     from itermap.study.runner import device_name, finished_in, resolve_device, resolve_spec
 
     the_plan = make_plan(resolve_spec(study, seeds, epochs, names(datasets)))
     device = resolve_device(device)
+    check_memory(the_plan, device)
     seconds = estimate_seconds(the_plan, device) if calibrate else {}
     table = Table("data set", "arch", "params", "MACs/example", "budget", "seeds", "epochs", "est. time")
     for p in the_plan.packs:
@@ -190,10 +210,19 @@ def export(
 ) -> None:
     """Write a study's tidy results table (one row per measured number) as Parquet or CSV."""
     from itermap.analysis.results import load_results
+    from itermap.study.files import replacing
 
     frame = load_results(folder)
     output = output or folder / f"results.{format.value}"
-    frame.to_parquet(output, index=False) if format is ExportFormat.parquet else frame.to_csv(output, index=False)
+    if output.is_dir():
+        raise StudyError(f"--output {output}: is a folder; give a file name, e.g. {output / f'results.{format.value}'}")
+    if not output.parent.is_dir():
+        raise StudyError(f"--output {output}: no folder {output.parent}; create it first, or choose another")
+    with replacing(output) as tmp:
+        try:
+            frame.to_parquet(tmp, index=False) if format is ExportFormat.parquet else frame.to_csv(tmp, index=False)
+        except OSError as e:  # pyarrow's errors name no file
+            raise OSError(e.errno, e.strerror or str(e), str(output)) from None
     console.print(f"{len(frame)} rows -> {output}", highlight=False)
 
 

@@ -43,9 +43,11 @@ def test_user_files_are_never_overwritten(
 ) -> None:
     mine = tmp_path / "mine" / "mnist"
     mine.mkdir(parents=True)
-    (mine / "train-labels-idx1-ubyte.gz").write_bytes(b"my own bytes")  # an incomplete set: not used
+    (mine / "train-labels-idx1-ubyte.gz").write_bytes(b"my own bytes")  # an incomplete set: named, not used
     use_remote(monkeypatch, (f"{mirror}/mnist/",), served_md5(shared_data))
-    assert load("mnist", data_dir=tmp_path / "mine").source == str(offline / "mnist")
+    with pytest.raises(DataError, match="holds 1 of the 4 IDX files"):
+        load("mnist", data_dir=tmp_path / "mine")
+    assert not (offline / "mnist").exists()
     assert [p.name for p in mine.iterdir()] == ["train-labels-idx1-ubyte.gz"]
     assert (mine / "train-labels-idx1-ubyte.gz").read_bytes() == b"my own bytes"
 

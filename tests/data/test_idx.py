@@ -53,6 +53,10 @@ def bad_file(tmp_path: Path, kind: str) -> Path:
             "truncated gz": gzip.compress(raw)[:-20],
             "not gz": raw,
             "corrupt gz": gzip.compress(raw)[:10] + b"\xff" * 40,
+            "negative dimensions": raw[:4] + np.array([-2, -3, 4], ">i4").tobytes() + raw[16:],  # their product fits
+            # a product of 24 + 6 * 2**64: int64 arithmetic wraps it to the 24 values the file holds
+            "overflowing dimensions": raw[:4] + np.array([1539092, 1484310, 48448661], ">i4").tobytes() + raw[16:],
+            "zero images": raw[:4] + np.array([0, 4, 4], ">i4").tobytes(),
         }[kind]
     )
     return path
@@ -60,7 +64,19 @@ def bad_file(tmp_path: Path, kind: str) -> Path:
 
 @pytest.mark.parametrize(
     "kind",
-    ["truncated", "trailing bytes", "header only", "empty", "labels magic", "truncated gz", "not gz", "corrupt gz"],
+    [
+        "truncated",
+        "trailing bytes",
+        "header only",
+        "empty",
+        "labels magic",
+        "truncated gz",
+        "not gz",
+        "corrupt gz",
+        "negative dimensions",
+        "overflowing dimensions",
+        "zero images",
+    ],  # fmt: skip
 )
 def test_bad_file_gives_one_clear_line(tmp_path: Path, kind: str) -> None:
     path = bad_file(tmp_path, kind)

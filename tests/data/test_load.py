@@ -73,6 +73,7 @@ def test_unknown_name_lists_the_known_ones() -> None:
 
 
 def test_not_found_without_download_says_where_it_looked(tmp_path: Path, offline: Path) -> None:
+    (tmp_path / "mine").mkdir()
     with pytest.raises(DataError) as err:
         load("mnist", data_dir=tmp_path / "mine", download=False)
     message = str(err.value)
@@ -91,6 +92,7 @@ def test_search_order(tmp_path: Path, offline: Path, make_set, monkeypatch: pyte
         tmp_path / "mine" / "mnist",
     ]
     monkeypatch.setenv("ITERMAP_DATA_DIR", str(tmp_path / "env"))
+    (tmp_path / "mine").mkdir()
     for label, place in enumerate(places):  # each new place should win over all the ones before it
         make_set(place, first_label=label, gz=label % 2 == 0)
         data = load("mnist", data_dir=tmp_path / "mine", download=False)
@@ -105,11 +107,28 @@ def test_env_dir_is_searched_by_folder_only(tmp_path: Path, make_set, monkeypatc
         load("mnist", download=False)
 
 
-def test_incomplete_folder_is_skipped(tmp_path: Path, offline: Path, make_set) -> None:
+def test_incomplete_folder_names_the_missing_file(tmp_path: Path, offline: Path, make_set) -> None:
     make_set(tmp_path / "mine" / "mnist")
     (tmp_path / "mine" / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
     make_set(offline / "mnist", first_label=7)
-    assert load("mnist", data_dir=tmp_path / "mine", download=False).source == str(offline / "mnist")
+    with pytest.raises(DataError, match=r"mine/mnist: holds 3 of the 4 IDX files of mnist, without t10k-labels-idx1"):
+        load("mnist", data_dir=tmp_path / "mine", download=False)
+
+
+def test_incomplete_cache_is_completed_by_the_download(tmp_path: Path, offline: Path, make_set) -> None:
+    make_set(offline / "mnist")
+    (offline / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()  # an interrupted download
+    with pytest.raises(DataError, match="could not download mnist/train-images"):  # the dead mirror is tried
+        load("mnist")
+
+
+@pytest.mark.parametrize("where", ["missing", "a file"])
+def test_data_dir_that_is_not_a_folder(tmp_path: Path, offline: Path, where: str) -> None:
+    path = tmp_path / "nowhere"
+    if where == "a file":
+        path.write_text("")
+    with pytest.raises(DataError, match=f"data_dir {path}: not a folder"):
+        load("mnist", data_dir=path, download=False)
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -88,7 +90,7 @@ def start_itermap(cli_env):
 
 
 def _metric_rows(folder: Path) -> list[tuple]:
-    with sqlite3.connect(folder / "results.sqlite") as db:
+    with closing(sqlite3.connect(folder / "results.sqlite")) as db:  # closed now, not at the next garbage collection
         return sorted(db.execute("SELECT run_id, epoch, split, metric, value FROM metrics"))
 
 
@@ -96,7 +98,7 @@ def _count_rows(folder: Path) -> int:
     if not (folder / "results.sqlite").exists():
         return 0
     try:
-        with sqlite3.connect(folder / "results.sqlite", timeout=1) as db:
+        with closing(sqlite3.connect(folder / "results.sqlite", timeout=1)) as db:
             return db.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
     except sqlite3.OperationalError:  # tables not created yet
         return 0
@@ -128,3 +130,18 @@ def _kill_when(proc: subprocess.Popen, ready, timeout: float = 90) -> None:
 def kill_when():
     """f(proc, ready) -> SIGKILL `proc` as soon as `ready()` holds; fails if it ended first."""
     return _kill_when
+
+
+@pytest.fixture
+def isolated(cli_env):
+    """f(script) runs a bash script in its own user and mount namespace, where it may mount a small tmpfs (a real
+    full disk) or a read-only view of a folder without root; `$ITERMAP` runs the command. Skips where unavailable."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode:
+        pytest.skip("needs unprivileged user and mount namespaces (unshare -rm)")
+
+    def run(script: str, timeout: float = 180) -> subprocess.CompletedProcess:
+        env = {**cli_env, "ITERMAP": f"{sys.executable} -m itermap.cli"}
+        cmd = ["unshare", "-rm", "bash", "-c", f"set -u\n{script}"]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+    return run

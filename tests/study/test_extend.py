@@ -131,3 +131,16 @@ def test_a_version_1_folder_is_upgraded_in_place(trained, shared_data, tmp_path)
     assert {p.stem for p in (folder / "weights").glob("*.safetensors")} == {r.run_id for r in plan.runs}
     with sqlite3.connect(folder / "results.sqlite") as db:
         assert dict(db.execute("SELECT key, value FROM meta"))["store_version"] == "2"
+
+
+def test_keep_weights_on_a_finished_study_trains_again_to_keep_them(tmp_path, metric_rows):
+    folder = itermap.run_study(parse(spec(), "test"), out=tmp_path / "s", device="cpu", quiet=True)
+    rows = metric_rows(folder)
+    kept = spec()
+    kept["train"]["keep_weights"] = True
+    itermap.run_study(parse(kept, "test"), out=folder, device="cpu", quiet=True)
+    runs = {r.run_id for r in make_plan(parse(kept, "test")).runs}
+    assert {p.stem for p in (folder / "weights").glob("*.safetensors")} == runs
+    assert "keep_weights = true" in (folder / "study.toml").read_text()
+    assert metric_rows(folder) == rows  # retrained to the same rows, none lost or twice
+    assert itermap.study_info(folder)["counts"]["done"] == len(runs)

@@ -45,7 +45,13 @@ def test_divergence_is_recorded_and_the_study_goes_on(tmp_path):
     assert unfinished == 0  # the other pack still trained to its end
     frame = itermap.load_results(folder)
     assert set(frame.arch) == {"rnn-1x2"} and frame.epoch.max() == 3
-    assert itermap.study_info(folder)["counts"] == {"done": 2, "diverged": 2, "running": 0, "pending": 0}
+    assert itermap.study_info(folder)["counts"] == {
+        "done": 2,
+        "diverged": 2,
+        "running": 0,
+        "interrupted": 0,
+        "pending": 0,
+    }
 
 
 def test_other_study_refused_unless_force_new(tmp_path):

@@ -38,3 +38,17 @@ def test_second_run_refused_then_takes_over(tiny_spec, start_itermap, cli, count
         os.kill(third.pid, signal.SIGKILL)
         third.wait()
     assert "being written" not in third.stderr.read()
+
+
+def test_status_tells_running_from_interrupted(tiny_spec, start_itermap, cli, count_rows, tmp_path):
+    out = tmp_path / "study"
+    proc = start_itermap("run", tiny_spec(epochs=200, limit_train=3000), "--out", out, "--device", "cpu")
+    try:
+        wait_for_rows(proc, count_rows, out, 0)
+        live = cli("status", out)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert "2 running, 0 interrupted" in live.stdout, live.stdout
+    after = cli("status", out)
+    assert "0 running, 2 interrupted" in after.stdout and "incomplete" in after.stdout, after.stdout

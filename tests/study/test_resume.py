@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import sqlite3
+from contextlib import closing
 
 LONG = dict(epochs=5, limit_train=1500, mlp_hidden="[[16], [16, 16]]")
 
@@ -57,3 +59,38 @@ def test_damaged_checkpoint_is_named_and_deleting_it_recovers(
     reference = cli("run", spec, "--out", tmp_path / "reference", "--device", "cpu")
     assert reference.returncode == 0, reference.stderr
     assert metric_rows(out) == metric_rows(tmp_path / "reference")
+
+
+def test_checkpoint_ahead_of_the_store_is_discarded(
+    tiny_spec, start_itermap, cli, metric_rows, count_rows, kill_when, tmp_path
+):
+    """A deleted store, or a lost `-wal` after SQLite checkpointed part of it: checkpoints are then ahead of the
+    store, and using them would leave the epochs before them unrecorded. They are discarded and the packs retrain."""
+    spec = tiny_spec(**LONG)
+    reference = cli("run", spec, "--out", tmp_path / "reference", "--device", "cpu")
+    assert reference.returncode == 0, reference.stderr
+    want = metric_rows(tmp_path / "reference")
+
+    def checkpointed(out, rows: int):
+        return lambda: count_rows(out) >= rows and bool(list((out / "checkpoints").glob("*.pt")))
+
+    deleted = tmp_path / "deleted"
+    kill_when(start_itermap("run", spec, "--out", deleted, "--device", "cpu"), checkpointed(deleted, 8))
+    for name in ("results.sqlite", "results.sqlite-wal", "results.sqlite-shm"):
+        (deleted / name).unlink(missing_ok=True)
+
+    lost = tmp_path / "lost-wal"
+    kill_when(start_itermap("run", spec, "--out", lost, "--device", "cpu"), checkpointed(lost, 8))
+    with closing(sqlite3.connect(lost / "results.sqlite")) as db:  # SQLite moves the WAL's pages into the main file
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    kept = count_rows(lost)
+    kill_when(start_itermap("run", spec, "--out", lost, "--device", "cpu"), checkpointed(lost, kept + 16))
+    for name in ("results.sqlite-wal", "results.sqlite-shm"):
+        (lost / name).unlink()
+    assert count_rows(lost) == kept
+
+    for out in (deleted, lost):
+        resumed = cli("run", spec, "--out", out, "--device", "cpu")
+        assert resumed.returncode == 0, resumed.stderr
+        assert metric_rows(out) == want  # no epoch left unrecorded, none twice
+        assert "is ahead of the store" in resumed.stdout

@@ -39,3 +39,16 @@ def test_ids_change_with_a_non_default_value():
     base = {r.run_id for r in make_plan(spec).runs}
     other = spec.model_copy(update={"train": spec.train.model_copy(update={"lr": 3e-3})})
     assert not base & {r.run_id for r in make_plan(other).runs}
+
+
+def test_creating_a_study_hashes_each_run_once(tmp_path, monkeypatch):
+    """Planning and recording a study is linear in its runs: each run id and pack id is computed once."""
+    from itermap.study import plan as planning
+    from itermap.study.store import Store
+
+    calls = []
+    monkeypatch.setattr(planning, "stable_id", lambda obj: calls.append(obj) or stable_id(obj))
+    made = make_plan(load_spec("quick").with_overrides(seeds=200))
+    with Store(tmp_path) as store:
+        store.plan(made)
+    assert len(made.runs) == 200 * len(made.packs) and len(calls) == len(made.runs) + len(made.packs)

@@ -124,6 +124,37 @@ CASES = [
         spec(grid='[[matched]]\nbudgets = [1000]\nfamilies = [{ family = "itermap" }]\n'),
         ["matched[0].families[0].family", "no width to solve"],
     ),
+    (
+        "matched-out-of-reach",
+        spec(grid='[[matched]]\nbudgets = [10, 20]\nfamilies = [{ family = "mlp", layers = 1 }]\n'),
+        ["no runs: mlp-1 cannot reach 10 parameters", "; mlp-1 cannot reach 20 parameters"],
+    ),
+    (
+        "data-dir-missing",
+        spec(data='[data]\ndatasets = ["fashion-mnist-mini"]\ndata_dir = "nowhere"\n'),
+        ["data.data_dir: not a folder", "nowhere"],
+    ),
+    (
+        "data-dir-a-file",
+        spec(data='[data]\ndatasets = ["fashion-mnist-mini"]\ndata_dir = "data-dir-a-file.toml"\n'),
+        ["data.data_dir: not a folder", "data-dir-a-file.toml"],
+    ),
+    ("seed-too-large", spec(train="[train]\nseeds = [0, 9223372036854775808]\n"), ["train.seeds", "2**63 - 1"]),
+    (
+        "batch-too-large",
+        spec(train="[train]\nbatch_size = 9223372036854775808\n"),
+        ["train.batch_size", "less than 9223372036854775808"],
+    ),
+    (
+        "negative-data-seed",
+        spec(train='[train]\ndata_order = "shared"\ndata_seed = -1\n'),
+        ["train.data_seed", "greater than or equal to 0"],
+    ),
+    (
+        "model-too-large",
+        spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [[1000000000]]\n'),
+        ["mlp-1000000000 has 795,000,000,010 parameters", "GiB", "fewer seeds"],
+    ),
     ("missing-study", spec(study=""), ["study", "missing"]),
     ("bad-study-name", spec(study='[study]\nname = "../x"\n'), ["study.name", "pattern"]),
 ]
@@ -172,3 +203,24 @@ def test_bad_override_names_the_command_line():
 def test_status_of_a_folder_without_a_study(tmp_path):
     result = CliRunner().invoke(app, ["status", str(tmp_path)])
     assert result.exit_code == 2 and "no results.sqlite" in result.stderr
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_text("\ufeff" + spec(), encoding="utf-8")
+    result = CliRunner().invoke(app, ["plan", str(path), "--no-calibrate"])
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize("path, kind", [(".", "a folder"), ("/dev/null", "not a regular file")])
+def test_a_spec_path_that_is_not_a_file(path, kind, tmp_path):
+    path = tmp_path if path == "." else path
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and result.stderr.startswith(f"error: {path}: {kind}; give a spec's TOML file")
+
+
+def test_plan_refuses_a_model_that_cannot_fit(cli, tmp_path):
+    path = tmp_path / "huge.toml"
+    path.write_text(spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [[1000000000]]\n'))
+    done = cli("plan", path, "--device", "cpu")  # with calibration, which would allocate it
+    check(done.returncode, done.stderr, path, ["mlp-1000000000 has 795,000,000,010 parameters", "GiB"])

@@ -13,6 +13,7 @@ import pandas as pd
 
 from itermap.models import FamilyConfig, parse_config
 from itermap.study.errors import StudyError
+from itermap.study.lock import held
 from itermap.study.store import FILENAME, Store
 
 RUN_COLUMNS = ["run_id", "study", "dataset", "family", "arch", "params", "macs", "budget", "seed", "status",
@@ -22,7 +23,7 @@ SEPARATOR = " · "  # between a group's family part and each varying field
 
 
 def open_store(folder: str | Path) -> Store:
-    """The folder's results store, read-only; a clear error when there is none."""
+    """The folder's results store, read-only (use it as a `with` block); a clear error when there is none."""
     if not (Path(folder) / FILENAME).is_file():
         raise StudyError(f"{folder}: no {FILENAME} here; is it a study folder (runs/<name>)?")
     return Store(Path(folder), readonly=True)
@@ -77,13 +78,10 @@ def load_results(folder: str | Path, unmeasured: bool = False, all_runs: bool = 
     `unmeasured=True` adds one metric-less row for each run with no metric rows yet, so a partial study's
     missing runs are still listed. `all_runs=True` includes runs that the study's current spec no longer plans.
     """
-    store = open_store(folder)
-    try:
+    with open_store(folder) as store:
         runs = runs_frame(store, all_runs)
         metrics = pd.read_sql_query("SELECT * FROM metrics ORDER BY rowid", store.db)
         metrics["step"] = metrics.get("step", pd.Series(dtype="Int64")).astype("Int64")  # a version-1 store has none
-    finally:
-        store.close()
     frame = metrics.merge(runs, on="run_id", how="right" if unmeasured else "inner", validate="many_to_one")
     first = ["run_id", "study", "dataset", "family", "arch", "group", "params", "macs", "seed", *METRIC_COLUMNS,
              "status", "diverged_epoch"]  # fmt: skip
@@ -94,13 +92,15 @@ def load_results(folder: str | Path, unmeasured: bool = False, all_runs: bool = 
 
 
 def study_info(folder: str | Path) -> dict:
-    """A study's spec text, name, versions, device, wall time, last update and counts of runs by status."""
-    store = open_store(folder)
-    try:
+    """A study's spec text, name, versions, device, wall time, last update and counts of runs by status.
+
+    The store's `running` is counted as `interrupted` when no process holds the folder's lock (the run was killed).
+    """
+    with open_store(folder) as store:
         meta, counts = store.meta(), store.counts()
-        total = sum(n for s, n in counts.items() if s != "unplanned")
-    finally:
-        store.close()
+    if not held(folder):  # a run the store calls running, whose process is gone (killed), is interrupted
+        counts["interrupted"] = counts.pop("running", 0)
+    total = sum(n for s, n in counts.items() if s != "unplanned")
     return {
         "study": meta.get("study"),
         "spec": meta.get("spec", ""),
@@ -112,6 +112,6 @@ def study_info(folder: str | Path) -> dict:
         "created": float(meta["created"]) if "created" in meta else None,
         "updated": float(meta["updated"]) if "updated" in meta else None,
         "runs": total,
-        "counts": {s: counts.get(s, 0) for s in ("done", "diverged", "running", "pending")},
+        "counts": {s: counts.get(s, 0) for s in ("done", "diverged", "running", "interrupted", "pending")},
         "unplanned": counts.get("unplanned", 0),
     }

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from itermap.convert.forms import Form, convert, family_form
@@ -39,9 +39,13 @@ def kept_weights(folder: Path, run_id: str) -> Path:
 
 def load_run(path: Path) -> tuple[FamilyConfig, Params, dict]:
     """A kept run's family config, params and resolved run config (dataset, model, train, seed)."""
-    with safe_open(str(path), "pt") as f:
-        run = json.loads(f.metadata()["config"])
-        params = {k: f.get_tensor(k) for k in f.keys()}
+    try:
+        with safe_open(str(path), "pt") as f:
+            run = json.loads(f.metadata()["config"])
+            params = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, TypeError, KeyError, ValueError) as e:  # damaged, or no run's config in its metadata
+        raise ValueError(f"{path}: not readable as a run's kept weights ({e}); move it aside and run the study "
+                         "again: it trains that run again to keep its weights") from None  # fmt: skip
     return parse_config(run["model"]), params, run
 
 

@@ -86,7 +86,7 @@ def load(name: str, data_dir: str | Path | None = None, download: bool = True) -
     spec = DATASETS[name]
     if spec.remote is None:
         files = sources.idx_files(EMBEDDED / spec.folder)
-        if files is None:
+        if len(files) < len(sources.FILES):
             raise DataError(f"embedded data set {name} is missing from {EMBEDDED}; reinstall itermap")
         return read(name, files, spec, source="embedded")
     files = sources.find(spec.folder, data_dir)

@@ -8,6 +8,7 @@ are used here, so the magic number is 2049 for labels [N] and 2051 for images [N
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -38,7 +39,9 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
             f"{path}: not an IDX file of {ndim} dimension(s) (magic number {found}, expected {magic}); {FIX}"
         )
     dims = tuple(int(d) for d in np.frombuffer(raw, ">i4", count=ndim, offset=4))
-    size = int(np.prod(dims))
+    if min(dims) < 1:
+        raise DataError(f"{path}: its header says dimensions {dims}; each must be at least 1 (corrupt); {FIX}")
+    size = math.prod(dims)  # exact: numpy's product of large dimensions would wrap around
     if len(raw) != start + size:
         raise DataError(
             f"{path}: holds {len(raw) - start} values but its header {dims} says {size} (truncated or corrupt); {FIX}"

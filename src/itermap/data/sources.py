@@ -36,30 +36,39 @@ def cache_dir() -> Path:
 
 
 def candidates(folder: str, data_dir: str | Path | None = None) -> list[Path]:
-    """The folders searched for a data set, in order."""
+    """The folders searched for a data set, in order; a `data_dir` that is not a folder is an error."""
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise DataError(f"data_dir {data_dir}: not a folder; give the folder that holds {folder}/")
     dirs = [Path(data_dir) / folder, Path(data_dir)] if data_dir is not None else []
     if os.environ.get("ITERMAP_DATA_DIR"):
         dirs.append(Path(os.environ["ITERMAP_DATA_DIR"]) / folder)
     return dirs + [cache_dir() / folder, SYSTEM_DIR / folder]
 
 
-def idx_files(directory: Path) -> dict[str, Path] | None:
-    """The four IDX files in `directory` (each as X, else X.gz), or None unless all four are there."""
+def idx_files(directory: Path) -> dict[str, Path]:
+    """The IDX files in `directory` (each as X, else X.gz), by name; complete when it holds all four."""
     found = {}
     for name in FILES:
         plain, packed = directory / name, directory / f"{name}.gz"
-        found[name] = plain if plain.is_file() else packed
-        if not found[name].is_file():
-            return None
+        if plain.is_file() or packed.is_file():
+            found[name] = plain if plain.is_file() else packed
     return found
 
 
 def find(folder: str, data_dir: str | Path | None = None) -> dict[str, Path] | None:
-    """The four IDX files from the first searched folder that holds them all, or None."""
+    """The four IDX files from the first searched folder that holds them all, or None.
+
+    A folder of the user's that holds some of the four is an error naming the missing ones; the cache may hold
+    some (an interrupted download), and the download completes it.
+    """
     for directory in candidates(folder, data_dir):
         files = idx_files(directory)
-        if files is not None:
+        if len(files) == len(FILES):
             return files
+        if files and directory != cache_dir() / folder:
+            missing = ", ".join(f"{name}(.gz)" for name in FILES if name not in files)
+            raise DataError(f"{directory}: holds {len(files)} of the 4 IDX files of {folder}, without {missing}; "
+                            "add the missing ones, or empty the folder")  # fmt: skip
     return None
 
 

@@ -7,12 +7,14 @@ that family. An evaluated example is counted as a third of a trained one (forwar
 
 from __future__ import annotations
 
+import os
 import time
 from collections import defaultdict
 
 import torch
 
 from itermap.data import DATASETS, Dataset
+from itermap.study.errors import StudyError
 from itermap.study.plan import Pack, Plan
 from itermap.train import PackTrainer
 
@@ -40,6 +42,30 @@ def pack_macs(pack: Pack) -> float:
 
 def work(pack: Pack) -> int:
     return len(pack.runs) * pack.first.macs
+
+
+def pack_bytes(pack: Pack) -> int:
+    """Memory a pack's training holds besides data and activations: each member's weights, gradients, Adam's moments."""
+    run = pack.first
+    return 4 * len(pack.runs) * run.params * run.train.torch_dtype.itemsize
+
+
+def device_memory(device: str) -> int:
+    """Bytes of memory on `device`: the GPU's, or the machine's."""
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_properties(torch.device(device)).total_memory
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(plan: Plan, device: str) -> None:
+    """Refuse a plan whose largest pack could not fit in `device`'s memory, naming it and its size."""
+    pack = max(plan.packs, key=pack_bytes)
+    need, have = pack_bytes(pack), device_memory(device)
+    if need > have:
+        raise StudyError(f"{plan.spec.origin}: {pack.first.cfg.arch} has {pack.first.params:,} parameters; "
+                         f"{len(pack.runs)} seeds of it need {need / 2**30:,.1f} GiB for weights, gradients and "
+                         f"Adam's state, more than the {have / 2**30:,.1f} GiB of {device}: use smaller models "
+                         "or fewer seeds")  # fmt: skip
 
 
 def calibrate(pack: Pack, device: str) -> float:

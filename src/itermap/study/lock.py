@@ -36,3 +36,18 @@ class FolderLock:
         if self.fd is not None:
             os.close(self.fd)  # closing releases the flock
             self.fd = None
+
+
+def held(folder: Path) -> bool:
+    """Whether a live process holds `folder`'s lock, i.e. is training its study now."""
+    try:
+        fd = os.open(Path(folder) / ".lock", os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the shared lock, if it was taken

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from itermap.models import FamilyConfig, family
@@ -59,7 +60,7 @@ class Run:
             "seed": self.seed,
         }
 
-    @property
+    @cached_property
     def run_id(self) -> str:
         """Hash of the canonical config: defaults left out, so new defaulted fields keep ids stable."""
         limits = {
@@ -78,11 +79,11 @@ class Run:
         return family(self.cfg).macs(self.cfg)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Pack:
     """Runs of one configuration and training config that differ only in seed, trained together."""
 
-    runs: list[Run] = field(default_factory=list)
+    runs: tuple[Run, ...]
 
     @property
     def first(self) -> Run:
@@ -92,7 +93,7 @@ class Pack:
     def seeds(self) -> list[int]:
         return [r.seed for r in self.runs]
 
-    @property
+    @cached_property
     def pack_id(self) -> str:
         """Hash of the pack's run ids: the same runs are the same pack, whichever spec planned them."""
         return stable_id(sorted(r.run_id for r in self.runs))
@@ -168,7 +169,7 @@ def expand(spec: Spec) -> tuple[list[Entry], list[str]]:
                 entries += [checked(found.cfg, t, budget, f"matched[{i}]") for t in trains] if found else []
                 notes += [note] if note else []
     if not entries:
-        raise SpecError("no runs: add a [[grid]] or [[matched]] table")
+        raise SpecError("no runs: " + ("; ".join(notes) if notes else "add a [[grid]] or [[matched]] table"))
     return entries, notes
 
 
@@ -197,7 +198,7 @@ def make_plan(spec: Spec) -> Plan:
     for dataset in spec.data.datasets:
         for cfg, train, budget in entries:
             pack = Pack(
-                [Run(dataset, cfg, train, s, spec.data.limit_train, spec.data.limit_test, budget) for s in seeds]
+                tuple(Run(dataset, cfg, train, s, spec.data.limit_train, spec.data.limit_test, budget) for s in seeds)
             )
             packs.setdefault(pack.pack_id, pack)
     runs = [r for p in packs.values() for r in p.runs]

@@ -23,16 +23,26 @@ import torch
 
 import itermap
 from itermap.study.errors import StudyError
+from itermap.study.estimate import check_memory
+from itermap.study.files import write_bytes
 from itermap.study.lock import FolderLock
 from itermap.study.plan import Pack, Plan, make_plan
 from itermap.study.progress import StudyProgress
 from itermap.study.spec import Spec, load_spec
 from itermap.study.store import FILENAME, Store
-from itermap.study.training import EpochDone, PackData, PackStarted, checkpoint_path, pack_epochs
+from itermap.study.training import EpochDone, PackData, PackStarted, checkpoint_path, one_thread, pack_epochs
 from itermap.study.workers import train_in_workers
 
 OWNED = (FILENAME, f"{FILENAME}-wal", f"{FILENAME}-shm", "study.toml", "checkpoints", "weights",
          "report.html", "summary.md", "figures")  # fmt: skip  # what --force-new removes
+
+
+LARGE = 100_000  # runs: a study this large says so before the seconds it takes to record its plan
+
+
+def cores_given() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def resolve_device(device: str) -> str:
@@ -64,17 +74,16 @@ def resolve_spec(study: str | Path | Spec, seeds: int | None, epochs: int | None
     return spec.with_overrides(seeds=seeds, epochs=epochs, datasets=datasets)
 
 
-def open_folder(plan: Plan, folder: Path, force_new: bool) -> Store:
-    """The folder's store with `plan` recorded as its current plan; refuses a folder holding a different study."""
-    if (folder / FILENAME).exists():
-        store = Store(folder)
-        rename_weights(folder, store.renamed)
+def claim_folder(plan: Plan, folder: Path, force_new: bool) -> None:
+    """Make `folder` ready for `plan`'s study: refuse a folder holding another study, or empty it with `force_new`.
+
+    Only a store itermap wrote (`Store` refuses any other) is ever replaced, and only with `force_new`.
+    """
+    with Store(folder) as store:
         held = store.meta()
-        if held.get("study") == plan.spec.study.name and not force_new:
-            record_plan(store, plan, folder)
-            return store
-        store.close()
-        if "study" in held and not force_new:
+        rename_weights(folder, store.renamed)
+    if held and (force_new or held.get("study") != plan.spec.study.name):
+        if not force_new:
             raise StudyError(
                 f"{folder} holds another study ({held.get('study')!r}, {held.get('runs')} runs, spec in "
                 f"{folder / 'study.toml'}); use --force-new to replace it, or --out for another folder"
@@ -82,9 +91,6 @@ def open_folder(plan: Plan, folder: Path, force_new: bool) -> Store:
         for name in OWNED:
             path = folder / name
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    store = Store(folder)
-    record_plan(store, plan, folder, created=time.time(), wall_seconds=0.0)  # one transaction creates the study
-    return store
 
 
 def record_plan(store: Store, plan: Plan, folder: Path, **meta: object) -> None:
@@ -100,7 +106,7 @@ def record_plan(store: Store, plan: Plan, folder: Path, **meta: object) -> None:
         torch_version=torch.__version__,
         python_version=platform.python_version(),
     )
-    (folder / "study.toml").write_text(plan.spec.to_toml())
+    write_bytes(folder / "study.toml", plan.spec.to_toml().encode())
 
 
 def rename_weights(folder: Path, renamed: dict[str, str]) -> None:
@@ -119,13 +125,6 @@ class Clock:
 
     def total(self) -> float:
         return self.before + time.time() - self.start
-
-
-def atomic_write(data: bytes, path: Path) -> None:
-    """Write to a temporary file, then rename over `path` (a reader never sees half a file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class Recorder:
@@ -147,8 +146,14 @@ class Recorder:
             self.epoch_done(pack, message)
 
     def started(self, pack: Pack, message: PackStarted) -> None:
-        """A pack starts or resumes: drop its rows after the checkpoint's epoch."""
-        self.store.start_pack(pack.pack_id, [r.run_id for r in pack.runs], message.epoch, message.diverged, self.device)
+        """A pack starts or resumes: drop its rows after the checkpoint's epoch (and a checkpoint ahead of the store)."""
+        if message.discarded is not None:
+            checkpoint_path(self.folder, pack).unlink(missing_ok=True)
+            self.progress.say(f"{checkpoint_path(self.folder, pack)}: checkpoint at epoch {message.discarded} is ahead "
+                              "of the store (rows of earlier epochs are missing); discarded, the pack trains again "
+                              "from its first epoch")  # fmt: skip
+        self.store.start_pack(pack.pack_id, [r.run_id for r in pack.runs], message.epoch, message.diverged, self.device,
+                              message.threads)  # fmt: skip
         self.test_acc[pack.pack_id] = None
         label = f"{pack.first.cfg.arch} on {pack.first.dataset}"
         self.progress.pack(pack.pack_id, label, message.epoch, pack.first.train.epochs, len(pack.runs))
@@ -162,7 +167,7 @@ class Recorder:
         if message.weights:
             (self.folder / "weights").mkdir(exist_ok=True)
             for run, data in zip(pack.runs, message.weights):
-                atomic_write(data, self.folder / "weights" / f"{run.run_id}.safetensors")
+                write_bytes(self.folder / "weights" / f"{run.run_id}.safetensors", data)
         records = [(run_ids[r.member], r.epoch, r.split, r.metric, r.value, r.step) for r in message.rows]
         self.store.commit_epoch(run_ids, message.epoch, records, message.diverged, message.seconds, message.finished,
                                 wall_seconds=self.wall.total())  # fmt: skip
@@ -176,7 +181,7 @@ class Recorder:
         self.progress.epoch(pack.pack_id, message.epoch, members, self.test_acc[pack.pack_id])
         if message.checkpoint is not None:
             checkpoint.parent.mkdir(exist_ok=True)
-            atomic_write(message.checkpoint, checkpoint)
+            write_bytes(checkpoint, message.checkpoint)
 
 
 def run_study(
@@ -195,22 +200,33 @@ def run_study(
 
     `workers` > 1 trains that many packs at once in worker processes of one thread each, on the CPU.
     """
+    if not isinstance(workers, int) or workers < 1:
+        raise StudyError(f"--workers {workers}: give a whole number of at least 1")
     if workers > 1 and device.startswith("cuda"):
         raise StudyError(f"--device {device} with --workers {workers}: worker processes train on the CPU only; "
                          "use --workers 1 for the GPU, or --device cpu")  # fmt: skip
     spec = resolve_spec(study, seeds, epochs, datasets)
     plan = make_plan(spec)
     device = resolve_device("cpu" if workers > 1 and device == "auto" else device)
+    check_memory(plan, device)
     folder = Path(out) if out is not None else Path("runs") / spec.study.name
     folder.mkdir(parents=True, exist_ok=True)
     progress = progress or StudyProgress(quiet=quiet)
+    if workers > (cores := cores_given()):
+        progress.say(f"--workers {workers}: this machine gives itermap {cores} cores; using {cores} workers (more "
+                     "would only share them, each holding its own copy of the data)")  # fmt: skip
+        workers = cores
+    if len(plan.runs) >= LARGE:
+        progress.say(f"recording {len(plan.runs):,} runs in {folder / FILENAME}")
     with FolderLock(folder):
-        store = open_folder(plan, folder, force_new)
-        try:
-            run_packs(plan, store, folder, device, progress, workers)
-        finally:
-            progress.stop()
-            store.close()
+        claim_folder(plan, folder, force_new)
+        with Store(folder) as store:  # a new study is created in one transaction: a folder holds a whole one or none
+            record_plan(store, plan, folder, **({} if store.meta() else {"created": time.time(), "wall_seconds": 0.0}))
+            try:
+                run_packs(plan, store, folder, device, progress, workers)
+            finally:
+                progress.stop()
+            store.check_file()  # the results it names are still there
     return folder
 
 
@@ -218,22 +234,31 @@ def finished_in(plan: Plan, folder: Path) -> int:
     """How many of the plan's runs have finished in study folder `folder` (0 where there is no study)."""
     if not (Path(folder) / FILENAME).exists():
         return 0
-    store = Store(Path(folder), readonly=True)
-    try:
-        return len(store.finished_runs() & {r.run_id for r in plan.runs})
-    finally:
-        store.close()
+    with Store(Path(folder), readonly=True) as store:
+        return len(complete(store, Path(folder), plan.spec.train.keep_weights) & {r.run_id for r in plan.runs})
+
+
+def complete(store: Store, folder: Path, keep_weights: bool) -> set[str]:
+    """Runs that need no more training: finished, and with their weights kept where the spec keeps weights."""
+    finished = store.finished_runs()
+    if not keep_weights:
+        return finished
+    return {r for r in finished if (folder / "weights" / f"{r}.safetensors").is_file()}
 
 
 def unfinished(plan: Plan, finished: set[str]) -> list[Pack]:
     """The packs still to train: each planned pack cut down to its runs that have not finished."""
-    packs = [Pack([r for r in p.runs if r.run_id not in finished]) for p in plan.packs]
+    packs = [Pack(tuple(r for r in p.runs if r.run_id not in finished)) for p in plan.packs]
     return [p for p in packs if p.runs]
 
 
 def run_packs(plan: Plan, store: Store, folder: Path, device: str, progress: StudyProgress, workers: int) -> None:
     """Train every pack not yet finished: one after another here, or `workers` at a time in worker processes."""
-    todo = unfinished(plan, store.finished_runs())
+    done = complete(store, folder, plan.spec.train.keep_weights)
+    if unkept := (store.finished_runs() - done) & {r.run_id for r in plan.runs}:
+        progress.say(f"{len(unkept)} finished runs have no kept weights, which keep_weights = true asks for: "
+                     "training them again to keep them (their rows are recomputed)")  # fmt: skip
+    todo = unfinished(plan, done)
     keep = {checkpoint_path(folder, p) for p in todo}
     for path in (folder / "checkpoints").glob("*.pt"):  # finished packs', or packs no plan trains any more
         if path not in keep:
@@ -250,13 +275,16 @@ def run_packs(plan: Plan, store: Store, folder: Path, device: str, progress: Stu
     progress.start(len(plan.runs) - sum(len(p.runs) for p in todo), len(plan.runs), total - left, total)
     record = Recorder(todo, store, folder, device, progress, Clock(float(meta.get("wall_seconds", 0))))
     train = plan.spec.train
+    epochs_done = store.epochs_done()
+    recorded = {p.pack_id: min(epochs_done[r.run_id] for r in p.runs) for p in todo}
     if workers > 1:
         train_in_workers(
-            todo, workers, folder, plan.spec.data.data_dir, train.checkpoint_every, train.keep_weights, record
+            todo, recorded, workers, folder, plan.spec.data.data_dir, train.checkpoint_every, train.keep_weights, record
         )
         return
     data = PackData(plan.spec.data.data_dir)
-    for pack in todo:
-        for message in pack_epochs(pack, data(pack), device, checkpoint_path(folder, pack), train.checkpoint_every,
-                                   train.keep_weights):  # fmt: skip
-            record(message)
+    with one_thread():  # as in a worker: a run's numbers do not depend on --workers
+        for pack in todo:
+            for message in pack_epochs(pack, data(pack), device, checkpoint_path(folder, pack), recorded[pack.pack_id],
+                                       train.checkpoint_every, train.keep_weights):  # fmt: skip
+                record(message)

@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
+import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, ValidationError, field_validator
 
-from itermap.study import toml
 from itermap.study.errors import SpecError
 from itermap.train import TrainConfig
+from itermap.train.config import INT64
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -77,11 +78,11 @@ class TrainSection(TrainConfig):
         if (
             isinstance(seeds, list)
             and seeds
-            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+            and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < INT64 for s in seeds)
             and len(set(seeds)) == len(seeds)
         ):
             return seeds
-        raise ValueError("give a number of seeds >= 1 or a non-empty list of distinct non-negative integers")
+        raise ValueError("give a number of seeds >= 1 or a non-empty list of distinct integers from 0 to 2**63 - 1")
 
     @property
     def seed_list(self) -> list[int]:
@@ -145,8 +146,10 @@ class Spec(BaseModel):
 
     def to_toml(self) -> str:
         """The spec as TOML text (what study.toml holds)."""
-        doc = self.model_dump(mode="json")
-        return toml.dumps({k: doc[k] for k in ("study", "data", "train", "grid", "matched", "compare") if doc[k] != []})
+        doc = without_none(self.model_dump(mode="json"))
+        return tomli_w.dumps(
+            {k: doc[k] for k in ("study", "data", "train", "grid", "matched", "compare") if doc[k] != []}
+        )
 
     def with_overrides(
         self, seeds: int | None = None, epochs: int | None = None, datasets: list[str] | None = None
@@ -170,6 +173,15 @@ class Spec(BaseModel):
         return spec
 
 
+def without_none(value: Any) -> Any:
+    """`value` with every None-valued key left out, at any depth (TOML has no null: an unset key is absent)."""
+    if isinstance(value, dict):
+        return {k: without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_none(v) for v in value]
+    return value
+
+
 def preset_names() -> list[str]:
     """Names of the presets shipped in the package."""
     return sorted(p.stem for p in PRESETS.glob("*.toml"))
@@ -180,6 +192,9 @@ def locate(study: str | Path) -> Path:
     path = Path(study)
     if path.is_file():
         return path
+    if path.exists():
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        raise SpecError(f"{study}: {kind}; give a spec's TOML file, or a preset: {', '.join(preset_names())}")
     if str(study) in preset_names():
         return PRESETS / f"{study}.toml"
     if path.suffix == ".toml" or path.parent != Path("."):
@@ -199,14 +214,17 @@ def load_spec(study: str | Path) -> Spec:
     """Read and validate a spec from a TOML path or a preset name."""
     path = locate(study)
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark some editors write is not TOML
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: invalid TOML: {e}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(f"{path}: cannot read: {e}") from None
     data_dir = doc.get("data", {}).get("data_dir") if isinstance(doc.get("data"), dict) else None
     if isinstance(data_dir, str) and not Path(data_dir).expanduser().is_absolute():
-        doc["data"]["data_dir"] = str((path.parent / data_dir).resolve())  # relative to the spec file
+        doc["data"]["data_dir"] = data_dir = str((path.parent / data_dir).resolve())  # relative to the spec file
+    if isinstance(data_dir, str) and not Path(data_dir).expanduser().is_dir():
+        raise SpecError(f"{path}: data.data_dir: not a folder (got {data_dir!r}); give the folder that holds "
+                        "mnist/ and fashion-mnist/")  # fmt: skip
     return parse(doc, str(path))
 
 

@@ -7,11 +7,13 @@ the last committed epoch; `sqlite3` rolls back anything half-written on the next
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from itermap.models import parse_config
 from itermap.study.errors import StudyError
@@ -19,6 +21,7 @@ from itermap.study.plan import Plan, Run
 from itermap.train import TrainConfig
 
 FILENAME = "results.sqlite"
+APPLICATION_ID = 0x69746D70  # "itmp" in the file's header (PRAGMA application_id): the proof itermap wrote it
 VERSION = 2  # meta `store_version`: 1 (itermap 0.1.0) had a `flops` column and ids that hashed defaults
 
 METRICS = """CREATE TABLE IF NOT EXISTS metrics (
@@ -27,7 +30,7 @@ METRICS = """CREATE TABLE IF NOT EXISTS metrics (
     split TEXT NOT NULL,
     metric TEXT NOT NULL,
     value REAL NOT NULL,
-    step INTEGER  -- the prediction of step 1..T (anytime metrics); NULL: the model's prediction
+    step INTEGER  -- the prediction of step 1..T (anytime metrics), NULL for the model's prediction
 )"""
 
 SCHEMA = f"""
@@ -49,6 +52,7 @@ CREATE TABLE IF NOT EXISTS runs (
     diverged_epoch INTEGER,
     epochs_done INTEGER NOT NULL DEFAULT 0,
     device TEXT,
+    threads INTEGER,
     started REAL,
     finished REAL,
     seconds REAL NOT NULL DEFAULT 0
@@ -64,6 +68,42 @@ def put_meta(db: sqlite3.Connection, values: dict[str, object]) -> None:
     db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
 
 
+def connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    """A connection to the store at `path`; for reading, also on read-only storage.
+
+    Reading a WAL database needs its `-shm` file; where that cannot be created (read-only storage) and there is
+    no `-wal` file, every committed row is in the main file, and opening it as immutable reads them all.
+    """
+    if not readonly:
+        return sqlite3.connect(path, isolation_level=None, timeout=30)
+    uri = f"file:{quote(str(path.absolute()))}"
+    try:
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        wal = path.with_name(path.name + "-wal")
+        if not path.is_file() or (wal.exists() and wal.stat().st_size):
+            raise
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+
+
+def failure(path: Path, error: sqlite3.DatabaseError) -> StudyError:
+    """SQLite's error as one line naming the file and what to do."""
+    name, text = getattr(error, "sqlite_errorname", ""), str(error)
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        return StudyError(f"{path}: the disk is full ({text}); free some space and run the same command again: "
+                          "every committed epoch is kept")  # fmt: skip
+    if name.startswith("SQLITE_READONLY") or "readonly" in text:
+        return StudyError(f"{path}: cannot write ({text}); the folder is on read-only storage or not yours: "
+                          "use --out for a writable folder")  # fmt: skip
+    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
+        return StudyError(f"{path}: cannot open ({text}); check that the folder exists and can be read")
+    return StudyError(f"{path}: not a readable itermap results database ({text}); move it aside to keep it "
+                      "(`sqlite3 FILE .recover` may save its rows), then run the study again, or use --out "
+                      "for a new folder")  # fmt: skip
+
+
 def run_of(row: sqlite3.Row) -> Run:
     """The planned run a stored row describes (its config rebuilt with today's defaults)."""
     config = json.loads(row["config"])
@@ -72,25 +112,62 @@ def run_of(row: sqlite3.Row) -> Run:
 
 
 class Store:
-    """A study's results.sqlite: runs, their metric rows, and study metadata."""
+    """A study's results.sqlite: runs, their metric rows, and study metadata.
+
+    Use it as a `with` block: SQLite's errors inside (disk full, read-only storage, a damaged file) leave it as
+    one-line `StudyError`s naming the file. A writer checks before each transaction that its file is still the
+    folder's store, so a store deleted or replaced under a running study stops it instead of writing nowhere.
+    """
 
     def __init__(self, folder: Path, readonly: bool = False):
         self.path = Path(folder) / FILENAME
         try:
-            if readonly:
-                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
-                self.db.execute("SELECT count(*) FROM meta")  # a file that is not a study's store fails here
-            else:
-                self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db = connect(self.path, readonly)
+            self.db.row_factory = sqlite3.Row
+            self.inode = os.stat(self.path).st_ino
+            owner = self.owner()
+            if owner == "other":
+                raise StudyError(f"{self.path}: a SQLite database that itermap did not write; itermap leaves it and "
+                                 "the files beside it alone: move it aside, or use --out for another folder")  # fmt: skip
+            if readonly and owner == "none":
+                raise StudyError(f"{self.path}: holds no study yet (its creation was interrupted); `itermap run` "
+                                 "creates it")  # fmt: skip
+            if not readonly:  # only once the file is known to be itermap's (or empty)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
-            self.db.row_factory = sqlite3.Row
-            self.renamed = self.upgrade() if not readonly and "flops" in self.columns("runs") else {}
-            if not readonly:
-                self.db.executescript(SCHEMA)
+            self.renamed = {} if readonly or "flops" not in self.columns("runs") else self.upgrade()
         except sqlite3.DatabaseError as e:
-            raise StudyError(f"{self.path}: not a readable itermap results database ({e}); move it aside to keep it, "
-                             "then run the study again, or use --out for a new folder") from None  # fmt: skip
+            raise failure(self.path, e) from None
+
+    def owner(self) -> str:
+        """'itermap' for a store itermap wrote (marked, or a store of itermap 0.1.0), 'none' for an empty database, else 'other'."""
+        if self.db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID:
+            return "itermap"
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return "none"
+        legacy = {"meta", "runs", "metrics"} <= tables and self.db.execute(
+            "SELECT 1 FROM meta WHERE key = 'study'"
+        ).fetchone()
+        return "itermap" if legacy else "other"
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, kind: type | None, error: BaseException | None, tb: object) -> None:
+        self.close()
+        if isinstance(error, sqlite3.DatabaseError):
+            raise failure(self.path, error) from None
+
+    def check_file(self) -> None:
+        """Fail when this writer's file is no longer the folder's store (deleted or replaced since it was opened)."""
+        try:
+            same = os.stat(self.path).st_ino == self.inode
+        except FileNotFoundError:
+            same = False
+        if not same:
+            raise StudyError(f"{self.path} was deleted or replaced while this run wrote it, so what it recorded since "
+                             "is lost; run the same command again to train the study from what the folder holds")  # fmt: skip
 
     def columns(self, table: str) -> set[str]:
         """Column names of `table` (empty when it does not exist)."""
@@ -120,17 +197,21 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All statements inside commit together or not at all."""
+        """All statements inside commit together or not at all (into the file this store opened)."""
+        self.check_file()
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite has already rolled back after some errors (a full disk)
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
     def meta(self) -> dict[str, str]:
-        """The meta table as a dict."""
+        """The meta table as a dict (empty before the study is created)."""
+        if not self.columns("meta"):
+            return {}
         return {r["key"]: r["value"] for r in self.db.execute("SELECT key, value FROM meta")}
 
     def set_meta(self, **values: object) -> None:
@@ -150,6 +231,9 @@ class Store:
             for p in plan.packs for r in p.runs
         ]  # fmt: skip
         with self.transaction() as db:
+            for statement in SCHEMA.split(";"):  # creating a study is this one transaction, tables included
+                db.execute(statement)
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # marks the file as itermap's store
             db.executemany(
                 "INSERT OR IGNORE INTO runs (run_id, pack_id, study, dataset, family, arch, config, seed, params, macs,"
                 " budget) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -161,15 +245,19 @@ class Store:
             )
             put_meta(db, {"store_version": VERSION, **meta})
 
-    def start_pack(self, pack_id: str, run_ids: list[str], epoch: int, diverged: list[int | None], device: str) -> None:
+    def start_pack(
+        self, pack_id: str, run_ids: list[str], epoch: int, diverged: list[int | None], device: str, threads: int
+    ) -> None:
         """Resume or start a pack at `epoch`: drop its rows after that epoch and set statuses to match."""
         now = time.time()
         with self.transaction() as db:
+            if "threads" not in self.columns("runs"):  # a store written before runs recorded their thread count
+                db.execute("ALTER TABLE runs ADD COLUMN threads INTEGER")
             db.executemany("DELETE FROM metrics WHERE run_id = ? AND epoch > ?", [(r, epoch) for r in run_ids])
             db.executemany(
                 "UPDATE runs SET pack_id = ?, status = ?, diverged_epoch = ?, epochs_done = ?, device = ?,"
-                " started = COALESCE(started, ?), finished = NULL WHERE run_id = ?",
-                [(pack_id, "running" if d is None else "diverged", d, epoch, device, now, r)
+                " threads = ?, started = COALESCE(started, ?), finished = NULL WHERE run_id = ?",
+                [(pack_id, "running" if d is None else "diverged", d, epoch, device, threads, now, r)
                  for r, d in zip(run_ids, diverged)],
             )  # fmt: skip
 
@@ -199,6 +287,10 @@ class Store:
                 ],
             )
             put_meta(db, {"updated": now, **meta})
+
+    def epochs_done(self) -> dict[str, int]:
+        """Each run's epochs committed so far."""
+        return dict(self.db.execute("SELECT run_id, epochs_done FROM runs").fetchall())
 
     def finished_runs(self) -> set[str]:
         """Runs that have finished (done or diverged), planned or not."""

@@ -13,6 +13,7 @@ import io
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,14 +26,30 @@ from itermap.study.plan import Pack
 from itermap.train import PackTrainer
 from itermap.train.trainer import MetricRow
 
+THREADS = 1  # PyTorch intra-op threads of every training, in-process or in a worker (see `one_thread`)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Train with `THREADS` intra-op threads: a thread count can change float rounding, so a run's numbers would
+    otherwise depend on how many workers trained its study."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
 
 @dataclass
 class PackStarted:
-    """A pack starts, or resumes from its checkpoint at `epoch`."""
+    """A pack starts, or resumes from its checkpoint at `epoch`; `discarded`: the epoch of a checkpoint not used."""
 
     pack_id: str
     epoch: int
     diverged: list[int | None]
+    threads: int  # PyTorch intra-op threads it trains with
+    discarded: int | None = None
 
 
 @dataclass
@@ -79,9 +96,14 @@ class PackData:
 
 
 def pack_epochs(
-    pack: Pack, data: Dataset, device: str, checkpoint: Path, checkpoint_every: int, keep_weights: bool
+    pack: Pack, data: Dataset, device: str, checkpoint: Path, recorded: int, checkpoint_every: int, keep_weights: bool
 ) -> Iterator[PackStarted | EpochDone]:
-    """Train one pack to the end from its checkpoint (if there is one), yielding its start and each epoch."""
+    """Train one pack to the end from its checkpoint, yielding its start and each epoch.
+
+    The checkpoint is used only when the store holds every epoch before it (`recorded`, the epochs its runs have
+    committed, is at least the checkpoint's); one ahead of the store (a store deleted or rolled back) is discarded
+    and the pack trains from its first epoch, so no epoch goes unrecorded.
+    """
     run = pack.first
     if data.train_images.shape[1:] != run.cfg.image or data.classes != run.cfg.classes:
         raise StudyError(f"{data.name}: images {tuple(data.train_images.shape[1:])} with {data.classes} classes, "
@@ -93,7 +115,10 @@ def pack_epochs(
         except Exception as e:  # torch.load raises many kinds for a damaged file
             raise StudyError(f"{checkpoint}: unreadable pack checkpoint ({type(e).__name__}); delete it to train "
                              f"that pack again from its first epoch (its rows are recomputed)") from None  # fmt: skip
-    yield PackStarted(pack.pack_id, trainer.epoch, list(trainer.diverged))
+    discarded = None
+    if trainer.epoch > recorded:
+        discarded, trainer = trainer.epoch, PackTrainer(run.cfg, run.train, pack.seeds, data, device)
+    yield PackStarted(pack.pack_id, trainer.epoch, list(trainer.diverged), torch.get_num_threads(), discarded)
     finished = False
     while not finished:
         started = time.time()

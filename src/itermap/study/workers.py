@@ -1,33 +1,34 @@
 """Training packs in a local pool of worker processes, recorded by the driver (`--workers N`).
 
-Each worker is a spawned process (torch and fork do not mix) with one intra-op thread: these models
-are too small for more threads to help, so N processes of one thread train up to N times faster.
-A worker takes one pack at a time and sends every message of `pack_epochs` to the driver over a
-queue; it writes nothing itself. It ignores Ctrl-C, which the driver handles by stopping it, and
-exits at its next epoch if the driver is gone (its parent pid changed): a killed study leaves no
-process training.
+Each worker is a spawned process (torch and fork do not mix) with one intra-op thread (as every training
+has, `training.one_thread`), joined to the
+driver by its own pipe: the driver sends it one pack at a time, and it sends back every message of
+`pack_epochs`; it writes nothing itself. Every death shows as the end of a pipe, never as a wait: a
+worker that dies (even halfway through a message) ends its pipe, which the driver reads as an error
+and stops the others; a driver that dies ends every pipe, and each worker exits at its next message.
+Workers ignore Ctrl-C, which the driver handles by stopping them.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-import queue
 import signal
 import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-
-import torch
 
 from itermap.data import DataError, load
 from itermap.study.errors import StudyError
 from itermap.study.plan import Pack
-from itermap.study.training import EpochDone, PackData, PackStarted, checkpoint_path, pack_epochs
+from itermap.study.training import EpochDone, PackData, PackStarted, checkpoint_path, one_thread, pack_epochs
+
+Task = tuple[Pack, int]  # a pack, and the epochs the store holds for it
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Failed:
 
 def train_in_workers(
     todo: list[Pack],
+    recorded: dict[str, int],
     workers: int,
     folder: Path,
     data_dir: str | Path | None,
@@ -51,33 +53,37 @@ def train_in_workers(
     for name in dict.fromkeys(p.first.dataset for p in todo):
         load(name, data_dir)  # a missing file is fetched (or reported) once, here, not by several workers at once
     ctx = multiprocessing.get_context("spawn")
-    tasks, results = ctx.Queue(), ctx.Queue()
-    tasks.cancel_join_thread()  # exiting early must not wait for packs no worker will take
-    for pack in todo:
-        tasks.put(pack)
-    args = (os.getpid(), tasks, results, folder, data_dir, checkpoint_every, keep_weights)
-    procs = [ctx.Process(target=work, args=args, daemon=True) for _ in range(min(workers, len(todo)))]
-    for _ in procs:
-        tasks.put(None)  # one stop sign per worker, after the packs
-    with sigint_ignored():  # workers inherit the ignoring from birth: Ctrl-C is the driver's to handle
-        for proc in procs:
-            proc.start()
+    tasks: list[Task] = [(p, recorded[p.pack_id]) for p in reversed(todo)]  # popped from the end: in order
+    pool: dict[Connection, BaseProcess] = {}
     try:
+        with sigint_ignored():  # workers inherit the ignoring from birth: Ctrl-C is the driver's to handle
+            for _ in range(min(workers, len(todo))):
+                mine, theirs = ctx.Pipe()
+                proc = ctx.Process(target=work, args=(theirs, folder, data_dir, checkpoint_every, keep_weights),
+                                   daemon=True)  # fmt: skip
+                proc.start()
+                theirs.close()  # the worker's end lives only in the worker: its death ends the pipe
+                pool[mine] = proc
+        for conn in pool:
+            give(conn, pool[conn], tasks.pop() if tasks else None)
         left = len(todo)
         while left:
-            message = receive(results, procs)
-            if isinstance(message, Failed):
-                raise message.error
-            record(message)
-            if isinstance(message, EpochDone) and message.finished:
-                left -= 1
+            for conn in wait(list(pool)):
+                message = receive(conn, pool[conn])
+                if isinstance(message, Failed):
+                    raise message.error
+                record(message)
+                if isinstance(message, EpochDone) and message.finished:
+                    left -= 1
+                    give(conn, pool[conn], tasks.pop() if tasks else None)
     except BaseException:  # an error, or Ctrl-C: stop every worker before the driver lets go of the folder
-        for proc in procs:
+        for proc in pool.values():
             proc.terminate()
         raise
     finally:
-        for proc in procs:
+        for conn, proc in pool.items():
             proc.join()
+            conn.close()
 
 
 @contextmanager
@@ -93,53 +99,50 @@ def sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def receive(results: multiprocessing.Queue, procs: list[BaseProcess]) -> PackStarted | EpochDone | Failed:
-    """The next message from any worker; a worker that died without reporting is an error."""
-    while True:
-        try:
-            return results.get(timeout=1)
-        except queue.Empty:
-            for proc in procs:
-                if proc.exitcode not in (None, 0):
-                    raise StudyError(f"a worker process died (exit code {proc.exitcode}); "
-                                     "run the same command again to resume") from None  # fmt: skip
+def died(proc: BaseProcess) -> StudyError:
+    """The error for a worker whose pipe ended without its pack's last message."""
+    proc.join(timeout=5)
+    return StudyError(f"a worker process died (exit code {proc.exitcode}); run the same command again to resume")
+
+
+def give(conn: Connection, proc: BaseProcess, task: Task | None) -> None:
+    """Send a worker its next pack (None: stop)."""
+    try:
+        conn.send(task)
+    except OSError:
+        raise died(proc) from None
+
+
+def receive(conn: Connection, proc: BaseProcess) -> PackStarted | EpochDone | Failed:
+    """A worker's next message; its pipe's end (the worker died, perhaps halfway through a message) is an error."""
+    try:
+        return conn.recv()
+    except (EOFError, OSError):  # OSError: "got end of file during message"
+        raise died(proc) from None
 
 
 def work(
-    driver: int,
-    tasks: multiprocessing.Queue,
-    results: multiprocessing.Queue,
-    folder: Path,
-    data_dir: str | Path | None,
-    checkpoint_every: int,
-    keep_weights: bool,
+    conn: Connection, folder: Path, data_dir: str | Path | None, checkpoint_every: int, keep_weights: bool
 ) -> None:
-    """A worker: train packs from `tasks` until a stop sign, sending their messages to `results`."""
-    torch.set_num_threads(1)
+    """A worker: train the packs the driver sends until it sends None; exit at once when the driver is gone."""
     data = PackData(data_dir)
-    while (pack := next_pack(tasks, driver)) is not None:
-        try:
-            for message in pack_epochs(pack, data(pack), "cpu", checkpoint_path(folder, pack), checkpoint_every,
-                                       keep_weights):  # fmt: skip
-                exit_if_orphaned(driver)
-                results.put(message)
-        except Exception as error:
-            user_error = isinstance(error, (StudyError, DataError))
-            results.put(Failed(pack.pack_id, error if user_error else RuntimeError(traceback.format_exc())))
-            return
-
-
-def next_pack(tasks: multiprocessing.Queue, driver: int) -> Pack | None:
-    """The next pack to train, or None for the stop sign."""
-    while True:
-        exit_if_orphaned(driver)
-        try:
-            return tasks.get(timeout=1)
-        except queue.Empty:
-            pass
-
-
-def exit_if_orphaned(driver: int) -> None:
-    """Exit at once (sending nothing more) if the driver process is gone."""
-    if os.getppid() != driver:
+    try:
+        with one_thread():
+            while (task := conn.recv()) is not None:
+                pack, recorded = task
+                for message in messages(pack, data, folder, recorded, checkpoint_every, keep_weights):
+                    conn.send(message)
+    except (EOFError, OSError):  # the driver's end of the pipe is gone: nobody to report to
         os._exit(1)
+
+
+def messages(
+    pack: Pack, data: PackData, folder: Path, recorded: int, checkpoint_every: int, keep_weights: bool
+) -> Iterator[PackStarted | EpochDone | Failed]:
+    """The messages of one pack's training, ending with `Failed` if it raises."""
+    try:
+        yield from pack_epochs(pack, data(pack), "cpu", checkpoint_path(folder, pack), recorded, checkpoint_every,
+                               keep_weights)  # fmt: skip
+    except Exception as error:
+        user_error = isinstance(error, (StudyError, DataError))
+        yield Failed(pack.pack_id, error if user_error else RuntimeError(traceback.format_exc()))

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator
 
 from itermap.train.losses import LOSSES
+
+INT64 = 2**63  # seeds and sizes must be below it: SQLite and PyTorch hold signed 64-bit integers
 
 
 class TrainConfig(BaseModel):
@@ -15,13 +17,13 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     epochs: PositiveInt = 10
-    batch_size: PositiveInt = 64
+    batch_size: int = Field(64, gt=0, lt=INT64)
     optimizer: Literal["adam"] = "adam"
     lr: PositiveFloat = 1e-4
     loss: str = "last"  # a name in train/losses.py: LOSSES
     step_weights: Literal["uniform", "linear"] = "uniform"  # every-step loss: w_k = 1/T, or k / sum(k)
     data_order: Literal["per-seed", "shared"] = "per-seed"
-    data_seed: int = 0
+    data_seed: int = Field(0, ge=0, lt=INT64)
     eval_train_every: PositiveInt = 5
     eval_test_every: PositiveInt = 1
     eval_steps: bool = False  # at each test evaluation, also every step's prediction (families with steps)
