@@ -55,7 +55,7 @@ def comparison(
 def test_every_budget_ahead():
     cmp = comparison([0.01, 0.031, 0.02, 0.015, 0.012], [True] * 5, [1600, 1802, 4106, 6370, 10250])
     assert curve_verdict(cmp) == (
-        "RNN-1 ahead of MLP-1 from 1,600 to 10,250 parameters (every budget of 5) (10 seeds, paired; simultaneous 95% "
+        "RNN-1 ahead of MLP-1 from 1,600 to 10,250 parameters, every budget of 5 (10 seeds, paired; simultaneous 95% "
         "band, Holm-adjusted p = 0.001 over 2 headline comparisons); largest gap +3.1 points (RNN-1 - MLP-1) at 1,802 "
         "parameters, where MLP-1 needs 4.20x the parameters (95% interval 2.10x to >6.30x) to match RNN-1."
     )
@@ -96,7 +96,9 @@ def test_below_five_seeds_nothing_is_inferred():
 
 def test_exploratory_pairs_are_labelled():
     cmp = comparison([0.03], [True], [7850], b="mlp-0", headline=False)
-    assert curve_verdict(cmp).startswith("Exploratory: RNN-1 ahead of MLP-0 at 7,850 parameters (every budget of 1)")
+    assert curve_verdict(cmp).startswith(
+        "Exploratory: RNN-1 ahead of MLP-0 at 7,850 parameters, every budget of 1 (10 seeds"
+    )
     apart = no_overlap_verdict("rnn-2", "mlp-0", pd.Series([218, 986]), pd.Series([7850]))
     assert (
         apart

@@ -98,7 +98,7 @@ def curve_verdict(cmp: pd.DataFrame) -> str:
     lead = "; ".join(
         f"{a if s > 0 else b} ahead of {b if s > 0 else a} {_between(lo, hi)} {unit}" for s, lo, hi in _stretches(cmp)
     )
-    rest = f"; no clear difference at the other {n - excl} of {n} budgets" if excl < n else f" (every budget of {n})"
+    rest = f"; no clear difference at the other {n - excl} of {n} budgets" if excl < n else f", every budget of {n}"
     return f"{head}{lead}{rest} ({_basis(first)}; simultaneous 95% band, {holm}); {gap}{_multiplier(top, unit)}."
 
 
