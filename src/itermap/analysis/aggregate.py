@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from itermap.analysis.intervals import LEVEL, iqm, rate_ci, spread
+from itermap.analysis.intervals import iqm, rate_ci, spread
 from itermap.data.datasets import DATASETS
 
 CONFIG_KEYS = [
@@ -16,9 +16,6 @@ CONFIG_KEYS = [
     "arch",
 ]  # one configuration (a group holds one setting of every varying field)
 METRICS = ["test_accuracy", "test_cross_entropy", "train_accuracy", "train_cross_entropy"]
-CONFIDENCE = LEVEL
-N_RESAMPLES = 9999
-SEED = 0
 
 
 def final_metrics(df: pd.DataFrame) -> pd.DataFrame:

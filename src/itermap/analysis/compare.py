@@ -16,13 +16,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from itermap.analysis.aggregate import CONFIDENCE, N_RESAMPLES, SEED
 from itermap.analysis.band import max_t_band
 from itermap.analysis.curves import interpolate, params_to_reach, reach_draws
-from itermap.analysis.intervals import MIN_SEEDS, difference_ci, seed_range
+from itermap.analysis.intervals import LEVEL, MIN_SEEDS, difference_ci, seed_range
 from itermap.analysis.results import SEPARATOR
 
-ALPHA = 1 - CONFIDENCE
+ALPHA = 1 - LEVEL
+N_RESAMPLES = 9999  # bootstrap resamples of every comparison
+SEED = 0  # a fresh numpy.random.default_rng(SEED) per comparison: a report is identical on every rerun
 AXES = {"params": "parameters", "macs": "multiply-adds"}  # what groups can be compared at equal amounts of
 
 
@@ -103,11 +104,11 @@ def _resampled_means(
     return np.stack([v[draw(len(v))].mean(axis=1) for _, _, v in configs])
 
 
-def _quantile_bounded(values: np.ndarray, low: float, high: float) -> tuple[float, str]:
+def _quantile_bounded(value: float, low: float, high: float) -> tuple[float, str]:
     """A quantile of reach_draws ratios, keeping their censoring: (low, "<") at 0, (high, ">") at inf."""
-    if values == 0:
+    if value == 0:
         return low, "<"
-    return (high, ">") if np.isinf(values) else (float(values), "")
+    return (high, ">") if np.isinf(value) else (float(value), "")
 
 
 def compare_curves(
@@ -150,7 +151,7 @@ def compare_curves(
     low = high = np.full(len(budgets), np.nan)
     interval, p = "", np.nan
     if n >= MIN_SEEDS:
-        low, high, p = max_t_band(diff, at_a - interpolate(pb, boot_b, budgets), n, CONFIDENCE, rng)
+        low, high, p = max_t_band(diff, at_a - interpolate(pb, boot_b, budgets), n, LEVEL, rng)
         interval = "band"
     elif paired:
         per_seed = interpolate(pa, np.stack([v for _, _, v in ca]), budgets)
@@ -243,12 +244,12 @@ def compare_matched(finals: pd.DataFrame, dataset: str, a: str, b: str, metric: 
             probability_of_improvement,
             paired=paired,
             n_resamples=N_RESAMPLES,
-            confidence_level=CONFIDENCE,
+            confidence_level=LEVEL,
             method="percentile",
             rng=np.random.default_rng(SEED),
         ).confidence_interval
         if n >= MIN_SEEDS:
-            low, high, p = difference_ci(x, y, paired, CONFIDENCE)
+            low, high, p = difference_ci(x, y, paired, LEVEL)
             interval, poi_low, poi_high = "ci", poi.low, poi.high
         else:
             low, high = seed_range(x - y) if paired else (np.nan, np.nan)
