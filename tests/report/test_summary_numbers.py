@@ -238,11 +238,10 @@ def parse_ratio(text: str) -> tuple[float, str]:
 
 
 def check_comparison(rows: list[dict], finals: pd.DataFrame, at: str = "params") -> dict[tuple[str, str], pd.DataFrame]:
-    label = {"RNN-1": "rnn-1", "MLP-1": "mlp-1", "MLP-0": "mlp-0", "MLP-2": "mlp-2"}
     size, short = {"params": ("Parameters", "params"), "macs": ("MACs", "MACs")}[at]
     expected = {}
-    for pair in dict.fromkeys((label[r["A"]], label[r["B"]]) for r in rows):
-        got = [r for r in rows if (label[r["A"]], label[r["B"]]) == pair]
+    for pair in dict.fromkeys((r["A"].lower(), r["B"].lower()) for r in rows):
+        got = [r for r in rows if (r["A"].lower(), r["B"].lower()) == pair]
         want = expected[pair] = curve_comparison(finals, *pair, at)
         assert len(got) == len(want)
         for g, w in zip(got, want.itertuples()):
