@@ -1,8 +1,9 @@
 """Training throughput of the reference grid: the loop a user would write against itermap's packs.
 
-    python benchmarks/throughput.py [--steps 60] [--seeds 10] [--batch-sizes 64 128] [--threads N]
+    python benchmarks/throughput.py [--grid reference|unrolled] [--steps 60] [--seeds 10] [--batch-sizes 64 128] [--threads N]
 
-For every configuration of the seed2020 grid and each batch size, in one process:
+For every configuration of a grid (the seed2020 grid, or tied and untied unrolled nets of depth 4 and width
+16 to 128) and each batch size, in one process:
   (a) naive: one model at a time, its to_torch module, DataLoader(TensorDataset, shuffle=True),
       torch.optim.Adam; (b) a PackTrainer of `seeds` members. Both run `steps` Adam steps after warm-up.
 Prints model-samples/s for both, the pack's achieved GFLOP/s against the fp32 matmul rate measured here,
@@ -22,13 +23,17 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from itermap.data import load
-from itermap.models import MLPConfig, RNNConfig, family
+from itermap.models import MLPConfig, RNNConfig, UnrolledConfig, family
 from itermap.train import PackTrainer, TrainConfig, batches
 from itermap.train.trainer import prepare
 
 GRID = [MLPConfig(hidden=[])]
 GRID += [MLPConfig(hidden=[w] * d) for d in (1, 2) for w in (2, 8, 16, 32, 64)]
 GRID += [RNNConfig(hidden=h, layers=l, window=3) for l in (1, 2) for h in (2, 8, 16, 32, 64)]
+GRIDS = {
+    "reference": GRID,
+    "unrolled": [UnrolledConfig(hidden=h, depth=4, tied=t) for t in (True, False) for h in (16, 32, 64, 128)],
+}
 
 
 def matmul_gflops(n: int = 1024, reps: int = 20) -> float:
@@ -79,6 +84,7 @@ def pack_seconds(cfg, data, train: TrainConfig, seeds: int, steps: int, warmup: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grid", choices=sorted(GRIDS), default="reference")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=10)
@@ -97,17 +103,17 @@ def main() -> None:
     for b in args.batch_sizes:
         train = TrainConfig(batch_size=b)
         print(
-            f"\nbatch {b}: {'config':<12} {'params':>7} {'naive s/s':>11} {'pack s/s':>11} {'speedup':>8} {'GFLOP/s':>8} {'% peak':>7}"
+            f"\nbatch {b}: {'config':<22} {'params':>7} {'naive s/s':>11} {'pack s/s':>11} {'speedup':>8} {'GFLOP/s':>8} {'% peak':>7}"
         )
         naive_total = pack_total = 0.0
-        for cfg in GRID:
+        for cfg in GRIDS[args.grid]:
             fam = family(cfg)
             t_naive = naive_seconds(cfg, data, train, args.steps, args.warmup) / b  # s per model-sample
             t_pack = pack_seconds(cfg, data, train, args.seeds, args.steps, args.warmup) / (b * args.seeds)
             gflops = 6 * fam.macs(cfg) / t_pack / 1e9
             naive_total, pack_total = naive_total + t_naive, pack_total + t_pack
             print(
-                f"{'':9}{cfg.arch:<12} {fam.count_params(cfg):>7,} {1 / t_naive:>11,.0f} {1 / t_pack:>11,.0f}"
+                f"{'':9}{cfg.arch:<22} {fam.count_params(cfg):>7,} {1 / t_naive:>11,.0f} {1 / t_pack:>11,.0f}"
                 f" {t_naive / t_pack:>8.2f} {gflops:>8.1f} {100 * gflops / peak:>6.1f}%"
             )
         totals[b] = naive_total / pack_total

@@ -1,4 +1,4 @@
-"""Losses by name: `every-step` trains an RNN exactly as torch.nn does with the mean cross-entropy over its steps."""
+"""Losses by name: `every-step` trains exactly as torch.nn does with the per-step cross-entropies written out."""
 
 from __future__ import annotations
 
@@ -6,41 +6,60 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from itermap.models import MLPConfig, RNNConfig, family
+from itermap.models import MLPConfig, RNNConfig, UnrolledConfig, family
 from itermap.train import PackTrainer, TrainConfig, batches, epoch_order
 from itermap.train.trainer import prepare
 
-from .test_trainer import torch_params, toy_data
+from .test_trainer import toy_data
+
+CONFIGS = [
+    RNNConfig(hidden=6, layers=2, window=7),  # each window's state supervised
+    UnrolledConfig(hidden=6, depth=3, tied=True),
+    UnrolledConfig(hidden=6, depth=3, tied=False, inject="first", heads="separate"),
+]
 
 
-def every_step_alone(cfg: RNNConfig, train: TrainConfig, seed: int, data) -> torch.nn.Module:
-    """nn.RNN + nn.Linear on every step's state, loss = mean over steps of the cross-entropy, torch.optim.Adam."""
+def step_logits(cfg, module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Every step's logits [B, T, C] of a to_torch module."""
+    if isinstance(cfg, RNNConfig):
+        states, _ = module.rnn(x)  # [B, T, H]
+        return module.readout(states)
+    return module.step_logits(x)
+
+
+def every_step_alone(cfg, train: TrainConfig, seed: int, data) -> torch.nn.Module:
+    """The member's to_torch module, torch.optim.Adam, and L = sum_k w_k CE(logits_k, y) written out here."""
     fam = family(cfg)
     module = fam.to_torch(cfg, fam.init(cfg, seed, train.torch_dtype))
     opt = torch.optim.Adam(module.parameters(), lr=train.lr)
     x, y = prepare(cfg, train, data.train_images, data, "cpu"), data.train_labels
     for idx in batches(epoch_order(seed, 1, len(y)), train.batch_size):
-        states, _ = module.rnn(x[idx])  # [B, T, H]
-        logits = module.readout(states)  # [B, T, C]
-        loss = torch.stack([F.cross_entropy(logits[:, t], y[idx]) for t in range(cfg.steps)]).mean()
+        logits = step_logits(cfg, module, x[idx])
+        t = logits.shape[1]
+        w = [1 / t] * t if train.step_weights == "uniform" else [k / (t * (t + 1) / 2) for k in range(1, t + 1)]
+        loss = sum(w[k] * F.cross_entropy(logits[:, k], y[idx]) for k in range(t))
         opt.zero_grad()
         loss.backward()
         opt.step()
     return module
 
 
-def test_every_step_equals_torch_nn():
-    cfg, data = RNNConfig(hidden=6, layers=2, window=7), toy_data()
-    train = TrainConfig(epochs=1, batch_size=32, lr=1e-2, dtype="float64", loss="every-step")
-    trainer = PackTrainer(cfg, train, [3, 4], data)
-    trainer.run_epoch()
-    for i, seed in enumerate([3, 4]):
-        want = torch_params(cfg, every_step_alone(cfg, train, seed, data))
-        for k, v in trainer.member_params(i).items():
-            assert (v - want[k]).abs().max() / want[k].abs().max() <= 1e-9, k
-    last = PackTrainer(cfg, train.model_copy(update={"loss": "last"}), [3], data)
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.arch)
+@pytest.mark.parametrize("weights", ["uniform", "linear"])
+def test_every_step_equals_torch_nn(cfg, weights):
+    """A pack of 4, 20 Adam steps, float64: each member equals its own torch.nn training to 1e-9 relative."""
+    data, seeds = toy_data(), [3, 4, 5, 6]
+    train = TrainConfig(epochs=1, batch_size=16, lr=1e-2, dtype="float64", loss="every-step", step_weights=weights)
+    trainer = PackTrainer(cfg, train, seeds, data)
+    trainer.run_epoch()  # 320 / 16 = 20 steps
+    for i, seed in enumerate(seeds):
+        got = family(cfg).to_torch(cfg, trainer.member_params(i)).state_dict()
+        want = every_step_alone(cfg, train, seed, data).state_dict()
+        for k in want:
+            assert (got[k] - want[k]).abs().max() / want[k].abs().max() <= 1e-9, k
+    last = PackTrainer(cfg, train.model_copy(update={"loss": "last"}), seeds[:1], data)
     last.run_epoch()
-    assert not torch.allclose(last.member_params(0)["w_hh0"], trainer.member_params(0)["w_hh0"])  # it is another loss
+    assert not torch.allclose(last.member_params(0)["w_out"], trainer.member_params(0)["w_out"])  # another loss
 
 
 def test_every_step_needs_steps():
@@ -48,3 +67,19 @@ def test_every_step_needs_steps():
         PackTrainer(MLPConfig(hidden=[4]), TrainConfig(loss="every-step"), [0], toy_data())
     with pytest.raises(ValueError, match="unknown loss 'sum'; allowed: last, every-step"):
         TrainConfig(loss="sum")
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_anytime_rows(tied):
+    """Every step's prediction at each test evaluation: step d equals the model's row; a tied net also runs to 2d."""
+    cfg = UnrolledConfig(hidden=5, depth=3, tied=tied)
+    trainer = PackTrainer(cfg, TrainConfig(epochs=2, lr=1e-2, eval_steps=True, eval_train_every=2), [0, 1], toy_data())
+    rows = trainer.run_epoch() + trainer.run_epoch()
+    test = [r for r in rows if r.split == "test"]
+    for member in (0, 1):
+        for epoch in (1, 2):
+            mine = {(r.metric, r.step): r.value for r in test if r.member == member and r.epoch == epoch}
+            assert {s for _, s in mine} == {None, *range(1, (6 if tied else 3) + 1)}
+            for metric in ("accuracy", "cross_entropy"):
+                assert mine[metric, 3] == mine[metric, None]
+    assert all(r.step is None for r in rows if r.split == "train")  # anytime rows on the test split only

@@ -91,7 +91,7 @@ def test_run_does_not_depend_on_its_pack(cfg):
 def test_evaluation_matches_torch_module():
     cfg, data = RNNConfig(hidden=6, layers=1, window=4), toy_data(n_test=3000)  # > one eval chunk
     trainer = PackTrainer(cfg, TrainConfig(epochs=1, dtype="float64"), [0, 1], data)
-    metrics = trainer.evaluate("test")
+    metrics, _ = trainer.evaluate("test")
     x = prepare(cfg, trainer.train, data.test_images, data, "cpu")
     for i in range(2):
         logits = family(cfg).to_torch(cfg, trainer.member_params(i))(x)

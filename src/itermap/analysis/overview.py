@@ -11,6 +11,7 @@ import pandas as pd
 from itermap.analysis.aggregate import final_metrics, summarize
 from itermap.analysis.compare import ALPHA, compare_curves, compare_matched, declared_pairs, default_pairs, holm
 from itermap.analysis.convergence import convergence
+from itermap.analysis.depth import depth_tables, depth_verdicts
 from itermap.analysis.verdict import (
     curve_verdict,
     diverged_notes,
@@ -33,6 +34,8 @@ class Analysis:
     headline: set[tuple[str, str]] = field(default_factory=set)
     verdicts: dict[str, list[str]] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)
+    anytime: pd.DataFrame = field(default_factory=pd.DataFrame)  # rows of every step's prediction (a `step`)
+    depth: dict[str, pd.DataFrame] = field(default_factory=dict)  # analysis/depth.py: anytime, tying, supervision, 2x2
 
     @property
     def datasets(self) -> list[str]:
@@ -77,9 +80,12 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
     `compare`: the study's [[compare]] tables (anything with `a`, `b`, `at` and `headline`); none compares
     `default_pairs`, all exploratory.
     """
+    stepped = results["step"].notna() if "step" in results else pd.Series(False, index=results.index)
+    anytime, results = results[stepped], results[~stepped]  # the model's prediction is what is compared
     finals, summary = final_metrics(results), summarize(results)
     has_budgets = "budget" in finals.columns and finals["budget"].notna().any()
     curves, matched, apart, headline = [], [], {}, set()
+    depth = depth_tables(results, anytime)
     for dataset in sorted(summary["dataset"].unique()):
         ran = summary[(summary["dataset"] == dataset) & summary[f"{metric}_mean"].notna()]
         compared = comparisons_of(ran["group"].tolist(), compare)
@@ -113,7 +119,7 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
             if len(direct_mine)
             else []
         )
-        verdicts[dataset] += apart.get(dataset, [])
+        verdicts[dataset] += apart.get(dataset, []) + depth_verdicts(depth, dataset)
         notes[dataset] = improving_notes(conv[conv["dataset"] == dataset]) + diverged_notes(
             summary[summary["dataset"] == dataset]
         )
@@ -122,4 +128,4 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
             ["dataset", "headline", "a", "b", "budget"], ascending=[True, False, True, True, True]
         )
         direct = direct.reset_index(drop=True)
-    return Analysis(results, finals, summary, cmp, direct, conv, headline, verdicts, notes)
+    return Analysis(results, finals, summary, cmp, direct, conv, headline, verdicts, notes, anytime, depth)

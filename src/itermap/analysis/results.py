@@ -17,7 +17,7 @@ from itermap.study.store import FILENAME, Store
 
 RUN_COLUMNS = ["run_id", "study", "dataset", "family", "arch", "params", "macs", "budget", "seed", "status",
                "diverged_epoch", "planned"]  # fmt: skip
-METRIC_COLUMNS = ["epoch", "split", "metric", "value"]
+METRIC_COLUMNS = ["epoch", "split", "metric", "value", "step"]  # step: 1..T for anytime rows, empty for the model's
 SEPARATOR = " · "  # between a group's family part and each varying field
 
 
@@ -47,7 +47,7 @@ def column(values: list) -> pd.Series:
 
 def runs_frame(store: Store, all_runs: bool = False) -> pd.DataFrame:
     """One row per run of the current plan (or every stored run): identity, group, sizes, status, config fields."""
-    records, sizes, fields = [], [], {}
+    records, configs, fields = [], [], {}
     for row in store.db.execute("SELECT * FROM runs ORDER BY rowid"):
         stored = {k: row[k] for k in RUN_COLUMNS if k in row.keys()}
         stored.setdefault("macs", row["flops"] if "flops" in row.keys() else None)  # a version-1 store read as it is
@@ -56,12 +56,12 @@ def runs_frame(store: Store, all_runs: bool = False) -> pd.DataFrame:
             continue
         cfg, config = config_fields(json.loads(row["config"]))
         fields.update(dict.fromkeys(config))
-        sizes.append(cfg.size_fields)
+        configs.append((cfg, config))
         records.append({**stored, "group": cfg.group, "width": cfg.width, "depth": cfg.depth, **config})
     # A group is the family's group plus every field that varies in the study and is not a size of the family.
-    splits = [f for f in fields if len({json.dumps(r[f]) for r in records if r.get(f) is not None}) > 1]
-    for r, size in zip(records, sizes):
-        varied = [f"{f}={r[f]}" for f in splits if f not in size and r.get(f) is not None]
+    splits = [f for f in fields if len({json.dumps(c[f]) for _, c in configs if c.get(f) is not None}) > 1]
+    for r, (cfg, config) in zip(records, configs):
+        varied = [f"{f}={config[f]}" for f in splits if f not in cfg.size_fields and config.get(f) is not None]
         r["group"] = SEPARATOR.join([r["group"], *varied])
     frame = pd.DataFrame.from_records(records, columns=[*RUN_COLUMNS, "group", "width", "depth"])
     for f in fields:
@@ -81,6 +81,7 @@ def load_results(folder: str | Path, unmeasured: bool = False, all_runs: bool = 
     try:
         runs = runs_frame(store, all_runs)
         metrics = pd.read_sql_query("SELECT * FROM metrics ORDER BY rowid", store.db)
+        metrics["step"] = metrics.get("step", pd.Series(dtype="Int64")).astype("Int64")  # a version-1 store has none
     finally:
         store.close()
     frame = metrics.merge(runs, on="run_id", how="right" if unmeasured else "inner", validate="many_to_one")

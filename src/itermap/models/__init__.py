@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from itermap.models import itermap, mlp, rnn
-from itermap.models.base import FUNCTIONS, Family, FamilyConfig
+from itermap.models import itermap, mlp, rnn, unrolled
+from itermap.models.base import FUNCTIONS, REQUIRED, Family, FamilyConfig
 from itermap.models.itermap import IterMapConfig
 from itermap.models.mlp import MLPConfig
 from itermap.models.rnn import RNNConfig
+from itermap.models.unrolled import UnrolledConfig
 
-BUILTIN: list[Family] = [mlp, rnn, itermap]
+BUILTIN: list[Family] = [mlp, rnn, itermap, unrolled]
 FAMILIES: dict[str, Family] = {}
 
 
@@ -31,6 +32,9 @@ def register(module: Family) -> None:
         raise TypeError(f"a family module needs {', '.join(missing)}")
     if not issubclass(module.Config, FamilyConfig) or not isinstance(name_of(module), str):
         raise TypeError("a family's Config subclasses FamilyConfig and gives `family` a default: its name")
+    lacking = [n for n in REQUIRED if n not in module.Config.model_fields and not hasattr(module.Config, n)]
+    if lacking:
+        raise TypeError(f"a family's Config gives {', '.join(lacking)} (a property or a field)")
     FAMILIES[name_of(module)] = module
 
 
@@ -64,6 +68,7 @@ __all__ = [
     "IterMapConfig",
     "MLPConfig",
     "RNNConfig",
+    "UnrolledConfig",
     "family",
     "name_of",
     "parse_config",

@@ -17,7 +17,14 @@ from itermap.models.stacked import Params
 
 
 class FamilyConfig(BaseModel):
-    """The base of every family's config: its name, the image shape and number of classes it reads."""
+    """The base of every family's config: its name, the image shape and number of classes it reads.
+
+    A family's config also gives, as a property or as a field of its own (`REQUIRED`):
+      arch    name of this one configuration, e.g. "mlp-64-64" or "rnn-2x16";
+      width   units of the widest hidden layer (0 for none): what a parameter-matched design solves for;
+      depth   hidden layers (or slots, or steps of an unrolled net) stacked between input and readout.
+    They are not defined here, so that a family may make any of them a field (the unrolled net's `depth`).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     family: str
@@ -28,24 +35,19 @@ class FamilyConfig(BaseModel):
     size_fields: ClassVar[tuple[str, ...]] = ()  # fields that `group`, `width` and `depth` already say
 
     @property
-    def arch(self) -> str:
-        """Name of this one configuration, e.g. "mlp-64-64" or "rnn-2x16"."""
-        raise NotImplementedError
-
-    @property
     def group(self) -> str:
         """The curve this configuration lies on (configurations that differ only in width), e.g. "rnn-1"."""
         return f"{self.family}-{self.depth}"
 
     @property
-    def width(self) -> int:
-        """Units of the widest hidden layer (0 for none): what a parameter-matched design solves for."""
-        raise NotImplementedError
+    def step_count(self) -> int:
+        """Steps whose logits `forward(..., steps=True)` gives in training; the model's prediction is the last one's."""
+        return 1
 
     @property
-    def depth(self) -> int:
-        """Hidden layers (or slots) stacked between input and readout."""
-        raise NotImplementedError
+    def anytime_steps(self) -> int:
+        """Steps evaluated for anytime metrics (beyond `step_count` where the family can run on, as tied nets can)."""
+        return self.step_count
 
     @property
     def path(self) -> int:
@@ -58,6 +60,7 @@ class FamilyConfig(BaseModel):
         raise ValueError(f"family: {fields.get('family')!r} has no width to solve for a parameter budget")
 
 
+REQUIRED = ("arch", "width", "depth")  # what a Config gives beyond this base, as a property or a field
 FUNCTIONS = ("view", "init", "forward", "count_params", "macs", "to_torch")  # what `Family` asks of a module
 
 
@@ -74,7 +77,8 @@ class Family(Protocol):
         """One member's params, drawn from `seed` alone."""
 
     def forward(self, cfg: Any, params: Params, x: torch.Tensor, **kw: Any) -> torch.Tensor:
-        """x [M, B, ...] -> logits [M, B, C]; with `steps=True` (has_steps families) [M, T, B, C]."""
+        """x [M, B, ...] -> logits [M, B, C]; with `steps=True` (has_steps families) [M, T, B, C], T = step_count
+        (a family that runs on past it takes `through=anytime_steps`)."""
 
     def count_params(self, cfg: Any) -> int:
         """Trainable parameters of one member."""

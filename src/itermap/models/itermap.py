@@ -101,6 +101,10 @@ class IterMapConfig(FamilyConfig):
         return len(self.slots)
 
     @property
+    def step_count(self) -> int:
+        return self.iterations
+
+    @property
     def path(self) -> int:
         """Iterations: each applies W once."""
         return self.iterations

@@ -37,6 +37,10 @@ class RNNConfig(FamilyConfig):
         return self.layers
 
     @property
+    def step_count(self) -> int:
+        return self.steps
+
+    @property
     def path(self) -> int:
         """Steps + layers: the last step's top layer is reached through every step of layer 1."""
         return self.steps + self.layers

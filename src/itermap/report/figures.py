@@ -39,6 +39,8 @@ CAPTIONS = {
     "profiles": "Performance profiles (run-score distributions, as rliable): the share of a group's finished runs, over "
     "all its sizes, whose final test accuracy exceeds each threshold; the dotted line marks each group's "
     "interquartile mean over those runs.",
+    "anytime": "Anytime accuracy: test accuracy of every step's prediction at the last epoch, per trained depth (dashed), "
+    "one line per variant, mean over seeds and its 95% t interval; tied nets run on past their depth.",
     "learning-curves": "Learning curves of representative configurations (smallest, middle and largest of each group).",
 }
 

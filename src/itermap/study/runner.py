@@ -163,7 +163,7 @@ class Recorder:
             (self.folder / "weights").mkdir(exist_ok=True)
             for run, data in zip(pack.runs, message.weights):
                 atomic_write(data, self.folder / "weights" / f"{run.run_id}.safetensors")
-        records = [(run_ids[r.member], r.epoch, r.split, r.metric, r.value) for r in message.rows]
+        records = [(run_ids[r.member], r.epoch, r.split, r.metric, r.value, r.step) for r in message.rows]
         self.store.commit_epoch(run_ids, message.epoch, records, message.diverged, message.seconds, message.finished,
                                 wall_seconds=self.wall.total())  # fmt: skip
         checkpoint = checkpoint_path(self.folder, pack)

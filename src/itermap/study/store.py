@@ -21,7 +21,16 @@ from itermap.train import TrainConfig
 FILENAME = "results.sqlite"
 VERSION = 2  # meta `store_version`: 1 (itermap 0.1.0) had a `flops` column and ids that hashed defaults
 
-SCHEMA = """
+METRICS = """CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL REFERENCES runs (run_id),
+    epoch INTEGER NOT NULL,
+    split TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL NOT NULL,
+    step INTEGER  -- the prediction of step 1..T (anytime metrics); NULL: the model's prediction
+)"""
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -45,14 +54,8 @@ CREATE TABLE IF NOT EXISTS runs (
     seconds REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_pack ON runs (pack_id);
-CREATE TABLE IF NOT EXISTS metrics (
-    run_id TEXT NOT NULL REFERENCES runs (run_id),
-    epoch INTEGER NOT NULL,
-    split TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    value REAL NOT NULL,
-    UNIQUE (run_id, epoch, split, metric)
-);
+{METRICS};
+CREATE UNIQUE INDEX IF NOT EXISTS metrics_key ON metrics (run_id, epoch, split, metric, IFNULL(step, 0));
 """
 
 
@@ -81,10 +84,10 @@ class Store:
                 self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
-                old = self.columns("runs")
-                self.db.executescript(SCHEMA)
             self.db.row_factory = sqlite3.Row
-            self.renamed = {} if readonly or "flops" not in old else self.upgrade()
+            self.renamed = self.upgrade() if not readonly and "flops" in self.columns("runs") else {}
+            if not readonly:
+                self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as e:
             raise StudyError(f"{self.path}: not a readable itermap results database ({e}); move it aside to keep it, "
                              "then run the study again, or use --out for a new folder") from None  # fmt: skip
@@ -96,12 +99,16 @@ class Store:
     def upgrade(self) -> dict[str, str]:
         """Bring a version-1 store to this version in one transaction; returns {old run id: new run id}.
 
-        Version 1 called multiply-adds `flops`, had no `planned` column, and hashed run ids with defaults
-        included. Each run's id is recomputed from its stored config; its rows move with it.
+        Version 1 called multiply-adds `flops`, had no `planned` column nor metric `step`, and hashed run ids with
+        defaults included. Each run's id is recomputed from its stored config; its rows move with it.
         """
         with self.transaction() as db:
             db.execute("ALTER TABLE runs RENAME COLUMN flops TO macs")
             db.execute("ALTER TABLE runs ADD COLUMN planned INTEGER NOT NULL DEFAULT 1")
+            db.execute("ALTER TABLE metrics RENAME TO metrics_v1")  # its UNIQUE constraint has no step: rebuilt
+            db.execute(METRICS)
+            db.execute("INSERT INTO metrics (run_id, epoch, split, metric, value) SELECT * FROM metrics_v1")
+            db.execute("DROP TABLE metrics_v1")
             renamed = {row["run_id"]: run_of(row).run_id for row in db.execute("SELECT * FROM runs")}
             for table in ("runs", "metrics"):
                 db.executemany(f"UPDATE {table} SET run_id = ? WHERE run_id = ?", [(n, o) for o, n in renamed.items()])
@@ -170,7 +177,7 @@ class Store:
         self,
         run_ids: list[str],
         epoch: int,
-        rows: Iterable[tuple[str, int, str, str, float]],
+        rows: Iterable[tuple[str, int, str, str, float, int | None]],
         diverged: list[int | None],
         seconds: float,
         finished: bool,
@@ -180,7 +187,9 @@ class Store:
         now = time.time()
         final = "done" if finished else "running"
         with self.transaction() as db:
-            db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
+            db.executemany(
+                "INSERT INTO metrics (run_id, epoch, split, metric, value, step) VALUES (?, ?, ?, ?, ?, ?)", rows
+            )
             db.executemany(
                 "UPDATE runs SET status = ?, diverged_epoch = ?, epochs_done = ?, seconds = seconds + ?,"
                 " finished = ? WHERE run_id = ?",

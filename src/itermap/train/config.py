@@ -19,10 +19,12 @@ class TrainConfig(BaseModel):
     optimizer: Literal["adam"] = "adam"
     lr: PositiveFloat = 1e-4
     loss: str = "last"  # a name in train/losses.py: LOSSES
+    step_weights: Literal["uniform", "linear"] = "uniform"  # every-step loss: w_k = 1/T, or k / sum(k)
     data_order: Literal["per-seed", "shared"] = "per-seed"
     data_seed: int = 0
     eval_train_every: PositiveInt = 5
     eval_test_every: PositiveInt = 1
+    eval_steps: bool = False  # at each test evaluation, also every step's prediction (families with steps)
     scaling: Literal["standardize", "unit"] = "standardize"
     dtype: Literal["float32", "float64"] = "float32"
 

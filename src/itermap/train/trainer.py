@@ -32,6 +32,7 @@ class MetricRow:
     split: str  # train | test
     metric: str  # accuracy | cross_entropy
     value: float
+    step: int | None = None  # the prediction of step 1..T (anytime metrics); None: the model's prediction
 
 
 def prepare(cfg, train: TrainConfig, images: torch.Tensor, data: Dataset, device: str) -> torch.Tensor:
@@ -83,7 +84,7 @@ class PackTrainer:
         loss = LOSSES[self.train.loss]
         steps = {"steps": True} if loss.steps else {}
         logits = family(self.cfg).forward(self.cfg, self.params, x, **steps)  # [M, B, C] or [M, T, B, C]
-        return loss.fn(logits, y)
+        return loss.fn(logits, y, self.train.step_weights)
 
     def step(self, idx: torch.Tensor) -> torch.Tensor:
         """One Adam step on the examples `idx` [M or 1, B] of the train split; returns the losses [M]."""
@@ -121,25 +122,38 @@ class PackTrainer:
             splits.append("train")
         rows = []
         for split in splits:
-            metrics = self.evaluate(split)
+            steps = split == "test" and self.train.eval_steps and self.cfg.has_steps
+            metrics, per_step = self.evaluate(split, steps)
             for i in range(len(self.seeds)):
                 if self.diverged[i] is None:
                     rows += [MetricRow(i, self.epoch, split, k, float(v[i])) for k, v in metrics.items()]
+                    rows += [MetricRow(i, self.epoch, split, k, float(v[i, t]), t + 1)
+                             for k, v in per_step.items() for t in range(v.shape[1])]  # fmt: skip
         return rows
 
     @torch.no_grad()
-    def evaluate(self, split: str) -> dict[str, torch.Tensor]:
-        """Accuracy and mean cross-entropy of every member on a whole split: each metric [M]."""
+    def evaluate(self, split: str, steps: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Accuracy and mean cross-entropy of every member on a whole split: each metric [M]; with `steps`, also
+        of every step's prediction, steps 1..anytime_steps: each [M, T] (else empty)."""
         x_all, y_all = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
-        m = len(self.seeds)
-        correct = torch.zeros(m, dtype=torch.float64, device=self.device)
-        ce = torch.zeros(m, dtype=torch.float64, device=self.device)
+        cfg, m = self.cfg, len(self.seeds)
+        t = cfg.anytime_steps if steps else 1
+        run_on = {"through": t} if steps and t != cfg.step_count else {}  # a tied net past its trained depth
+        correct = torch.zeros(m, t, dtype=torch.float64, device=self.device)
+        ce = torch.zeros(m, t, dtype=torch.float64, device=self.device)
         for x, y in zip(x_all.split(EVAL_CHUNK), y_all.split(EVAL_CHUNK)):
-            logits = family(self.cfg).forward(self.cfg, self.params, x.expand(m, *x.shape))  # [M, B, C]
-            ce += F.cross_entropy(logits.transpose(1, 2), y.expand(m, -1), reduction="none").sum(1).double()
-            correct += (logits.argmax(-1) == y).sum(1)
-        n = len(y_all)
-        return {"accuracy": (correct / n).cpu(), "cross_entropy": (ce / n).cpu()}
+            x = x.expand(m, *x.shape)
+            if steps:  # [M, T, B, C] -> [M*T, B, C]: every step's prediction
+                logits = family(cfg).forward(cfg, self.params, x, steps=True, **run_on).flatten(0, 1)
+            else:
+                logits = family(cfg).forward(cfg, self.params, x)  # [M, B, C]
+            per_example = F.cross_entropy(logits.transpose(1, 2), y.expand(len(logits), -1), reduction="none")
+            ce += per_example.sum(1).double().view(m, t)
+            correct += (logits.argmax(-1) == y).sum(1).view(m, t)
+        accuracy, cross_entropy = (correct / len(y_all)).cpu(), (ce / len(y_all)).cpu()
+        final = cfg.step_count - 1 if steps else 0  # the model's prediction: its last trained step's
+        metrics = {"accuracy": accuracy[:, final], "cross_entropy": cross_entropy[:, final]}
+        return metrics, ({"accuracy": accuracy, "cross_entropy": cross_entropy} if steps else {})
 
     def member_params(self, i: int) -> Params:
         """Member i's current params, detached, on the CPU."""

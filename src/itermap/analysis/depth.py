@@ -1,0 +1,156 @@
+"""Recurrence as depth: anytime accuracy, the cost of tying weights, and every-step against last-step supervision.
+
+For studies whose runs differ in `tied` (the unrolled family) or record every step's prediction
+(`eval_steps`). Differences between two variants of one configuration are paired over seeds: seed i gives
+both the same data order, so the per-seed difference removes what the order contributes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from itermap.analysis.compare import holm
+from itermap.analysis.intervals import LEVEL
+
+SHAPE = ["dataset", "depth", "hidden", "inject", "heads"]  # what a tied and an untied variant share
+
+
+def final_accuracy(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per finished run: its config columns and its final test accuracy (`accuracy`)."""
+    done = results[(results["status"] == "done") & (results["split"] == "test") & (results["metric"] == "accuracy")]
+    last = done[done["epoch"] == done.groupby("run_id")["epoch"].transform("max")]
+    return last.rename(columns={"value": "accuracy"}).reset_index(drop=True)
+
+
+def paired(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """Mean of the per-seed differences a - b with its t interval and two-sided p (NaN for fewer than 2 seeds)."""
+    d = np.asarray(a, float) - np.asarray(b, float)
+    if len(d) < 2 or d.std() == 0:  # no spread to judge by (one seed, or every seed moved alike): no interval, no test
+        return {"diff": float(d.mean()) if len(d) else np.nan, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan}
+    test = stats.ttest_1samp(d, 0.0)
+    ci = test.confidence_interval(LEVEL)
+    return {"diff": float(d.mean()), "ci_low": float(ci.low), "ci_high": float(ci.high), "p": float(test.pvalue)}
+
+
+def paired_differences(runs: pd.DataFrame, field: str, a: object, b: object, keys: list[str]) -> pd.DataFrame:
+    """Per configuration `keys`: variant `field = a` minus `field = b` in final accuracy, paired over shared seeds."""
+    rows = []
+    for key, group in runs.groupby(keys, sort=True, dropna=False):
+        x = group[group[field] == a].set_index("seed")
+        y = group[group[field] == b].set_index("seed")
+        seeds = sorted(set(x.index) & set(y.index))
+        if not seeds:
+            continue
+        row = dict(zip(keys, key))
+        row.update(n=len(seeds), a_mean=x.loc[seeds, "accuracy"].mean(), b_mean=y.loc[seeds, "accuracy"].mean(),
+                   a_params=int(x["params"].iloc[0]), b_params=int(y["params"].iloc[0]),
+                   **paired(x.loc[seeds, "accuracy"].to_numpy(), y.loc[seeds, "accuracy"].to_numpy()))  # fmt: skip
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table["p_holm"] = holm(table["p"].fillna(1.0).to_numpy())
+    return table
+
+
+def tying_cost(results: pd.DataFrame) -> pd.DataFrame:
+    """Untied minus tied final test accuracy at equal depth and width (same loss and inject), with the parameter ratio."""
+    runs = final_accuracy(results)
+    return paired_differences(runs, "tied", False, True, [*SHAPE, "loss"])
+
+
+def supervision_gain(results: pd.DataFrame) -> pd.DataFrame:
+    """Every-step minus last-step supervision in final test accuracy, per configuration, tied and untied alike."""
+    runs = final_accuracy(results)
+    return paired_differences(runs, "loss", "every-step", "last", [*SHAPE, "tied"])
+
+
+def anytime(anytime_rows: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy of every step's prediction at the last epoch: per configuration and step, mean and t interval over seeds."""
+    rows = anytime_rows[(anytime_rows["status"] == "done") & (anytime_rows["split"] == "test")
+                        & (anytime_rows["metric"] == "accuracy")]  # fmt: skip
+    last = rows[rows["epoch"] == rows.groupby("run_id")["epoch"].transform("max")]
+    out = []
+    for (dataset, group, arch, step), seeds in last.groupby(["dataset", "group", "arch", "step"], sort=True):
+        v = seeds["value"].to_numpy(float)
+        spread = len(v) > 1 and v.std() > 0
+        lo, hi = stats.t.interval(LEVEL, len(v) - 1, v.mean(), stats.sem(v)) if spread else (np.nan, np.nan)
+        out.append({"dataset": dataset, "group": group, "arch": arch, "step": int(step), "depth": int(seeds["depth"].iloc[0]),
+                    "budget": seeds["budget"].iloc[0], "n": len(v), "mean": v.mean(), "ci_low": lo, "ci_high": hi})  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def two_by_two(results: pd.DataFrame, anytime_table: pd.DataFrame) -> pd.DataFrame:
+    """Final and step-1 test accuracy of each (tied, loss) variant of each shape: Zamir et al.'s Table 4, here per shape."""
+    runs = final_accuracy(results)
+    runs = runs[runs["tied"].notna()]  # the nets that have a tied and an untied form
+    keys = [*SHAPE, "tied", "loss", "group", "arch"]
+    table = runs.groupby(keys, dropna=False).agg(final=("accuracy", "mean"), n=("seed", "size")).reset_index()
+    if len(anytime_table):
+        first = anytime_table[anytime_table["step"] == 1][["dataset", "group", "arch", "mean"]]
+        return table.merge(first.rename(columns={"mean": "step_1"}), on=["dataset", "group", "arch"], how="left")
+    return table.assign(step_1=np.nan)
+
+
+def _pts(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def tying_verdict(cost: pd.DataFrame) -> str:
+    """What the equal-width pairs say about the cost of tying, and no more."""
+    n, seeds = len(cost), int(cost["n"].min())
+    sig = cost["p_holm"] < 1 - LEVEL
+    ahead, behind = int((sig & (cost["diff"] > 0)).sum()), int((sig & (cost["diff"] < 0)).sum())
+    ratio = cost["a_params"] / cost["b_params"]
+    found = (f"untied minus tied ranges from {_pts(cost['diff'].min())} to {_pts(cost['diff'].max())} points "
+             f"(median {_pts(cost['diff'].median())}) over {n} configurations at equal depth and width, where untying "
+             f"costs {ratio.min():.1f}x to {ratio.max():.1f}x the parameters")  # fmt: skip
+    if not sig.any():
+        return (
+            f"Tying: {found}; no configuration's difference is significant (paired over {seeds}+ seeds, Holm over {n})."
+        )
+    return (
+        f"Tying: {found}; significant (paired over {seeds}+ seeds, Holm over {n}) in {ahead + behind}: "
+        f"{ahead} favouring untied, {behind} favouring tied."
+    )
+
+
+def supervision_verdict(gain: pd.DataFrame) -> str:
+    """What the data say about every-step supervision for tied and for untied nets, side by side."""
+    parts = []
+    for tied, rows in gain.groupby("tied", sort=False):
+        sig = rows["p_holm"] < 1 - LEVEL
+        kind = "tied" if tied else "untied"
+        parts.append(f"{kind} nets {_pts(rows['diff'].mean())} points on average over {len(rows)} configurations "
+                     f"({int((sig & (rows['diff'] > 0)).sum())} significantly better, "
+                     f"{int((sig & (rows['diff'] < 0)).sum())} significantly worse)")  # fmt: skip
+    seeds = int(gain["n"].min())
+    return (
+        f"Supervision: training every step instead of the last changed final test accuracy of "
+        f"{' and of '.join(parts)} (paired over {seeds}+ seeds, Holm within the study)."
+    )
+
+
+def depth_tables(results: pd.DataFrame, anytime_rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The depth section's tables (empty when the study has neither tied variants nor anytime rows)."""
+    has_tied = "tied" in results and results["tied"].dropna().nunique() > 1
+    has_loss = "loss" in results and results["loss"].dropna().nunique() > 1
+    steps = anytime(anytime_rows) if len(anytime_rows) else pd.DataFrame()
+    tables = {"anytime": steps}
+    if has_tied:
+        tables["tying"] = tying_cost(results)
+    if has_loss and "tied" in results:
+        tables["supervision"] = supervision_gain(results)
+    if has_tied and has_loss:
+        tables["two_by_two"] = two_by_two(results, steps)
+    return {k: v for k, v in tables.items() if len(v)}
+
+
+def depth_verdicts(tables: dict[str, pd.DataFrame], dataset: str) -> list[str]:
+    """The two claims' verdicts for one data set, where the study has what each needs."""
+    pick = {k: t[t["dataset"] == dataset] for k, t in tables.items()}
+    out = [tying_verdict(pick["tying"])] if "tying" in pick and len(pick["tying"]) else []
+    return out + (
+        [supervision_verdict(pick["supervision"])] if "supervision" in pick and len(pick["supervision"]) else []
+    )

@@ -1,0 +1,77 @@
+"""`itermap run depth-quick` and `itermap report`: the anytime figure and the depth tables, numbers recomputed from SQLite."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from .conftest import itermap
+from .test_summary_numbers import sections
+
+
+@pytest.fixture(scope="module")
+def depth_study(shared_data, tmp_path_factory) -> Path:
+    """depth-quick with 2 seeds and 1 epoch (the preset's every configuration), run and reported by the CLI."""
+    import os
+
+    env = {**os.environ, "ITERMAP_DATA_DIR": str(shared_data), "COLUMNS": "200"}
+    folder = tmp_path_factory.mktemp("depth") / "depth-quick"
+    itermap(
+        "run", "depth-quick", "--out", folder, "--device", "cpu", "--seeds", "2", "--epochs", "1", env=env, timeout=600
+    )
+    itermap("report", folder, env=env)
+    return folder
+
+
+def final_rows(folder: Path) -> pd.DataFrame:
+    """Last-epoch test accuracy rows, every step's and the model's, with each run's model and train config."""
+    with sqlite3.connect(folder / "results.sqlite") as db:
+        runs = pd.read_sql_query("SELECT run_id, arch, seed, config FROM runs WHERE planned = 1", db)
+        rows = pd.read_sql_query("SELECT * FROM metrics WHERE split = 'test' AND metric = 'accuracy'", db)
+    config = runs.pop("config").map(json.loads)
+    runs["loss"] = config.map(lambda c: c["train"]["loss"])
+    runs["inject"] = config.map(lambda c: c["model"].get("inject"))
+    rows = rows[rows["epoch"] == rows.groupby("run_id")["epoch"].transform("max")]
+    return rows.merge(runs, on="run_id")
+
+
+def test_depth_report(depth_study):
+    figures = {p.name for p in (depth_study / "figures").iterdir()}
+    assert {"fashion-mnist-mini-anytime.png", "fashion-mnist-mini-anytime.svg"} <= figures
+    found = sections((depth_study / "summary.md").read_text())
+    rows = final_rows(depth_study)
+    model = rows[rows["step"].isna()]
+
+    def seeds(arch: str, loss: str, step: int | None = None) -> np.ndarray:
+        mine = rows[(rows["arch"] == arch) & (rows["loss"] == loss)]
+        mine = mine[mine["step"].isna()] if step is None else mine[mine["step"] == step]
+        return mine.sort_values("seed")["value"].to_numpy()
+
+    # the anytime table: a tied net at step 1 and run on to 2d = 4
+    anytime = next(v for k, v in found.items() if k.startswith("Anytime"))
+    row = next(r for r in anytime if r["Architecture"] == "unrolled-tied-2x16" and "loss=last" in r["Group"])
+    assert row["Step 1 (%)"] == f"{100 * seeds('unrolled-tied-2x16', 'last', 1).mean():.2f}"
+    assert row["Last step (%)"] == f"{100 * seeds('unrolled-tied-2x16', 'last', 4).mean():.2f} (step 4)"
+    assert row["Step d (%)"] == f"{100 * seeds('unrolled-tied-2x16', 'last').mean():.2f} (d = 2)"  # step d is the model
+
+    # the tying cost: untied minus tied, paired over seeds, with its t interval
+    tying = next(v for k, v in found.items() if k.startswith("Tying cost"))
+    row = next(r for r in tying if (r["Depth"], r["Inject"], r["Loss"]) == ("2", "every-step", "last"))
+    d = seeds("unrolled-untied-2x16", "last") - seeds("unrolled-tied-2x16", "last")
+    assert row["Untied - tied (points)"] == f"{100 * d.mean():+.2f}"
+    if d.std() > 0:
+        ci = stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
+        assert row["95% CI"] == f"[{100 * ci.low:+.2f}, {100 * ci.high:+.2f}]"
+
+    # the 2x2: tied, last-step loss, image fed once; final accuracy (step-1 accuracy)
+    table = next(v for k, v in found.items() if k.startswith("Tied or untied"))
+    row = next(r for r in table if (r["Depth"], r["Width"], r["Inject"]) == ("2", "16", "first"))
+    final, first = seeds("unrolled-tied-first-2x16", "last"), seeds("unrolled-tied-first-2x16", "last", 1)
+    assert row["tied · last"] == f"{100 * final.mean():.2f} ({100 * first.mean():.2f})"
+    assert len(model) == model["run_id"].nunique()  # one model row per run and metric at the last epoch
