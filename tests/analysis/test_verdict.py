@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import pandas as pd
 
-from itermap.analysis.compare import declared_pairs, default_pairs, headline_pair
+from itermap.analysis.compare import declared_pairs, default_pairs
+from itermap.analysis.overview import comparisons_of
 from itermap.analysis.verdict import curve_verdict, no_overlap_verdict
+from itermap.study.spec import CompareSection
+
+INFERENTIAL = ("CI", "band", "ahead", "significant", "clear difference", "excludes", "Holm")
 
 
 def comparison(
-    diffs: list[float], excludes: list[bool], params: list[int], a: str = "rnn-1", b: str = "mlp-1"
+    diffs: list[float],
+    excludes: list[bool],
+    params: list[int],
+    a: str = "rnn-1",
+    b: str = "mlp-1",
+    seeds: int = 10,
+    p_holm: float = 0.001,
+    headline: bool = True,
 ) -> pd.DataFrame:
+    """A comparison table as compare_curves and adjust leave it: a band of ±1 point around each difference unless it
+    must exclude zero (then ±half the difference)."""
+    half = [abs(d) / 2 if e else max(abs(d), 0.0) + 0.01 for d, e in zip(diffs, excludes)]
     return pd.DataFrame(
         {
             "a": a,
@@ -18,9 +32,22 @@ def comparison(
             "at": "params",
             "x": params,
             "diff": diffs,
-            "excludes_zero": excludes,
+            "seeds": seeds,
+            "design": "paired",
+            "interval": "band" if seeds >= 5 else "range",
+            "low": [d - h for d, h in zip(diffs, half)],
+            "high": [d + h for d, h in zip(diffs, half)],
+            "excludes_zero": excludes if seeds >= 5 else False,
+            "headline": headline,
+            "family_size": 2,
+            "p_holm": p_holm if seeds >= 5 else float("nan"),
+            "significant": p_holm < 0.05 and seeds >= 5,
             "multiplier": 4.2,
             "multiplier_bound": "",
+            "multiplier_low": 2.1,
+            "multiplier_low_bound": "",
+            "multiplier_high": 6.3,
+            "multiplier_high_bound": ">",
         }
     )
 
@@ -28,34 +55,49 @@ def comparison(
 def test_every_budget_ahead():
     cmp = comparison([0.01, 0.031, 0.02, 0.015, 0.012], [True] * 5, [1600, 1802, 4106, 6370, 10250])
     assert curve_verdict(cmp) == (
-        "RNN-1 ahead of MLP-1 at every budget from 1,600 to 10,250 parameters; the 95% CI excludes zero at 5 of 5 "
-        "budgets; largest gap +3.1 points (RNN-1 - MLP-1) at 1,802 parameters, where MLP-1 needs 4.20x the "
-        "parameters to match RNN-1."
+        "RNN-1 ahead of MLP-1 from 1,600 to 10,250 parameters, every budget of 5 (10 seeds, paired; simultaneous 95% "
+        "band, Holm-adjusted p = 0.001 over 2 headline comparisons); largest gap +3.1 points (RNN-1 - MLP-1) at 1,802 "
+        "parameters, where MLP-1 needs 4.20x the parameters (95% interval 2.10x to >6.30x) to match RNN-1."
     )
 
 
-def test_mixed_and_behind():
+def test_every_significant_stretch_and_its_direction():
+    """One budget favouring each side and one in between: both directions named, the rest said unclear."""
     crossing = curve_verdict(comparison([0.2, 0.16, -0.01, -0.04], [True, True, False, True], [1600, 1802, 4106, 6370]))
     assert crossing.startswith(
-        "RNN-1 ahead of MLP-1 from 1,600 to 1,802 parameters, MLP-1 ahead from 4,106 to 6,370; "
-        "the 95% CI excludes zero at 3 of 4 budgets (2 favouring RNN-1); largest gap +20.0 points"
+        "RNN-1 ahead of MLP-1 from 1,600 to 1,802 parameters; MLP-1 ahead of RNN-1 at 6,370 parameters; "
+        "no clear difference at the other 1 of 4 budgets (10 seeds, paired;"
     )
-    late = curve_verdict(comparison([0.3, 0.2, -0.01], [True, True, False], [1606, 6442, 18570], b="mlp-2"))
-    assert late.startswith("RNN-1 ahead of MLP-2 from 1,606 to 6,442 parameters, MLP-2 ahead at 18,570; ")
-    mixed = curve_verdict(comparison([0.02, -0.005, 0.01], [True, False, False], [1000, 2000, 4000]))
-    assert mixed.startswith(
-        "RNN-1 ahead of MLP-1 at 2 of 3 budgets from 1,000 to 4,000 parameters (MLP-1 ahead at 1); "
-        "the 95% CI excludes zero at 1 of 3 budgets;"
-    )
-    behind = curve_verdict(comparison([-0.02, -0.04], [True, True], [1000, 2000]))
-    assert behind.startswith("MLP-1 ahead of RNN-1 at every budget from 1,000 to 2,000 parameters;")
-    assert "largest gap -4.0 points (RNN-1 - MLP-1) at 2,000 parameters" in behind
+    lone = curve_verdict(comparison([0.02, -0.005, -0.03], [False, False, True], [1000, 2000, 4000]))
+    assert lone.startswith("MLP-1 ahead of RNN-1 at 4,000 parameters; no clear difference at the other 2 of 3 budgets")
+    assert "RNN-1 ahead" not in lone  # the point estimate at 1,000 favours RNN-1; the band does not
 
 
-def test_single_budget_and_no_overlap():
-    one = curve_verdict(comparison([0.03], [True], [7850], b="mlp-0"))
-    assert one.startswith(
-        "RNN-1 ahead of MLP-0 at the one shared budget, 7,850 parameters; the 95% CI excludes zero there;"
+def test_no_clear_difference_says_what_is_still_possible():
+    none = curve_verdict(comparison([0.01, -0.005], [False, False], [1000, 2000]))
+    assert none.startswith(
+        "No clear difference between RNN-1 and MLP-1 from 1,000 to 2,000 parameters (10 seeds, paired): the "
+        "simultaneous 95% band includes zero at every budget; RNN-1 - MLP-1 between -2.0 and +3.0 points is still possible;"
+    )
+    after = curve_verdict(comparison([0.03, 0.01], [True, False], [1000, 2000], p_holm=0.08))
+    assert after.startswith("No clear difference between RNN-1 and MLP-1")
+    assert "excludes zero at 1 of 2 budgets, but not after correction (Holm-adjusted p = 0.080 over 2 headline" in after
+    assert "ahead" not in after
+
+
+def test_below_five_seeds_nothing_is_inferred():
+    few = curve_verdict(comparison([0.03, 0.02, -0.01], [True, True, False], [1000, 2000, 4000], seeds=3))
+    assert few.startswith(
+        "RNN-1 above MLP-1 at 2 of 3 budgets from 1,000 to 4,000 parameters, below at 1 (means of 3 seeds, too few for "
+        "intervals: descriptive only); largest gap +3.0 points"
+    )
+    assert not any(word in few for word in INFERENTIAL) and "interval 2.10x" not in few
+
+
+def test_exploratory_pairs_are_labelled():
+    cmp = comparison([0.03], [True], [7850], b="mlp-0", headline=False)
+    assert curve_verdict(cmp).startswith(
+        "Exploratory: RNN-1 ahead of MLP-0 at 7,850 parameters, every budget of 1 (10 seeds"
     )
     apart = no_overlap_verdict("rnn-2", "mlp-0", pd.Series([218, 986]), pd.Series([7850]))
     assert (
@@ -66,8 +108,8 @@ def test_single_budget_and_no_overlap():
 
 def test_equal_macs_wording():
     cmp = comparison([0.01, 0.02], [True, True], [20000, 50000]).assign(at="macs")
-    assert curve_verdict(cmp).startswith("RNN-1 ahead of MLP-1 at every budget from 20,000 to 50,000 multiply-adds;")
-    assert "needs 4.20x the multiply-adds to match RNN-1" in curve_verdict(cmp)
+    assert curve_verdict(cmp).startswith("RNN-1 ahead of MLP-1 from 20,000 to 50,000 multiply-adds")
+    assert "needs 4.20x the multiply-adds (95% interval 2.10x to >6.30x) to match RNN-1" in curve_verdict(cmp)
 
 
 def test_declared_pairs_hold_everything_else_equal():
@@ -102,10 +144,15 @@ def test_default_pairs_differ_in_one_respect():
     ]
 
 
-def test_headline():
-    # the reference grid's overlaps: rnn-2 against mlp-1 shares the most budgets, but rnn-1 against mlp-1 is depth-matched
-    rows = [("rnn-1", "mlp-1", p) for p in (1600, 1802, 4106, 6370, 10250)]
-    rows += [("rnn-2", "mlp-1", p) for p in (1600, 2346, 6218, 6370, 12730, 18570)]
-    rows += [("rnn-2", "mlp-2", p) for p in (1606, 2346, 6218, 6442, 13002, 18570)]
-    rows += [("rnn-1", "mlp-0", 7850)]
-    assert headline_pair(pd.DataFrame(rows, columns=["a", "b", "params"])) == ("rnn-1", "mlp-1")
+def test_headline_is_declared():
+    groups = ["mlp-1", "rnn-1", "mlp-2"]
+    compare = [
+        CompareSection(a="rnn-1", b="mlp-1", at=["params", "macs"], headline=True),
+        CompareSection(a="rnn-1", b="mlp-2"),
+    ]
+    assert comparisons_of(groups, compare) == [
+        ("rnn-1", "mlp-1", "params", True),
+        ("rnn-1", "mlp-1", "macs", True),
+        ("rnn-1", "mlp-2", "params", False),
+    ]
+    assert all(not head for *_, head in comparisons_of(groups, []))  # nothing declared: all exploratory

@@ -1,8 +1,10 @@
-"""A real tiny study (grid and matched design), trained and reported through the `itermap` command once per session."""
+"""A real tiny study (grid and matched design, 3 seeds) trained and reported through the `itermap` command once per
+session, and the same study extended to 5 seeds (intervals and verdicts of the inferential kind)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +32,10 @@ family = "mlp"
 hidden = [[], [2], [4], [8], [16]]
 
 [[grid]]
+family = "mlp"
+hidden = [[4, 4], [8, 8]]
+
+[[grid]]
 family = "rnn"
 hidden = [8, 16, 32]
 layers = 1
@@ -44,6 +50,11 @@ tolerance = 0.05
 a = "rnn-1"
 b = "mlp-1"
 at = ["params", "macs"]
+headline = true
+
+[[compare]]
+a = "rnn-1"
+b = "mlp-2"
 
 [[compare]]
 a = "rnn-1"
@@ -70,4 +81,15 @@ def tiny_study(shared_data, tmp_path_factory) -> Path:
     itermap("run", spec, "--out", folder, "--device", "cpu", env=env)
     printed = itermap("report", folder, env=env).stdout
     assert str(folder / "report.html") in printed and str(folder / "summary.md") in printed
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_study_5(tiny_study, shared_data) -> Path:
+    """The tiny study copied and extended to seeds 0..4 (`itermap run --seeds 5` trains only the new seeds), reported."""
+    env = {**os.environ, "ITERMAP_DATA_DIR": str(shared_data), "COLUMNS": "200"}
+    folder = tiny_study.parent / "tiny-report-5"
+    shutil.copytree(tiny_study, folder, ignore=shutil.ignore_patterns("figures", "*.html", "*.md"))
+    itermap("run", tiny_study.parent / "tiny-report.toml", "--out", folder, "--seeds", 5, "--device", "cpu", env=env)
+    itermap("report", folder, env=env)
     return folder

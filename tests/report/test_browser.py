@@ -51,7 +51,7 @@ def test_report_in_chromium(tiny_study, browser):
     images = browser.execute_script(
         "return Array.from(document.images, i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])"
     )
-    assert len(images) == 7  # test accuracy (against params and MACs), cross-entropy, capacity, efficiency, ...
+    assert len(images) == 8  # test accuracy (against params and MACs), cross-entropy, capacity, efficiency, ...
     for alt, complete, width, height in images:
         assert complete and width > 0 and height > 0, alt
     assert browser.find_elements("css selector", "ul.verdicts li")

@@ -13,6 +13,11 @@ _LAZY = {
     "compare_curves": "itermap.analysis.compare",
     "compare_matched": "itermap.analysis.compare",
     "holm": "itermap.analysis.compare",
+    "iqm": "itermap.analysis.intervals",
+    "mean_ci": "itermap.analysis.intervals",
+    "difference_ci": "itermap.analysis.intervals",
+    "max_t_band": "itermap.analysis.band",
+    "convergence": "itermap.analysis.convergence",
     "probability_of_improvement": "itermap.analysis.compare",
 }
 

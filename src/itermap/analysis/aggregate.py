@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from itermap.analysis.intervals import iqm, rate_ci, spread
+from itermap.data.datasets import DATASETS
 
 CONFIG_KEYS = [
     "dataset",
@@ -14,9 +16,6 @@ CONFIG_KEYS = [
     "arch",
 ]  # one configuration (a group holds one setting of every varying field)
 METRICS = ["test_accuracy", "test_cross_entropy", "train_accuracy", "train_cross_entropy"]
-CONFIDENCE = 0.95
-N_RESAMPLES = 9999
-SEED = 0
 
 
 def final_metrics(df: pd.DataFrame) -> pd.DataFrame:
@@ -43,24 +42,15 @@ def run_counts(df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def mean_ci(values: np.ndarray) -> tuple[float, float]:
-    """95% percentile-bootstrap CI of the mean of `values` (NaN for fewer than two values)."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return np.nan, np.nan
-    res = stats.bootstrap(
-        (values,),
-        np.mean,
-        n_resamples=N_RESAMPLES,
-        confidence_level=CONFIDENCE,
-        method="percentile",
-        rng=np.random.default_rng(SEED),
-    )
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+def chance(dataset: str) -> float:
+    """Accuracy of a uniform guess on a data set: 1 / classes (10 for a data set outside the registry)."""
+    return 1 / (DATASETS[dataset].classes if dataset in DATASETS else 10)
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """Per configuration: run counts; mean, std, CI of each final metric; efficiency and accuracy per log10-parameter."""
+    """Per configuration: run counts, the divergence rate with its exact interval; per final metric its mean, std,
+    interquartile mean and `spread` (t CI from MIN_SEEDS seeds, else range); test accuracy's mean with diverged runs
+    counted at chance; efficiency and accuracy per log10-parameter."""
     finals = final_metrics(df)
     rows = []
     for key, runs in finals.groupby(CONFIG_KEYS, sort=True):
@@ -69,12 +59,20 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
             values = runs[metric].dropna().to_numpy()
             row[f"{metric}_mean"] = values.mean() if len(values) else np.nan
             row[f"{metric}_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
-            row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = mean_ci(values)
+            row[f"{metric}_iqm"] = iqm(values)
+            row[f"{metric}_ci_low"], row[f"{metric}_ci_high"], row[f"{metric}_interval"] = spread(values)
         rows.append(row)
-    means = pd.DataFrame(
-        rows, columns=[*CONFIG_KEYS, *(f"{m}_{s}" for m in METRICS for s in ("mean", "std", "ci_low", "ci_high"))]
-    )
+    stats_cols = ("mean", "std", "iqm", "ci_low", "ci_high", "interval")
+    means = pd.DataFrame(rows, columns=[*CONFIG_KEYS, *(f"{m}_{s}" for m in METRICS for s in stats_cols)])
     out = run_counts(df).merge(means, on=CONFIG_KEYS, how="left")
+    ended = out["done"] + out["diverged"]
+    out["diverged_rate"] = out["diverged"] / ended.where(ended > 0)
+    ends = [rate_ci(k, n) if n else (np.nan, np.nan) for k, n in zip(out["diverged"], ended)]
+    out["diverged_low"], out["diverged_high"] = [e[0] for e in ends], [e[1] for e in ends]
+    at_chance = out["dataset"].map(chance)
+    out["test_accuracy_mean_at_chance"] = (
+        out["test_accuracy_mean"].fillna(0) * out["done"] + at_chance * out["diverged"]
+    ) / ended.where(ended > 0)
     for split in ("test", "train"):
         out[f"{split}_efficiency"] = out[f"{split}_accuracy_mean"] / out["params"]
         out[f"{split}_accuracy_per_log10_param"] = out[f"{split}_accuracy_mean"] / np.log10(out["params"])

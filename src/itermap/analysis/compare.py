@@ -9,7 +9,6 @@ group of B when they agree on every varying field that neither side fixes: every
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,11 +16,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from itermap.analysis.aggregate import CONFIDENCE, N_RESAMPLES, SEED
-from itermap.analysis.curves import interpolate, params_to_reach
+from itermap.analysis.band import max_t_band
+from itermap.analysis.curves import interpolate, params_to_reach, reach_draws
+from itermap.analysis.intervals import LEVEL, MIN_SEEDS, difference_ci, seed_range
 from itermap.analysis.results import SEPARATOR
 
-ALPHA = 1 - CONFIDENCE
+ALPHA = 1 - LEVEL
+N_RESAMPLES = 9999  # bootstrap resamples of every comparison
+SEED = 0  # a fresh numpy.random.default_rng(SEED) per comparison: a report is identical on every rerun
 AXES = {"params": "parameters", "macs": "multiply-adds"}  # what groups can be compared at equal amounts of
 
 
@@ -82,61 +84,95 @@ def default_pairs(groups: Iterable[str]) -> list[tuple[str, str]]:
     return out
 
 
-def _depth(group: str) -> int | None:
-    match = re.search(r"-(\d+)$", base(group))
-    return int(match.group(1)) if match else None
-
-
-def headline_pair(comparisons: pd.DataFrame) -> tuple[str, str] | None:
-    """The pair a data set's report leads with: depth-matched pairs first (shallowest), then most shared sizes."""
-    if comparisons.empty:
-        return None
-    n_budgets = comparisons.groupby(["a", "b"]).size()
-
-    def key(pair: tuple[str, str]) -> tuple:
-        da, db = _depth(pair[0]), _depth(pair[1])
-        matched = da is not None and da == db and n_budgets[pair] >= 2
-        return (not matched, da if matched else 0, -n_budgets[pair], pair)
-
-    return min(n_budgets.index, key=key)
-
-
 def _seed_values(
     finals: pd.DataFrame, dataset: str, group: str, metric: str, at: str
-) -> list[tuple[float, np.ndarray]]:
-    """(size, seed values) of each configuration of a group with at least one value, by its size `at` (params or macs)."""
+) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """(size, seeds, values by seed) of each configuration of a group with at least one value, by its size `at`."""
     rows = finals[(finals["dataset"] == dataset) & (finals["group"] == group)].dropna(subset=[metric])
-    return [(float(p), runs[metric].to_numpy(float)) for p, runs in rows.groupby(at, sort=True)]
+    rows = rows.sort_values([at, "seed"])
+    sizes, seeds, values = rows[at].to_numpy(float), rows["seed"].to_numpy(), rows[metric].to_numpy(float)
+    cuts = np.flatnonzero(np.diff(sizes)) + 1
+    return [(float(p[0]), s, v) for p, s, v in zip(*(np.split(a, cuts) for a in (sizes, seeds, values)))]
 
 
-def _resampled_means(configs: list[tuple[float, np.ndarray]], rng: np.random.Generator) -> np.ndarray:
-    """[configs, N_RESAMPLES] means of seeds drawn with replacement within each configuration."""
-    return np.stack([v[rng.integers(0, len(v), size=(N_RESAMPLES, len(v)))].mean(axis=1) for _, v in configs])
+def _resampled_means(
+    configs: list[tuple[float, np.ndarray, np.ndarray]], rng: np.random.Generator, shared: np.ndarray | None, size: int
+) -> np.ndarray:
+    """[configs, size] means of resampled seeds: the `shared` seed indices for every configuration (paired),
+    or indices drawn within each configuration (independent)."""
+    draw = lambda n: shared if shared is not None else rng.integers(0, n, size=(size, n))  # noqa: E731
+    return np.stack([v[draw(len(v))].mean(axis=1) for _, _, v in configs])
+
+
+def _quantile_bounded(value: float, low: float, high: float) -> tuple[float, str]:
+    """A quantile of reach_draws ratios, keeping their censoring: (low, "<") at 0, (high, ">") at inf."""
+    if value == 0:
+        return low, "<"
+    return (high, ">") if np.isinf(value) else (float(value), "")
 
 
 def compare_curves(
-    finals: pd.DataFrame, dataset: str, a: str, b: str, metric: str = "test_accuracy", at: str = "params"
+    finals: pd.DataFrame,
+    dataset: str,
+    a: str,
+    b: str,
+    metric: str = "test_accuracy",
+    at: str = "params",
+    resamples: int = N_RESAMPLES,
 ) -> pd.DataFrame:
     """Difference A - B of the interpolated metric at every measured size `at` (params or macs) inside both groups' ranges.
 
-    Rows: `x` is the number of parameters (or multiply-adds per example) at which A and B are compared.
+    Rows: `x` is the number of parameters (or multiply-adds per example) at which A and B are compared; `seeds`
+    the fewest seeds of any configuration; `design` "paired" when every configuration of both groups finished the
+    same seeds (seed i shares its data order across configurations, so the seeds are resampled together) and
+    "independent" otherwise; from MIN_SEEDS seeds on, `low`/`high` are the simultaneous max-|t| band (`interval`
+    "band", `p` its p-value for "no difference at any budget"); below, the range of the per-seed differences when
+    paired (`interval` "range"), nothing otherwise. The multiplier's interval comes from the same resamples.
     """
     ca, cb = (_seed_values(finals, dataset, g, metric, at) for g in (a, b))
     if not ca or not cb:
         return pd.DataFrame()
-    pa, pb = np.array([p for p, _ in ca]), np.array([p for p, _ in cb])
+    pa, pb = np.array([p for p, _, _ in ca]), np.array([p for p, _, _ in cb])
     lo, hi = max(pa.min(), pb.min()), min(pa.max(), pb.max())
     budgets = np.unique(np.concatenate([pa, pb]))
     budgets = budgets[(budgets >= lo) & (budgets <= hi)]
     if not len(budgets):
         return pd.DataFrame()
-    ma, mb = (np.array([v.mean() for _, v in c]) for c in (ca, cb))
+    seeds = [s for _, s, _ in ca + cb]
+    paired = len(seeds[0]) > 1 and all(np.array_equal(s, seeds[0]) for s in seeds)
+    n = min(len(s) for s in seeds)
+    ma, mb = (np.array([v.mean() for _, _, v in c]) for c in (ca, cb))
     va, vb = interpolate(pa, ma, budgets), interpolate(pb, mb, budgets)
+    diff = va - vb
     rng = np.random.default_rng(SEED)
-    boot = interpolate(pa, _resampled_means(ca, rng), budgets) - interpolate(pb, _resampled_means(cb, rng), budgets)
-    ci_low, ci_high = np.percentile(boot, [100 * ALPHA / 2, 100 * (1 - ALPHA / 2)], axis=1)
+    shared = rng.integers(0, n, size=(resamples, n)) if paired else None
+    boot_a, boot_b = (_resampled_means(c, rng, shared, resamples) for c in (ca, cb))
+    at_a = interpolate(pa, boot_a, budgets)
+    low = high = np.full(len(budgets), np.nan)
+    interval, p = "", np.nan
+    if n >= MIN_SEEDS:
+        low, high, p = max_t_band(diff, at_a - interpolate(pb, boot_b, budgets), n, LEVEL, rng)
+        interval = "band"
+    elif paired:
+        per_seed = interpolate(pa, np.stack([v for _, _, v in ca]), budgets)
+        per_seed = per_seed - interpolate(pb, np.stack([v for _, _, v in cb]), budgets)
+        low, high, interval = per_seed.min(axis=1), per_seed.max(axis=1), "range"
     sign = 1.0 if "accuracy" in metric else -1.0  # higher accuracy, lower cross-entropy is better
-    reach = [params_to_reach(pb, sign * mb, sign * t) if len(pb) > 1 else (np.nan, "") for t in va]
+    curve_b = len(pb) > 1
+    reach = [params_to_reach(pb, sign * mb, sign * t) if curve_b else (np.nan, "") for t in va]
+    ratios = reach_draws(pb, sign * boot_b, sign * at_a) / budgets[:, None] if curve_b else None
+    ends = []
+    for i, x in enumerate(budgets):
+        if ratios is None:
+            ends.append((np.nan, "", np.nan, ""))
+            continue
+        q_low, q_high = (
+            np.quantile(ratios[i], q, method=m) for q, m in ((ALPHA / 2, "lower"), (1 - ALPHA / 2, "higher"))
+        )
+        ends.append(
+            (*_quantile_bounded(q_low, pb[0] / x, pb[-1] / x), *_quantile_bounded(q_high, pb[0] / x, pb[-1] / x))
+        )
+    excludes = (low > 0) | (high < 0) if interval == "band" else np.zeros(len(budgets), bool)
     return pd.DataFrame(
         {
             "dataset": dataset,
@@ -149,13 +185,21 @@ def compare_curves(
             "b_value": vb,
             "a_measured": np.isin(budgets, pa),
             "b_measured": np.isin(budgets, pb),
-            "diff": va - vb,
-            "ci_low": ci_low,
-            "ci_high": ci_high,
-            "excludes_zero": (ci_low > 0) | (ci_high < 0),
-            "b_to_match": [p for p, _ in reach],
-            "multiplier": [p / n for (p, _), n in zip(reach, budgets)],
+            "diff": diff,
+            "seeds": n,
+            "design": "paired" if paired else "independent",
+            "interval": interval,
+            "low": low,
+            "high": high,
+            "excludes_zero": excludes,
+            "p": p,
+            "b_to_match": [q for q, _ in reach],
+            "multiplier": [q / x for (q, _), x in zip(reach, budgets)],
             "multiplier_bound": [bound for _, bound in reach],
+            "multiplier_low": [e[0] for e in ends],
+            "multiplier_low_bound": [e[1] for e in ends],
+            "multiplier_high": [e[2] for e in ends],
+            "multiplier_high_bound": [e[3] for e in ends],
         }
     )
 
@@ -170,41 +214,46 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
     return out
 
 
-def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
-    """P(a random run of A beats a random run of B), ties counting half (Mann-Whitney U / (n_A n_B))."""
-    x, y = np.asarray(x, float)[:, None], np.asarray(y, float)[None, :]
-    return float(np.mean((x > y) + 0.5 * (x == y)))
-
-
-def _mean_diff(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean(x, axis=axis) - np.mean(y, axis=axis)
+def probability_of_improvement(x: np.ndarray, y: np.ndarray, axis: int = -1) -> float | np.ndarray:
+    """P(a random run of A beats a random run of B), ties counting half: the mean over all pairs of
+    1[x_i > y_j] + 1[x_i = y_j] / 2 (Mann-Whitney U / (n_A n_B)), along `axis` (scipy.stats.bootstrap calls it so)."""
+    x, y = (np.moveaxis(np.asarray(v, float), axis, -1) for v in (x, y))
+    u, v = x[..., :, None], y[..., None, :]
+    return np.mean((u > v) + 0.5 * (u == v), axis=(-2, -1))
 
 
 def compare_matched(finals: pd.DataFrame, dataset: str, a: str, b: str, metric: str = "test_accuracy") -> pd.DataFrame:
-    """At each budget both groups were solved for: mean difference with bootstrap CI, permutation p, Holm p, P(improvement)."""
+    """At each budget both groups were solved for: mean difference with a paired t interval on the seeds both groups
+    finished (when at least two; seed i shares its data order), else Welch's; P(improvement) with a percentile
+    bootstrap interval (seeds resampled the same way). Below MIN_SEEDS seeds, the range of the per-seed differences
+    (paired) or nothing stands in for the interval, and no p-value is used."""
     rows = finals[(finals["dataset"] == dataset) & finals["budget"].notna()].dropna(subset=[metric])
     out = []
     for budget, runs in rows.groupby("budget", sort=True):
-        x = runs.loc[runs["group"] == a, metric].to_numpy(float)
-        y = runs.loc[runs["group"] == b, metric].to_numpy(float)
+        side = {g: runs[runs["group"] == g].set_index("seed")[metric].sort_index() for g in (a, b)}
+        x, y = side[a].to_numpy(float), side[b].to_numpy(float)
         if len(x) < 2 or len(y) < 2:
             continue
-        ci = stats.bootstrap(
+        common = side[a].index.intersection(side[b].index)
+        paired = len(common) >= 2
+        if paired:
+            x, y = side[a][common].to_numpy(float), side[b][common].to_numpy(float)
+        n = min(len(x), len(y))
+        poi = stats.bootstrap(
             (x, y),
-            _mean_diff,
+            probability_of_improvement,
+            paired=paired,
             n_resamples=N_RESAMPLES,
-            confidence_level=CONFIDENCE,
+            confidence_level=LEVEL,
             method="percentile",
             rng=np.random.default_rng(SEED),
         ).confidence_interval
-        perm = stats.permutation_test(
-            (x, y),
-            _mean_diff,
-            permutation_type="independent",
-            alternative="two-sided",
-            n_resamples=N_RESAMPLES,
-            rng=np.random.default_rng(SEED),
-        )
+        if n >= MIN_SEEDS:
+            low, high, p = difference_ci(x, y, paired, LEVEL)
+            interval, poi_low, poi_high = "ci", poi.low, poi.high
+        else:
+            low, high = seed_range(x - y) if paired else (np.nan, np.nan)
+            p, interval, poi_low, poi_high = np.nan, "range" if paired else "", np.nan, np.nan
         out.append(
             {
                 "dataset": dataset,
@@ -216,17 +265,18 @@ def compare_matched(finals: pd.DataFrame, dataset: str, a: str, b: str, metric: 
                 "b_params": int(runs.loc[runs["group"] == b, "params"].iloc[0]),
                 "n_a": len(x),
                 "n_b": len(y),
+                "seeds": n,
+                "design": "paired" if paired else "independent",
                 "a_mean": x.mean(),
                 "b_mean": y.mean(),
                 "diff": x.mean() - y.mean(),
-                "ci_low": ci.low,
-                "ci_high": ci.high,
-                "p": perm.pvalue,
+                "interval": interval,
+                "low": low,
+                "high": high,
+                "p": p,
                 "prob_improvement": probability_of_improvement(x, y),
+                "poi_low": poi_low,
+                "poi_high": poi_high,
             }
         )
-    table = pd.DataFrame(out)
-    if not table.empty:
-        table["p_holm"] = holm(table["p"].to_numpy())
-        table["significant"] = table["p_holm"] < ALPHA
-    return table
+    return pd.DataFrame(out)

@@ -2,7 +2,9 @@
 
 For studies whose runs differ in `tied` (the unrolled family) or record every step's prediction
 (`eval_steps`). Differences between two variants of one configuration are paired over seeds: seed i gives
-both the same data order, so the per-seed difference removes what the order contributes.
+both the same data order, so the per-seed difference removes what the order contributes. As everywhere in
+the report, intervals and tests need MIN_SEEDS seeds; below that the seeds' range is shown and the verdicts
+describe without inferring.
 """
 
 from __future__ import annotations
@@ -11,11 +13,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from itermap.analysis.aggregate import CONFIDENCE
 from itermap.analysis.compare import holm
+from itermap.analysis.intervals import LEVEL, MIN_SEEDS, spread
 
 SHAPE = ["dataset", "depth", "hidden", "inject", "heads"]  # what a tied and an untied variant share
-LEVEL = CONFIDENCE
 
 
 def final_accuracy(results: pd.DataFrame) -> pd.DataFrame:
@@ -25,14 +26,13 @@ def final_accuracy(results: pd.DataFrame) -> pd.DataFrame:
     return last.rename(columns={"value": "accuracy"}).reset_index(drop=True)
 
 
-def paired(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-    """Mean of the per-seed differences a - b with its t interval and two-sided p (NaN for fewer than 2 seeds)."""
+def paired(a: np.ndarray, b: np.ndarray) -> dict[str, object]:
+    """Mean of the per-seed differences d = a - b; from MIN_SEEDS seeds its t interval and two-sided p, else d's range."""
     d = np.asarray(a, float) - np.asarray(b, float)
-    if len(d) < 2 or d.std() == 0:  # no spread to judge by (one seed, or every seed moved alike): no interval, no test
-        return {"diff": float(d.mean()) if len(d) else np.nan, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan}
-    test = stats.ttest_1samp(d, 0.0)
-    ci = test.confidence_interval(LEVEL)
-    return {"diff": float(d.mean()), "ci_low": float(ci.low), "ci_high": float(ci.high), "p": float(test.pvalue)}
+    low, high, kind = spread(d)
+    judged = kind == "ci" and d.std() > 0  # every seed moved alike: no spread to judge by
+    p = float(stats.ttest_1samp(d, 0.0).pvalue) if judged else np.nan
+    return {"diff": float(d.mean()), "ci_low": low, "ci_high": high, "interval": kind, "p": p}
 
 
 def paired_differences(runs: pd.DataFrame, field: str, a: object, b: object, keys: list[str]) -> pd.DataFrame:
@@ -68,17 +68,18 @@ def supervision_gain(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def anytime(anytime_rows: pd.DataFrame) -> pd.DataFrame:
-    """Test accuracy of every step's prediction at the last epoch: per configuration and step, mean and t interval over seeds."""
+    """Test accuracy of every step's prediction at the last epoch: per configuration and step, mean and t interval
+    over seeds (the seeds' range below MIN_SEEDS)."""
     rows = anytime_rows[(anytime_rows["status"] == "done") & (anytime_rows["split"] == "test")
                         & (anytime_rows["metric"] == "accuracy")]  # fmt: skip
     last = rows[rows["epoch"] == rows.groupby("run_id")["epoch"].transform("max")]
     out = []
     for (dataset, group, arch, step), seeds in last.groupby(["dataset", "group", "arch", "step"], sort=True):
         v = seeds["value"].to_numpy(float)
-        spread = len(v) > 1 and v.std() > 0
-        lo, hi = stats.t.interval(LEVEL, len(v) - 1, v.mean(), stats.sem(v)) if spread else (np.nan, np.nan)
+        lo, hi, kind = spread(v)
         out.append({"dataset": dataset, "group": group, "arch": arch, "step": int(step), "depth": int(seeds["depth"].iloc[0]),
-                    "budget": seeds["budget"].iloc[0], "n": len(v), "mean": v.mean(), "ci_low": lo, "ci_high": hi})  # fmt: skip
+                    "budget": seeds["budget"].iloc[0], "n": len(v), "mean": v.mean(), "ci_low": lo, "ci_high": hi,
+                    "interval": kind})  # fmt: skip
     return pd.DataFrame(out)
 
 
@@ -98,6 +99,10 @@ def _pts(x: float) -> str:
     return f"{100 * x:+.1f}"
 
 
+def _descriptive(seeds: int) -> str:
+    return f" (means of {seeds} seeds, too few for intervals: descriptive only)"
+
+
 def tying_verdict(cost: pd.DataFrame) -> str:
     """What the equal-width pairs say about the cost of tying, and no more."""
     n, seeds = len(cost), int(cost["n"].min())
@@ -107,6 +112,8 @@ def tying_verdict(cost: pd.DataFrame) -> str:
     found = (f"untied minus tied ranges from {_pts(cost['diff'].min())} to {_pts(cost['diff'].max())} points "
              f"(median {_pts(cost['diff'].median())}) over {n} configurations at equal depth and width, where untying "
              f"costs {ratio.min():.1f}x to {ratio.max():.1f}x the parameters")  # fmt: skip
+    if seeds < MIN_SEEDS:
+        return f"Tying{_descriptive(seeds)}: {found}."
     if not sig.any():
         return (
             f"Tying: {found}; no configuration's difference is significant (paired over {seeds}+ seeds, Holm over {n})."
@@ -119,18 +126,17 @@ def tying_verdict(cost: pd.DataFrame) -> str:
 
 def supervision_verdict(gain: pd.DataFrame) -> str:
     """What the data say about every-step supervision for tied and for untied nets, side by side."""
-    parts = []
+    parts, seeds = [], int(gain["n"].min())
     for tied, rows in gain.groupby("tied", sort=False):
         sig = rows["p_holm"] < 1 - LEVEL
+        better, worse = int((sig & (rows["diff"] > 0)).sum()), int((sig & (rows["diff"] < 0)).sum())
+        judged = "" if seeds < MIN_SEEDS else f" ({better} significantly better, {worse} significantly worse)"
         kind = "tied" if tied else "untied"
-        parts.append(f"{kind} nets {_pts(rows['diff'].mean())} points on average over {len(rows)} configurations "
-                     f"({int((sig & (rows['diff'] > 0)).sum())} significantly better, "
-                     f"{int((sig & (rows['diff'] < 0)).sum())} significantly worse)")  # fmt: skip
-    seeds = int(gain["n"].min())
-    return (
-        f"Supervision: training every step instead of the last changed final test accuracy of "
-        f"{' and of '.join(parts)} (paired over {seeds}+ seeds, Holm within the study)."
-    )
+        parts.append(
+            f"{kind} nets {_pts(rows['diff'].mean())} points on average over {len(rows)} configurations{judged}"
+        )
+    basis = _descriptive(seeds) if seeds < MIN_SEEDS else f" (paired over {seeds}+ seeds, Holm within the study)"
+    return f"Supervision: training every step instead of the last changed final test accuracy of {' and of '.join(parts)}{basis}."
 
 
 def depth_tables(results: pd.DataFrame, anytime_rows: pd.DataFrame) -> dict[str, pd.DataFrame]:

@@ -9,9 +9,16 @@ from typing import Any
 import pandas as pd
 
 from itermap.analysis.aggregate import final_metrics, summarize
-from itermap.analysis.compare import compare_curves, compare_matched, declared_pairs, default_pairs, headline_pair
+from itermap.analysis.compare import ALPHA, compare_curves, compare_matched, declared_pairs, default_pairs, holm
+from itermap.analysis.convergence import convergence
 from itermap.analysis.depth import depth_tables, depth_verdicts
-from itermap.analysis.verdict import curve_verdict, matched_verdict, no_overlap_verdict
+from itermap.analysis.verdict import (
+    curve_verdict,
+    diverged_notes,
+    improving_notes,
+    matched_verdict,
+    no_overlap_verdict,
+)
 
 
 @dataclass
@@ -23,8 +30,10 @@ class Analysis:
     summary: pd.DataFrame
     comparisons: pd.DataFrame
     matched: pd.DataFrame
-    headlines: dict[str, tuple[str, str] | None] = field(default_factory=dict)
+    convergence: pd.DataFrame
+    headline: set[tuple[str, str]] = field(default_factory=set)
     verdicts: dict[str, list[str]] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
     anytime: pd.DataFrame = field(default_factory=pd.DataFrame)  # rows of every step's prediction (a `step`)
     depth: dict[str, pd.DataFrame] = field(default_factory=dict)  # analysis/depth.py: anytime, tying, supervision, 2x2
 
@@ -38,42 +47,85 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def comparisons_of(groups: list[str], compare: Sequence[Any]) -> list[tuple[str, str, str]]:
-    """(A, B, at) to compare: each [[compare]]'s pairs at each of its `at`, or `default_pairs` at params when none is declared."""
+def comparisons_of(groups: list[str], compare: Sequence[Any]) -> list[tuple[str, str, str, bool]]:
+    """(A, B, at, headline) to compare: each [[compare]]'s pairs at each of its `at` (headline if any [[compare]]
+    naming the pair says so), or `default_pairs` at params, all exploratory, when none is declared."""
     if not compare:
-        return [(a, b, "params") for a, b in default_pairs(groups)]
-    found = [(a, b, at) for c in compare for at in c.at for a, b in declared_pairs(groups, c.a, c.b)]
-    return list(dict.fromkeys(found))
+        return [(a, b, "params", False) for a, b in default_pairs(groups)]
+    found: dict[tuple[str, str, str], bool] = {}
+    for c in compare:
+        for at in c.at:
+            for a, b in declared_pairs(groups, c.a, c.b):
+                found[a, b, at] = found.get((a, b, at), False) or c.headline
+    return [(*key, head) for key, head in found.items()]
+
+
+def adjust(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Holm across the tests of `table` (one p per distinct `keys`; NaN p: no test) within each family (headline or
+    exploratory): adds `p_holm`, `family_size` and `significant` (p_holm < ALPHA)."""
+    if table.empty:
+        return table
+    tests = table.dropna(subset=["p"]).drop_duplicates(keys)[[*keys, "headline", "p"]]
+    tests["family_size"] = tests.groupby("headline")["p"].transform("size")
+    tests["p_holm"] = tests.groupby("headline")["p"].transform(lambda p: holm(p.to_numpy()))
+    out = table.merge(tests[[*keys, "family_size", "p_holm"]], on=keys, how="left")
+    out["significant"] = out["p_holm"] < ALPHA
+    return out
 
 
 def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Sequence[Any] = ()) -> Analysis:
-    """Aggregate, compare the declared pairs of groups on `metric` (curves, and matched budgets when present), write verdicts.
+    """Aggregate, compare the declared pairs of groups on `metric` (curves, and matched budgets when present), correct
+    for multiplicity (Holm within headline and exploratory comparisons over all data sets), write verdicts and notes.
 
-    `compare`: the study's [[compare]] tables (anything with `a`, `b` and `at`); none compares `default_pairs`.
+    `compare`: the study's [[compare]] tables (anything with `a`, `b`, `at` and `headline`); none compares
+    `default_pairs`, all exploratory.
     """
     stepped = results["step"].notna() if "step" in results else pd.Series(False, index=results.index)
     anytime, results = results[stepped], results[~stepped]  # the model's prediction is what is compared
     finals, summary = final_metrics(results), summarize(results)
     has_budgets = "budget" in finals.columns and finals["budget"].notna().any()
-    curves, matched, headlines, verdicts = [], [], {}, {}
+    curves, matched, apart, headline = [], [], {}, set()
     depth = depth_tables(results, anytime)
     for dataset in sorted(summary["dataset"].unique()):
         ran = summary[(summary["dataset"] == dataset) & summary[f"{metric}_mean"].notna()]
         compared = comparisons_of(ran["group"].tolist(), compare)
-        found = {key: compare_curves(finals, dataset, *key[:2], metric, at=key[2]) for key in compared}
-        pairs = list(dict.fromkeys((a, b) for a, b, _ in compared))
-        direct = [compare_matched(finals, dataset, *pair, metric) for pair in pairs] if has_budgets else []
-        headlines[dataset] = head = headline_pair(_concat([c for (_, _, at), c in found.items() if at == "params"]))
-        shared = sorted(
-            (key for key in compared if not found[key].empty), key=lambda key: (key[2] != "params", key[:2] != head)
+        headline |= {(a, b) for a, b, _, head in compared if head}
+        for a, b, at, head in compared:
+            found = compare_curves(finals, dataset, a, b, metric, at=at)
+            if found.empty:
+                sizes = (ran.loc[ran["group"] == g, at] for g in (a, b))
+                apart.setdefault(dataset, []).append(no_overlap_verdict(a, b, *sizes, at))
+            curves.append(found.assign(headline=head))
+        if has_budgets:
+            pairs = dict.fromkeys((a, b, head) for a, b, _, head in compared)
+            matched += [compare_matched(finals, dataset, a, b, metric).assign(headline=h) for a, b, h in pairs]
+    cmp = adjust(_concat(curves), ["dataset", "a", "b", "at"])
+    direct = adjust(_concat(matched), ["dataset", "a", "b", "budget"])
+    if not cmp.empty:
+        cmp = cmp.sort_values(
+            ["dataset", "headline", "at", "a", "b", "x"], ascending=[True, False, False, True, True, True]
         )
-        apart = [key for key in compared if found[key].empty]
+        cmp = cmp.reset_index(drop=True)
+    conv = convergence(results)
+    verdicts, notes = {}, {}
+    for dataset in sorted(summary["dataset"].unique()):
+        mine = cmp[cmp["dataset"] == dataset] if len(cmp) else cmp
+        direct_mine = direct[direct["dataset"] == dataset] if len(direct) else direct
         verdicts[dataset] = (
-            [curve_verdict(found[key]) for key in shared]
-            + [matched_verdict(c) for c in direct if not c.empty]
-            + [no_overlap_verdict(a, b, *(ran.loc[ran["group"] == g, at] for g in (a, b)), at) for a, b, at in apart]
-            + depth_verdicts(depth, dataset)
+            [curve_verdict(c) for _, c in mine.groupby(["headline", "at", "a", "b"], sort=False)] if len(mine) else []
         )
-        curves += [found[key] for key in shared]
-        matched += direct
-    return Analysis(results, finals, summary, _concat(curves), _concat(matched), headlines, verdicts, anytime, depth)
+        verdicts[dataset] += (
+            [matched_verdict(c) for _, c in direct_mine.groupby(["headline", "a", "b"], sort=False)]
+            if len(direct_mine)
+            else []
+        )
+        verdicts[dataset] += apart.get(dataset, []) + depth_verdicts(depth, dataset)
+        notes[dataset] = improving_notes(conv[conv["dataset"] == dataset]) + diverged_notes(
+            summary[summary["dataset"] == dataset]
+        )
+    if len(direct):
+        direct = direct.sort_values(
+            ["dataset", "headline", "a", "b", "budget"], ascending=[True, False, True, True, True]
+        )
+        direct = direct.reset_index(drop=True)
+    return Analysis(results, finals, summary, cmp, direct, conv, headline, verdicts, notes, anytime, depth)

@@ -1,11 +1,18 @@
-"""One-sentence verdicts generated from comparison tables (accuracy, in percentage points)."""
+"""Sentences generated from the analysis tables (accuracy, in percentage points), never written by hand.
+
+Below MIN_SEEDS seeds a sentence describes the means and infers nothing. From MIN_SEEDS on, "ahead" is said only
+where the simultaneous band (curves) or the t interval (matched budgets) excludes zero and the comparison survives
+Holm's correction within its family (headline or exploratory); every sentence states its seeds and design.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from itermap.analysis.aggregate import chance
 from itermap.analysis.compare import AXES, label
+from itermap.analysis.convergence import PER
 
 
 def params_text(n: float) -> str:
@@ -25,42 +32,74 @@ def _range(sizes: pd.Series, unit: str) -> str:
     return f"{_between(lo, hi)} {unit}"
 
 
+def ratio_text(value: float, bound: str) -> str:
+    """A multiplier with its censoring: "4.20x", ">6.30x" (never reached), "<0.50x" (reached below the range)."""
+    return f"{bound}{value:.2f}x"
+
+
 def _multiplier(row: pd.Series, unit: str) -> str:
     if pd.isna(row["multiplier"]):
         return ""
     bound = {"": "", ">": "more than ", "<": "less than "}[row["multiplier_bound"]]
-    return f", where {label(row['b'])} needs {bound}{row['multiplier']:.2f}x the {unit} to match {label(row['a'])}"
+    ci = ""
+    if row["interval"] == "band":
+        low, high = (ratio_text(row[f"multiplier_{e}"], row[f"multiplier_{e}_bound"]) for e in ("low", "high"))
+        ci = f" (95% interval {low} to {high})"
+    return f", where {label(row['b'])} needs {bound}{row['multiplier']:.2f}x the {unit}{ci} to match {label(row['a'])}"
 
 
-def _one_crossing(diff: pd.Series) -> bool:
-    """True when the difference changes sign exactly once along the budgets (and is never exactly zero)."""
-    signs = np.sign(diff.to_numpy())
-    return bool(np.all(signs != 0) and np.count_nonzero(np.diff(signs)) == 1)
+def _stretches(cmp: pd.DataFrame) -> list[tuple[float, float, float]]:
+    """(sign, first x, last x) of each run of consecutive rows whose interval excludes zero on one side."""
+    sign = np.where(cmp["excludes_zero"], np.sign(cmp["diff"]), 0)
+    out: list[tuple[float, float, float]] = []
+    for s, x, prev in zip(sign, cmp["x"], np.r_[0, sign[:-1]]):
+        if s and s == prev:
+            out[-1] = (s, out[-1][1], x)
+        elif s:
+            out.append((s, x, x))
+    return out
+
+
+def _basis(row: pd.Series) -> str:
+    return f"{row['seeds']} seeds, {row['design']}"
+
+
+def _family(row: pd.Series) -> str:
+    return "headline" if row["headline"] else "exploratory"
+
+
+def _prefix(row: pd.Series) -> str:
+    return "" if row["headline"] else "Exploratory: "
 
 
 def curve_verdict(cmp: pd.DataFrame) -> str:
     """Verdict on an accuracy comparison of groups A and B at equal parameters or multiply-adds (one pair, one data set)."""
-    a, b, n, unit = label(cmp["a"].iloc[0]), label(cmp["b"].iloc[0]), len(cmp), AXES[cmp["at"].iloc[0]]
-    ahead, behind, sig = int((cmp["diff"] > 0).sum()), int((cmp["diff"] < 0).sum()), int(cmp["excludes_zero"].sum())
+    first = cmp.iloc[0]
+    a, b, n, unit = label(first["a"]), label(first["b"]), len(cmp), AXES[first["at"]]
     top = cmp.loc[cmp["diff"].abs().idxmax()]
     gap = f"largest gap {100 * top['diff']:+.1f} points ({a} - {b}) at {params_text(top['x'])} {unit}"
-    span = _range(cmp["x"], unit)
-    if sig == 0:
-        return f"No clear difference between {a} and {b} {span}: the 95% CI includes zero at every budget; {gap}."
-    if ahead == n:
-        lead = f"{a} ahead of {b} at every budget {span}" if n > 1 else f"{a} ahead of {b} {span}"
-    elif behind == n:
-        lead = f"{b} ahead of {a} at every budget {span}" if n > 1 else f"{b} ahead of {a} {span}"
-    elif _one_crossing(cmp["diff"]):
-        p, i = cmp["x"].to_numpy(), int(np.flatnonzero(np.diff(np.sign(cmp["diff"])))[0])
-        first, second = (a, b) if cmp["diff"].iloc[0] > 0 else (b, a)
-        lead = f"{first} ahead of {second} {_between(p[0], p[i])} {unit}, {second} ahead {_between(p[i + 1], p[-1])}"
-    else:
-        lead = f"{a} ahead of {b} at {ahead} of {n} budgets {span} ({b} ahead at {behind})"
-    favours = int((cmp["excludes_zero"] & (cmp["diff"] > 0)).sum())
-    side = "" if favours in (0, sig) else f" ({favours} favouring {a})"
-    where = f"at {sig} of {n} budgets{side}" if n > 1 else "there"
-    return f"{lead}; the 95% CI excludes zero {where}; {gap}{_multiplier(top, unit)}."
+    span, head = _range(cmp["x"], unit), _prefix(first)
+    if first["interval"] != "band":
+        above, below = int((cmp["diff"] > 0).sum()), int((cmp["diff"] < 0).sum())
+        return (
+            f"{head}{a} above {b} at {above} of {n} budgets {span}, below at {below} (means of {first['seeds']} "
+            f"seeds, too few for intervals: descriptive only); {gap}{_multiplier(top, unit)}."
+        )
+    excl = int(cmp["excludes_zero"].sum())
+    holm = f"Holm-adjusted p = {first['p_holm']:.3f} over {first['family_size']} {_family(first)} comparisons"
+    if not (first["significant"] and excl):
+        why = (
+            "the simultaneous 95% band includes zero at every budget"
+            if not excl
+            else f"the simultaneous 95% band excludes zero at {excl} of {n} budgets, but not after correction ({holm})"
+        )
+        allow = f"{a} - {b} between {100 * cmp['low'].min():+.1f} and {100 * cmp['high'].max():+.1f} points is still possible"
+        return f"{head}No clear difference between {a} and {b} {span} ({_basis(first)}): {why}; {allow}; {gap}."
+    lead = "; ".join(
+        f"{a if s > 0 else b} ahead of {b if s > 0 else a} {_between(lo, hi)} {unit}" for s, lo, hi in _stretches(cmp)
+    )
+    rest = f"; no clear difference at the other {n - excl} of {n} budgets" if excl < n else f", every budget of {n}"
+    return f"{head}{lead}{rest} ({_basis(first)}; simultaneous 95% band, {holm}); {gap}{_multiplier(top, unit)}."
 
 
 def no_overlap_verdict(a: str, b: str, pa: pd.Series, pb: pd.Series, at: str = "params") -> str:
@@ -75,14 +114,66 @@ def no_overlap_verdict(a: str, b: str, pa: pd.Series, pb: pd.Series, at: str = "
 
 def matched_verdict(cmp: pd.DataFrame) -> str:
     """Verdict on direct comparisons at matched budgets of groups A and B (one pair, one data set)."""
-    a, b, n = label(cmp["a"].iloc[0]), label(cmp["b"].iloc[0]), len(cmp)
-    ahead, sig = int((cmp["diff"] > 0).sum()), int(cmp["significant"].sum())
-    favours = int((cmp["significant"] & (cmp["diff"] > 0)).sum())
+    first = cmp.iloc[0]
+    a, b, n = label(first["a"]), label(first["b"]), len(cmp)
+    seeds = int(cmp["seeds"].min())
     top = cmp.loc[cmp["diff"].abs().idxmax()]
-    lo, hi = params_text(cmp["budget"].min()), params_text(cmp["budget"].max())
-    return (
-        f"Matched budgets {lo} to {hi} parameters: {a} ahead of {b} at {ahead} of {n}; "
-        f"significant after Holm correction at {sig} of {n} ({favours} favouring {a}); "
-        f"largest gap {100 * top['diff']:+.1f} points at {params_text(top['budget'])} parameters, "
-        f"where a run of {a} beats one of {b} with probability {top['prob_improvement']:.2f}."
+    span = f"{_prefix(first)}Matched budgets {params_text(cmp['budget'].min())} to {params_text(cmp['budget'].max())} parameters"
+    gap = f"largest gap {100 * top['diff']:+.1f} points at {params_text(top['budget'])} parameters"
+    if (cmp["interval"] != "ci").any():
+        return (
+            f"{span}: {a} above {b} at {int((cmp['diff'] > 0).sum())} of {n} (means of {seeds} seeds, too few for "
+            f"intervals: descriptive only); {gap}, where a run of {a} beat one of {b} in "
+            f"{top['prob_improvement']:.2f} of the pairings."
+        )
+    sig = cmp[cmp["significant"]]
+    basis = f"{seeds} seeds, {first['design']} t, Holm over {first['family_size']} {_family(first)} budget tests"
+    found = "; ".join(
+        f"{a if r['diff'] > 0 else b} ahead at {params_text(r['budget'])} ({100 * r['diff']:+.1f} points, 95% CI "
+        f"[{100 * r['low']:+.1f}, {100 * r['high']:+.1f}], Holm-adjusted p = {r['p_holm']:.3f})"
+        for _, r in sig.iterrows()
     )
+    if not found:
+        found = (
+            f"no clear difference at any budget; {a} - {b} between {100 * cmp['low'].min():+.1f} and "
+            f"{100 * cmp['high'].max():+.1f} points is still possible"
+        )
+    return (
+        f"{span} ({basis}): {found}; {gap}, where a run of {a} beats one of {b} with probability "
+        f"{top['prob_improvement']:.2f} (95% interval {top['poi_low']:.2f} to {top['poi_high']:.2f})."
+    )
+
+
+def interval_text(low: float, high: float, kind: str, scale: float = 100.0, fmt: str = "+.1f") -> str:
+    """ "95% CI [a, b]" for a t interval, "seeds from a to b" for a range."""
+    lo, hi = format(scale * low, fmt), format(scale * high, fmt)
+    return f"95% CI [{lo}, {hi}]" if kind == "ci" else f"seeds from {lo} to {hi}"
+
+
+def improving_notes(conv: pd.DataFrame) -> list[str]:
+    """One line naming the configurations whose late slope's interval (or every seed's slope) is above zero."""
+    rising = conv[conv["improving"]]
+    if rising.empty:
+        return []
+    items = ", ".join(
+        f"{r['arch']} {PER * 100 * r['slope']:+.1f} points per {PER} epochs "
+        f"({interval_text(PER * r['slope_low'], PER * r['slope_high'], r['interval'])}, {r['seeds']} seeds)"
+        for _, r in rising.iterrows()
+    )
+    epochs = rising["epochs"].max()
+    return [f"Still improving at epoch {epochs} ({len(rising)} of {len(conv)} configurations): {items}."]
+
+
+def diverged_notes(summary: pd.DataFrame) -> list[str]:
+    """One line: diverged runs per configuration, and the test accuracy means with them counted at chance."""
+    hit = summary[summary["diverged"] > 0]
+    if hit.empty:
+        return []
+    percent = lambda x: "n/a" if pd.isna(x) else f"{100 * x:.2f}%"  # noqa: E731
+    items = ", ".join(
+        f"{r['arch']} {r['diverged']}/{r['done'] + r['diverged']}: {percent(r['test_accuracy_mean_at_chance'])} "
+        f"instead of {percent(r['test_accuracy_mean'])}"
+        for _, r in hit.iterrows()
+    )
+    level = 100 * chance(hit["dataset"].iloc[0])
+    return [f"Sensitivity: counting diverged runs at chance accuracy ({level:.0f}%) moves mean test accuracy: {items}."]

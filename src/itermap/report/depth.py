@@ -11,7 +11,7 @@ from matplotlib.ticker import MaxNLocator
 from itermap.analysis.compare import label
 from itermap.analysis.overview import Analysis
 from itermap.report.figures import STYLE, colours, panel_grid
-from itermap.report.tables import number, params_text, points
+from itermap.report.tables import interval, number, params_text, points
 
 TITLES = {
     "anytime": "Anytime: test accuracy of the prediction at step 1, at the trained depth d, and at the last step run",
@@ -22,7 +22,7 @@ TITLES = {
 
 
 def anytime_figure(an: Analysis, dataset: str) -> Figure | None:
-    """Test accuracy of every step's prediction, one panel per trained depth, one line per variant (mean, t 95% CI)."""
+    """Test accuracy of every step's prediction, one panel per trained depth, one line per variant (mean, t 95% CI or range)."""
     table = an.depth.get("anytime", pd.DataFrame())
     table = table[table["dataset"] == dataset] if len(table) else table
     if table.empty:
@@ -50,7 +50,11 @@ def anytime_figure(an: Analysis, dataset: str) -> Figure | None:
 
 
 def _ci(r: pd.Series) -> str:
-    return "n/a" if pd.isna(r["ci_low"]) else f"[{points(r['ci_low'])}, {points(r['ci_high'])}]"
+    return interval(r["ci_low"], r["ci_high"], r["interval"], points)
+
+
+def _p(r: pd.Series) -> str:
+    return "n/a" if pd.isna(r["p"]) else f"{r['p_holm']:.4f}"
 
 
 def _shape(r: pd.Series) -> dict[str, str]:
@@ -61,8 +65,8 @@ def tying_table(table: pd.DataFrame) -> pd.DataFrame:
     """Per shape and loss: seeds, both means, the paired difference and its CI, Holm p, and the parameter ratio."""
     return pd.DataFrame([{
         **_shape(r), "Loss": r["loss"], "Seeds": str(r["n"]), "Untied (%)": number(r["a_mean"], "accuracy"),
-        "Tied (%)": number(r["b_mean"], "accuracy"), "Untied - tied (points)": points(r["diff"]), "95% CI": _ci(r),
-        "p (Holm)": f"{r['p_holm']:.4f}", "Params untied / tied": f"{params_text(r['a_params'])} / "
+        "Tied (%)": number(r["b_mean"], "accuracy"), "Untied - tied (points)": points(r["diff"]), "95% CI or range": _ci(r),
+        "p (Holm)": _p(r), "Params untied / tied": f"{params_text(r['a_params'])} / "
         f"{params_text(r['b_params'])} ({r['a_params'] / r['b_params']:.1f}x)",
     } for _, r in table.iterrows()])  # fmt: skip
 
@@ -72,7 +76,7 @@ def supervision_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{
         **_shape(r), "Tied": "yes" if r["tied"] else "no", "Seeds": str(r["n"]),
         "Every-step (%)": number(r["a_mean"], "accuracy"), "Last-step (%)": number(r["b_mean"], "accuracy"),
-        "Every - last (points)": points(r["diff"]), "95% CI": _ci(r), "p (Holm)": f"{r['p_holm']:.4f}",
+        "Every - last (points)": points(r["diff"]), "95% CI or range": _ci(r), "p (Holm)": _p(r),
     } for _, r in table.iterrows()])  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from matplotlib.ticker import LogFormatter, MaxNLocator  # noqa: E402
 
 from itermap.analysis.compare import label  # noqa: E402
 from itermap.analysis.curves import curve, interpolate  # noqa: E402
+from itermap.analysis.intervals import iqm  # noqa: E402
 from itermap.analysis.overview import Analysis  # noqa: E402
 
 STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.grid": True, "grid.alpha": 0.3, "svg.hashsalt": "itermap"}
@@ -26,17 +27,20 @@ METRIC_LABELS = {
 }
 CAPTIONS = {
     "test-accuracy": "Final test accuracy against parameters (log scale): line and band are the mean over seeds and its "
-    "95% bootstrap CI, interpolated monotonically in log parameters; dots are single seeds.",
+    "95% t interval (the seeds' range below 5 seeds), interpolated monotonically in log parameters; dots are single seeds.",
     "test-cross-entropy": "Final test cross-entropy against parameters, drawn as the accuracy figure.",
     "test-accuracy-macs": "Final test accuracy against multiply-adds per example (log scale): equal compute rather than "
     "equal parameters (an RNN applies its weights once per step); drawn as the accuracy figure.",
     "capacity": "Capacity: final train accuracy and cross-entropy against parameters.",
     "efficiency": "Efficiency: mean test accuracy per 1,000 parameters (the 2020 definition) and per log10 parameter.",
     "difference": "Test accuracy difference between each compared pair at equal parameters (or equal multiply-adds, "
-    "where the study compares at those), with its 95% bootstrap band (seeds resampled within each "
-    "configuration) and the zero line.",
+    "where the study compares at those), with its simultaneous 95% band over the budgets (the per-seed differences' "
+    "range below 5 seeds; nothing when the seeds differ) and the zero line.",
+    "profiles": "Performance profiles (run-score distributions, as rliable): the share of a group's finished runs, over "
+    "all its sizes, whose final test accuracy exceeds each threshold; the dotted line marks each group's "
+    "interquartile mean over those runs.",
     "anytime": "Anytime accuracy: test accuracy of every step's prediction at the last epoch, per trained depth (dashed), "
-    "one line per variant, mean over seeds and its 95% t interval; tied nets run on past their depth.",
+    "one line per variant, mean over seeds and its 95% t interval (the seeds' range below 5 seeds); tied nets run on past their depth.",
     "learning-curves": "Learning curves of representative configurations (smallest, middle and largest of each group).",
 }
 
@@ -175,11 +179,12 @@ def difference_figure(an: Analysis, dataset: str) -> Figure:
     fig, axes = panel_grid(len(pairs), 3.6)
     for ax, (a, b, at) in zip(axes, pairs):
         rows = cmp[(cmp["a"] == a) & (cmp["b"] == b) & (cmp["at"] == at)]
-        head = " (headline)" if an.headlines.get(dataset) == (a, b) and at == "params" else ""
+        head = " (headline)" if (a, b) in an.headline else " (exploratory)"
+        kind = {"band": "simultaneous 95% band", "range": "seeds' range"}.get(rows["interval"].iloc[0], "no interval")
         ax.axhline(0, color="black", linewidth=1)
-        ax.fill_between(rows["x"], 100 * rows["ci_low"], 100 * rows["ci_high"], alpha=0.25, linewidth=0)
-        err = 100 * np.abs(rows[["ci_low", "ci_high"]].to_numpy().T - rows["diff"].to_numpy())
-        ax.errorbar(rows["x"], 100 * rows["diff"], yerr=err, fmt="o-", capsize=3, label="difference, 95% bootstrap CI")
+        ax.fill_between(rows["x"], 100 * rows["low"], 100 * rows["high"], alpha=0.25, linewidth=0)
+        err = np.nan_to_num(100 * np.abs(rows[["low", "high"]].to_numpy().T - rows["diff"].to_numpy()))
+        ax.errorbar(rows["x"], 100 * rows["diff"], yerr=err, fmt="o-", capsize=3, label=f"difference, {kind}")
         _size_axis(ax, at)
         ax.set_ylabel("Test accuracy difference (points)")
         ax.set_title(f"{label(a)} - {label(b)}{head}" + (", equal MACs" if at == "macs" else ""))
@@ -189,6 +194,24 @@ def difference_figure(an: Analysis, dataset: str) -> Figure:
             ax.text(0.5, 0.5, "no two compared groups share a range", ha="center", va="center")
     _legend(axes[0])
     fig.suptitle(f"{dataset}: test accuracy difference at equal size (above zero: first group ahead)")
+    return fig
+
+
+def profile_figure(an: Analysis, dataset: str) -> Figure:
+    """Performance profiles: per group, the share of its runs whose final test accuracy exceeds each threshold."""
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    finals = an.finals[an.finals["dataset"] == dataset].dropna(subset=["test_accuracy"])
+    colour = colours(an.summary["group"].unique())
+    for group, runs in finals.groupby("group"):
+        scores = np.sort(100 * runs["test_accuracy"].to_numpy())
+        above = 1 - np.arange(len(scores)) / len(scores)  # share of runs scoring at least each score
+        ax.step(scores, above, where="post", color=colour[group], label=f"{label(group)} ({len(scores)} runs)")
+        ax.axvline(iqm(scores), color=colour[group], linestyle=":", linewidth=1)
+    ax.set_xlabel("Final test accuracy threshold (%)")
+    ax.set_ylabel("Share of runs at or above it")
+    ax.set_title(f"{dataset}: performance profiles (dotted: interquartile mean)")
+    _legend(ax)
     return fig
 
 
@@ -247,6 +270,7 @@ def figures(an: Analysis, dataset: str) -> dict[str, Figure]:
             f"{dataset}-capacity": capacity_figure(an, dataset),
             f"{dataset}-efficiency": efficiency_figure(an, dataset),
             f"{dataset}-difference": difference_figure(an, dataset),
+            f"{dataset}-profiles": profile_figure(an, dataset),
             f"{dataset}-learning-curves": learning_figure(an, dataset),
         }
 

@@ -81,6 +81,12 @@ def report_html(an: Analysis, study: str, info: dict, pngs: dict[str, dict[str, 
             if verdicts
             else "<p>No pair of groups with finished runs to compare.</p>",
         ]
+        if an.notes.get(dataset):
+            body.append(
+                "<h3>Convergence and divergence notes</h3><ul>"
+                + "".join(f"<li>{escape(n)}</li>" for n in an.notes[dataset])
+                + "</ul>"
+            )
         body += [
             _figure(png, CAPTIONS.get(stem.removeprefix(f"{dataset}-"), stem)) for stem, png in pngs[dataset].items()
         ]
@@ -91,6 +97,7 @@ def report_html(an: Analysis, study: str, info: dict, pngs: dict[str, dict[str, 
                 for at, title in tables.COMPARISON_TITLES.items()
             ),
             ("Matched budgets: direct comparisons of test accuracy", tables.matched(an.matched, dataset)),
+            ("Convergence of test accuracy", tables.convergence(an.convergence, dataset)),
             ("Diverged runs", tables.diverged(an.results, dataset)),
             *depth_sections(an, dataset),
         ]

@@ -23,6 +23,8 @@ def summary_markdown(an: Analysis, study: str) -> str:
             "\n".join(f"- {v}" for v in an.verdicts.get(dataset, []))
             or "No pair of groups with finished runs to compare."
         )
+        if an.notes.get(dataset):
+            parts += ["### Convergence and divergence notes", "\n".join(f"- {n}" for n in an.notes[dataset])]
         parts += ["### Configurations", tables.markdown(tables.configurations(an.summary, dataset))]
         sections = [
             *(
@@ -30,6 +32,7 @@ def summary_markdown(an: Analysis, study: str) -> str:
                 for at, title in tables.COMPARISON_TITLES.items()
             ),
             ("### Matched budgets: direct comparisons of test accuracy", tables.matched(an.matched, dataset)),
+            ("### Convergence of test accuracy", tables.convergence(an.convergence, dataset)),
             ("### Diverged runs", tables.diverged(an.results, dataset)),
             *((f"### {title}", table) for title, table in depth_sections(an, dataset)),
         ]

@@ -7,12 +7,17 @@ import pandas as pd
 
 from itermap.analysis.aggregate import METRICS
 from itermap.analysis.compare import label
-from itermap.analysis.verdict import params_text
+from itermap.analysis.convergence import LAST_K, PER
+from itermap.analysis.intervals import MIN_SEEDS
+from itermap.analysis.verdict import params_text, ratio_text
 
 MISSING = "missing"
 NOTE = (
-    "Accuracy in percent, cross-entropy in nats, differences in percentage points; mean ± std over finished "
-    "seeds with a 95% percentile-bootstrap CI of the mean; diverged runs are left out of means and counted."
+    "Accuracy in percent, cross-entropy in nats, differences in percentage points; mean ± std over finished seeds, "
+    f"with the 95% t interval of the mean from {MIN_SEEDS} seeds on and the seeds' range (`range [min, max]`) below; "
+    "IQM: interquartile mean; diverged runs are left out of means and counted. Comparisons: a simultaneous 95% "
+    "band over each pair's budgets, Holm-corrected within the headline and the exploratory comparisons; with fewer "
+    f"than {MIN_SEEDS} seeds, descriptive only (docs/statistics.md)."
 )
 METRIC_HEADERS = {
     "test_accuracy": "Test accuracy (%)",
@@ -29,14 +34,23 @@ def number(x: float, metric: str) -> str:
     return f"{100 * x:.2f}" if "accuracy" in metric else f"{x:.4f}"
 
 
-def interval(lo: float, hi: float, metric: str) -> str:
-    """A CI as "[lo, hi]" in the metric's format."""
-    return "n/a" if pd.isna(lo) else f"[{number(lo, metric)}, {number(hi, metric)}]"
+def interval(lo: float, hi: float, kind: str, fmt=None) -> str:
+    """An interval as "[lo, hi]" (a CI or band) or "range [lo, hi]" (the seeds' range), each end through `fmt`."""
+    if pd.isna(lo) or kind == "":
+        return "n/a"
+    return ("range " if kind == "range" else "") + f"[{fmt(lo)}, {fmt(hi)}]"
 
 
 def points(x: float) -> str:
     """An accuracy difference in percentage points with its sign."""
     return f"{100 * x:+.2f}"
+
+
+def rate(k: int, n: int, low: float, high: float) -> str:
+    """Diverged runs "k/n", with the rate and its exact 95% interval in percent from MIN_SEEDS runs on."""
+    if n < MIN_SEEDS:
+        return f"{k}/{n}"
+    return f"{k}/{n} ({100 * k / n:.0f}% [{100 * low:.0f}, {100 * high:.0f}])"
 
 
 def configurations(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
@@ -48,15 +62,20 @@ def configurations(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
             "Architecture": r["arch"],
             "Parameters": params_text(r["params"]),
             "Seeds done": f"{r['done']}/{r['planned']}",
-            "Diverged": str(r["diverged"]),
+            "Diverged": rate(r["diverged"], r["done"] + r["diverged"], r["diverged_low"], r["diverged_high"]),
         }
         for m in METRICS:
+            head = METRIC_HEADERS[m]
             if r["done"] == 0:
-                row[METRIC_HEADERS[m]] = row[f"{METRIC_HEADERS[m]} CI"] = MISSING
+                row[head] = row[f"{head} CI or range"] = MISSING
+                row.update({"Test IQM (%)": MISSING} if m == "test_accuracy" else {})
                 continue
             std = "" if pd.isna(r[f"{m}_std"]) else f" ± {number(r[f'{m}_std'], m)}"
-            row[METRIC_HEADERS[m]] = number(r[f"{m}_mean"], m) + std
-            row[f"{METRIC_HEADERS[m]} CI"] = interval(r[f"{m}_ci_low"], r[f"{m}_ci_high"], m)
+            row[head] = number(r[f"{m}_mean"], m) + std
+            if m == "test_accuracy":
+                row["Test IQM (%)"] = number(r[f"{m}_iqm"], m)
+            fmt = lambda x, m=m: number(x, m)  # noqa: E731
+            row[f"{head} CI or range"] = interval(r[f"{m}_ci_low"], r[f"{m}_ci_high"], r[f"{m}_interval"], fmt)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -64,7 +83,23 @@ def configurations(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
 def _multiplier(r: pd.Series) -> str:
     if pd.isna(r["multiplier"]):
         return "n/a"
-    return f"{r['multiplier_bound']}{r['multiplier']:.2f}x"
+    return ratio_text(r["multiplier"], r["multiplier_bound"])
+
+
+def _multiplier_interval(r: pd.Series) -> str:
+    if pd.isna(r["multiplier"]) or r["interval"] != "band":
+        return "n/a"
+    return f"{ratio_text(r['multiplier_low'], r['multiplier_low_bound'])} to {ratio_text(r['multiplier_high'], r['multiplier_high_bound'])}"
+
+
+def _holm(r: pd.Series) -> str:
+    return "n/a" if pd.isna(r["p_holm"]) else f"{r['p_holm']:.4f}"
+
+
+def _excludes(r: pd.Series, kind: str) -> str:
+    if r["interval"] != kind:
+        return f"n/a ({r['seeds']} seeds)"
+    return "yes" if r["significant"] and r["excludes_zero"] else "no"
 
 
 COMPARISON_TITLES = {
@@ -74,7 +109,8 @@ COMPARISON_TITLES = {
 
 
 def comparison(comparisons: pd.DataFrame, dataset: str, at: str = "params") -> pd.DataFrame:
-    """The comparison at equal `at` (params or macs): per pair and size, both values, difference, CI, multiplier."""
+    """The comparison at equal `at` (params or macs): per pair and size, both values, difference, seeds and design, the
+    simultaneous band (or the seeds' range), whether A is said ahead there, Holm p, multiplier with its interval."""
     if comparisons.empty:
         return pd.DataFrame()
     size, short, rows = {"params": ("Parameters", "params"), "macs": ("MACs", "MACs")}[at] + ([],)
@@ -83,42 +119,70 @@ def comparison(comparisons: pd.DataFrame, dataset: str, at: str = "params") -> p
             {
                 "A": label(r["a"]),
                 "B": label(r["b"]),
+                "Family": "headline" if r["headline"] else "exploratory",
                 size: params_text(r["x"]),
+                "Seeds": f"{r['seeds']} {r['design']}",
                 "A test acc. (%)": number(r["a_value"], "accuracy") + ("" if r["a_measured"] else "*"),
                 "B test acc. (%)": number(r["b_value"], "accuracy") + ("" if r["b_measured"] else "*"),
                 "A - B (points)": points(r["diff"]),
-                "95% CI (points)": f"[{points(r['ci_low'])}, {points(r['ci_high'])}]",
-                "CI excludes 0": "yes" if r["excludes_zero"] else "no",
+                "95% band or range (points)": interval(r["low"], r["high"], r["interval"], points),
+                "Band excludes 0 (after Holm)": _excludes(r, "band"),
+                "Holm p": _holm(r),
                 f"B {short} to match A": "n/a"
                 if pd.isna(r["multiplier"])
                 else r["multiplier_bound"] + params_text(r["b_to_match"]),
                 "Multiplier": _multiplier(r),
+                "Multiplier 95% interval": _multiplier_interval(r),
             }
         )
     return pd.DataFrame(rows)
 
 
 def matched(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Direct comparisons at matched budgets: counts, means, difference with CI, p-values, P(improvement)."""
+    """Direct comparisons at matched budgets: seeds and design, means, difference with its t interval (or the seeds'
+    range), p-values, P(improvement) with its interval."""
     if table.empty:
         return pd.DataFrame()
     rows = []
     for _, r in table[table["dataset"] == dataset].iterrows():
+        poi = f"{r['prob_improvement']:.2f}"
         rows.append(
             {
                 "A": label(r["a"]),
                 "B": label(r["b"]),
+                "Family": "headline" if r["headline"] else "exploratory",
                 "Budget": params_text(r["budget"]),
                 "A params": params_text(r["a_params"]),
                 "B params": params_text(r["b_params"]),
-                "Seeds A/B": f"{r['n_a']}/{r['n_b']}",
+                "Seeds A/B": f"{r['n_a']}/{r['n_b']} {r['design']}",
                 "A test acc. (%)": number(r["a_mean"], "accuracy"),
                 "B test acc. (%)": number(r["b_mean"], "accuracy"),
                 "A - B (points)": points(r["diff"]),
-                "95% CI (points)": f"[{points(r['ci_low'])}, {points(r['ci_high'])}]",
-                "p (permutation)": f"{r['p']:.4f}",
-                "p (Holm)": f"{r['p_holm']:.4f}",
-                "P(A beats B)": f"{r['prob_improvement']:.2f}",
+                "95% CI or range (points)": interval(r["low"], r["high"], r["interval"], points),
+                "p (t test)": "n/a" if pd.isna(r["p"]) else f"{r['p']:.4f}",
+                "p (Holm)": _holm(r),
+                "P(A beats B)": poi if pd.isna(r["poi_low"]) else f"{poi} [{r['poi_low']:.2f}, {r['poi_high']:.2f}]",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def convergence(conv: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Per configuration: the mean of the last test evaluations and the late slope with its interval (or range)."""
+    rows = []
+    for _, r in conv[conv["dataset"] == dataset].iterrows():
+        slope = lambda x: f"{100 * PER * x:+.2f}"  # noqa: E731
+        rows.append(
+            {
+                "Group": label(r["group"]),
+                "Architecture": r["arch"],
+                "Parameters": params_text(r["params"]),
+                "Seeds": str(r["seeds"]),
+                "Last epoch": str(r["epochs"]),
+                f"Mean of last {LAST_K} test acc. (%)": number(r["late_mean"], "accuracy"),
+                f"Late slope (points / {PER} epochs)": "n/a" if pd.isna(r["slope"]) else slope(r["slope"]),
+                "95% CI or range": interval(r["slope_low"], r["slope_high"], r["interval"], slope),
+                "Still improving": "yes" if r["improving"] else "no",
             }
         )
     return pd.DataFrame(rows)

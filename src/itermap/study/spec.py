@@ -108,12 +108,14 @@ Selector = str | dict[str, Any]  # a group ("rnn-1"), or a table: { group = "rnn
 
 
 class CompareSection(BaseModel):
-    """[[compare]]: groups `a` and `b` compared at equal parameters and/or equal multiply-adds per example."""
+    """[[compare]]: groups `a` and `b` compared at equal parameters and/or equal multiply-adds per example; `headline`
+    marks the study's confirmatory question (the report labels every other pair exploratory)."""
 
     model_config = ConfigDict(extra="forbid")
     a: Selector
     b: Selector
     at: list[Literal["params", "macs"]] = ["params"]
+    headline: bool = False
 
     @field_validator("at", mode="before")
     @classmethod
