@@ -57,6 +57,21 @@ def test_workers_give_the_rows_and_weights_of_one_process(tiny_spec, cli, metric
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_worker_done_early_is_no_death(cli, tmp_path):
+    """One worker stops (no packs left) while the other still trains a long pack: the study still ends complete."""
+    spec = tmp_path / "uneven.toml"
+    spec.write_text(
+        '[study]\nname = "uneven"\n[data]\ndatasets = ["fashion-mnist-mini"]\nlimit_train = 2000\nlimit_test = 100\n'
+        "[train]\nseeds = 2\nepochs = 1\n"
+        '[[grid]]\nfamily = "mlp"\nhidden = [[4]]\n'
+        '[[grid]]\nfamily = "rnn"\nhidden = 32\nlayers = 2\nwindow = 1\ntrain = { epochs = 8 }\n'
+    )
+    done = cli("run", spec, "--out", tmp_path / "out", "--device", "cpu", "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    with closing(sqlite3.connect(tmp_path / "out" / "results.sqlite")) as db:
+        assert db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall() == [("done", 4)]
+
+
 def test_kill_driver_leaves_no_worker_and_resumes(tiny_spec, start_itermap, cli, metric_rows, count_rows,
                                                   kill_when, tmp_path):  # fmt: skip
     spec = tiny_spec(**LONG)

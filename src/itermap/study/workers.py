@@ -64,18 +64,19 @@ def train_in_workers(
                 proc.start()
                 theirs.close()  # the worker's end lives only in the worker: its death ends the pipe
                 pool[mine] = proc
+        busy = set(pool)  # workers with a pack; one told to stop exits, and its pipe's end is no death
         for conn in pool:
-            give(conn, pool[conn], tasks.pop() if tasks else None)
+            give_next(conn, pool[conn], tasks, busy)
         left = len(todo)
         while left:
-            for conn in wait(list(pool)):
+            for conn in wait(list(busy)):
                 message = receive(conn, pool[conn])
                 if isinstance(message, Failed):
                     raise message.error
                 record(message)
                 if isinstance(message, EpochDone) and message.finished:
                     left -= 1
-                    give(conn, pool[conn], tasks.pop() if tasks else None)
+                    give_next(conn, pool[conn], tasks, busy)
     except BaseException:  # an error, or Ctrl-C: stop every worker before the driver lets go of the folder
         for proc in pool.values():
             proc.terminate()
@@ -105,12 +106,15 @@ def died(proc: BaseProcess) -> StudyError:
     return StudyError(f"a worker process died (exit code {proc.exitcode}); run the same command again to resume")
 
 
-def give(conn: Connection, proc: BaseProcess, task: Task | None) -> None:
-    """Send a worker its next pack (None: stop)."""
+def give_next(conn: Connection, proc: BaseProcess, tasks: list[Task], busy: set[Connection]) -> None:
+    """Send a worker the next pack, or None (stop) when there is none left; a stopped worker is no longer busy."""
+    task = tasks.pop() if tasks else None
     try:
         conn.send(task)
     except OSError:
         raise died(proc) from None
+    if task is None:
+        busy.discard(conn)
 
 
 def receive(conn: Connection, proc: BaseProcess) -> PackStarted | EpochDone | Failed:
