@@ -128,7 +128,10 @@ def metric_figure(an: Analysis, dataset: str, split: str, metric: str, title: st
     ax = fig.subplots()
     _metric_panel(ax, an, dataset, split, metric, colours(an.summary["group"].unique()), at)
     ax.set_title(title)
-    _legend(ax, title="Group (mean, 95% CI; dots: seeds)", title_fontsize=8)
+    rows = an.summary[an.summary["dataset"] == dataset]
+    kinds = set(rows[f"{split}_{metric}_interval"].dropna()) - {""}
+    band = {frozenset({"ci"}): "95% CI", frozenset({"range"}): "seeds' range"}.get(frozenset(kinds), "95% CI or range")
+    _legend(ax, title=f"Group (mean, {band}; dots: seeds)", title_fontsize=8)
     return fig
 
 
