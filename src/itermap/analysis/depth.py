@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from itermap.analysis.aggregate import final_metrics
 from itermap.analysis.compare import holm
 from itermap.analysis.intervals import LEVEL, MIN_SEEDS, spread
 
@@ -20,10 +21,12 @@ SHAPE = ["dataset", "depth", "hidden", "inject", "heads"]  # what a tied and an 
 
 
 def final_accuracy(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per finished run: its config columns and its final test accuracy (`accuracy`)."""
-    done = results[(results["status"] == "done") & (results["split"] == "test") & (results["metric"] == "accuracy")]
-    last = done[done["epoch"] == done.groupby("run_id")["epoch"].transform("max")]
-    return last.rename(columns={"value": "accuracy"}).reset_index(drop=True)
+    """One row per finished run: its final test accuracy (`accuracy`, from `final_metrics`) and its config columns."""
+    finals = final_metrics(results)[["run_id", "test_accuracy"]].rename(columns={"test_accuracy": "accuracy"})
+    runs = results.drop_duplicates("run_id").drop(
+        columns=["epoch", "split", "metric", "value", "step"], errors="ignore"
+    )
+    return finals.dropna(subset=["accuracy"]).merge(runs, on="run_id")
 
 
 def paired(a: np.ndarray, b: np.ndarray) -> dict[str, object]:

@@ -173,7 +173,17 @@ def macs(cfg: UnrolledConfig) -> int:
     return cfg.injected * p * h + (d - 1) * h * h + h * cfg.classes
 
 
-class TiedNet(torch.nn.Module):
+class StepNet(torch.nn.Module):
+    """A module whose prediction is its last step's logits; `step_logits` gives every step's."""
+
+    def step_logits(self, x: torch.Tensor, through: int | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.step_logits(x)[:, -1]
+
+
+class TiedNet(StepNet):
     """nn.RNN(784, H, tanh) fed the image at every step (or once, then zeros), and nn.Linear head(s)."""
 
     def __init__(self, cfg: UnrolledConfig, params: Params):
@@ -197,11 +207,8 @@ class TiedNet(torch.nn.Module):
         states, _ = self.rnn(seq)  # [B, T, H]
         return torch.stack([self.heads[min(k, len(self.heads) - 1)](states[:, k]) for k in range(t)], dim=1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.step_logits(x)[:, -1]
 
-
-class UntiedNet(torch.nn.Module):
+class UntiedNet(StepNet):
     """d nn.Linear layers (step k reads [h_{k-1}; x], or h_{k-1} when the image is fed once) and nn.Linear head(s)."""
 
     def __init__(self, cfg: UnrolledConfig, params: Params):
@@ -227,9 +234,6 @@ class UntiedNet(torch.nn.Module):
             fed = [hs[-1], x] if self.cfg.injected > 1 else [hs[-1]]
             hs.append(torch.tanh(self.layers[k](torch.cat(fed, dim=1))))
         return torch.stack([self.heads[min(k, len(self.heads) - 1)](h) for k, h in enumerate(hs)], dim=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.step_logits(x)[:, -1]
 
 
 def heads_of(cfg: UnrolledConfig) -> int:

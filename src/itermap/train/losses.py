@@ -45,13 +45,12 @@ class Loss:
     name: str
     steps: bool
     fn: Callable[[torch.Tensor, torch.Tensor, str], torch.Tensor]  # (logits, labels [M, B], step_weights) -> [M]
-    about: str
 
 
 LOSSES: dict[str, Loss] = {
     loss.name: loss
     for loss in (
-        Loss("last", False, last_step, "cross-entropy of the last step's logits (the default)"),
-        Loss("every-step", True, every_step, "cross-entropy of every step's logits, weighted by `step_weights`"),
+        Loss("last", False, last_step),  # cross-entropy of the last step's logits (the default)
+        Loss("every-step", True, every_step),  # every step's, weighted by `step_weights`
     )
 }
