@@ -1,4 +1,5 @@
-"""The report's figures for one data set, drawn with matplotlib's Agg canvas (no display needed)."""
+"""The report's figures for one data set, drawn on explicit `Figure` objects (never pyplot): they render headless
+through the canvas of the format saved, and importing this module leaves the session's backend alone."""
 
 from __future__ import annotations
 
@@ -6,18 +7,15 @@ import io
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter, MaxNLocator
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import LogFormatter, MaxNLocator  # noqa: E402
-
-from itermap.analysis.compare import label  # noqa: E402
-from itermap.analysis.curves import curve, interpolate  # noqa: E402
-from itermap.analysis.intervals import iqm  # noqa: E402
-from itermap.analysis.overview import Analysis  # noqa: E402
+from itermap.analysis.compare import label
+from itermap.analysis.curves import curve, interpolate
+from itermap.analysis.intervals import iqm
+from itermap.analysis.overview import Analysis
 
 STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.grid": True, "grid.alpha": 0.3, "svg.hashsalt": "itermap"}
 AXIS_LABELS = {"params": "Parameters (count, log scale)", "macs": "Multiply-adds per example (log scale)"}

@@ -1,0 +1,5 @@
+"""`python -m itermap`: the `itermap` command."""
+
+from itermap.cli import main
+
+main()
