@@ -8,8 +8,9 @@ _LAZY = {
     "run_study": "itermap.study.runner",
     "load_results": "itermap.analysis.results",
     "study_info": "itermap.analysis.results",
+    "analyze": "itermap.analysis.studies:analyze_studies",
 }
 
-__getattr__ = lazy(__name__, _LAZY)  # run_study, load_results, study_info, imported on first use
+__getattr__ = lazy(__name__, _LAZY)  # run_study, load_results, study_info, analyze, imported on first use
 
-__all__ = ["__version__", "load_results", "run_study", "study_info"]
+__all__ = ["__version__", "analyze", "load_results", "run_study", "study_info"]

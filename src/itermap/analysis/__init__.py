@@ -8,6 +8,7 @@ from itermap._lazy import lazy
 _LAZY = {
     "Analysis": "itermap.analysis.overview",
     "analyze": "itermap.analysis.overview",
+    "analyze_studies": "itermap.analysis.studies",
     "final_metrics": "itermap.analysis.aggregate",
     "summarize": "itermap.analysis.aggregate",
     "compare_curves": "itermap.analysis.compare",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from itermap.analysis.overview import Analysis, analyze
-from itermap.analysis.results import load_results, study_info
+from itermap.analysis.overview import Analysis
+from itermap.analysis.results import folder_list, study_info, study_labels
+from itermap.analysis.studies import analyze_studies
 from itermap.report.depth import anytime_figure
 from itermap.report.figures import figures, save
 from itermap.report.html import report_html
 from itermap.report.summary import summary_markdown
-from itermap.study.spec import parse_text
+from itermap.study.errors import StudyError
 
 
 def render(an: Analysis, folder: Path, study: str, info: dict) -> Path:
@@ -28,9 +30,38 @@ def render(an: Analysis, folder: Path, study: str, info: dict) -> Path:
     return path
 
 
-def write_report(folder: str | Path) -> Path:
-    """Analyse the study in `folder` and write its report there; return report.html's path."""
-    info = study_info(folder)
-    compare = parse_text(info["spec"], f"{folder}: the study's spec").compare if info["spec"] else []
-    analysis = analyze(load_results(folder, unmeasured=True), compare=compare)
-    return render(analysis, Path(folder), str(info["study"]), info)
+def combined_info(infos: list[dict], labels: list[str]) -> dict:
+    """Several studies' metadata (study_info) and labels (`study_labels`) as one: labels, specs and notes one after
+    another, runs and wall time summed, a device or version given once where all agree, else each in turn."""
+    each = lambda values: "; ".join(dict.fromkeys(str(v) for v in values))  # noqa: E731
+    stamps = lambda key: [i[key] for i in infos if i.get(key) is not None]  # noqa: E731
+    return {
+        "study": " + ".join(labels),
+        "spec": "\n".join(f"# {label}\n{i['spec']}" for i, label in zip(infos, labels)),
+        "notes": [n for i in infos for n in i["notes"]],
+        "versions": {
+            k: each(i["versions"].get(k) for i in infos) for k in dict.fromkeys(k for i in infos for k in i["versions"])
+        },
+        "device": each(i["device"] for i in infos),
+        "device_name": each(i["device_name"] for i in infos),
+        "wall_seconds": sum(i["wall_seconds"] for i in infos),
+        "created": min(stamps("created"), default=None),
+        "updated": max(stamps("updated"), default=None),
+        "runs": sum(i["runs"] for i in infos),
+        "counts": {k: sum(i["counts"][k] for i in infos) for k in infos[0]["counts"]},
+        "unplanned": sum(i["unplanned"] for i in infos),
+    }
+
+
+def write_report(folders: str | Path | Sequence[str | Path], out: str | Path | None = None) -> Path:
+    """Analyse the study in a folder (or several studies side by side) and write the report into `out` (by default
+    the one study's folder; needed for several); return report.html's path."""
+    folders = folder_list(folders)
+    if out is None and len(folders) > 1:
+        raise StudyError(f"a report of {len(folders)} studies needs a folder of its own: add `--out DIR`")
+    infos = [study_info(f) for f in folders]
+    analysis = analyze_studies(folders)
+    info = infos[0] if len(infos) == 1 else combined_info(infos, study_labels(folders, [i["study"] for i in infos]))
+    out = Path(out or folders[0])
+    out.mkdir(parents=True, exist_ok=True)
+    return render(analysis, out, str(info["study"]), info)
