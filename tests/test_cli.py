@@ -1,7 +1,10 @@
-"""The `itermap` command's surface: help on every command, presets, plan."""
+"""The `itermap` command's surface: help on every command, presets, plan, `python -m itermap`, --version, completion,
+--json, the global -q and the ITERMAP_* defaults."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import subprocess
 import sys
 
@@ -9,6 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from itermap.cli import app
+from itermap.study.plan import make_plan
+from itermap.study.spec import load_spec, preset_names
 
 COMMANDS = ["presets", "plan", "run", "status", "export"]
 
@@ -42,3 +47,63 @@ def test_plan_with_calibration(tmp_path):
     assert "s: 6 runs in 3 packs" in result.stdout
     assert "3,190" in result.stdout and "6,370" in result.stdout  # mlp-4 and mlp-8 parameter counts
     assert "estimated time on" in result.stdout
+
+
+def itermap_module(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m itermap ARGS` in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "itermap", *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_python_m_itermap_version_is_the_installed_distributions():
+    done = itermap_module("--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"itermap {importlib.metadata.version('itermap')}"
+
+
+def test_shell_completion_is_enabled():
+    done = itermap_module("--show-completion", "bash")
+    assert done.returncode == 0, done.stderr
+    assert "_ITERMAP_COMPLETE=complete_bash" in done.stdout and "complete -o default -F" in done.stdout
+
+
+def test_plan_json_names_every_run(tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text('[study]\nname = "s"\n[data]\ndatasets = ["fashion-mnist-mini"]\n[train]\nepochs = 2\nseeds = 3\n'
+                    '[[grid]]\nfamily = "mlp"\nhidden = [[4], [8]]\n[[grid]]\nfamily = "rnn"\nhidden = 4\n')  # fmt: skip
+    result = CliRunner().invoke(app, ["plan", str(spec), "--json", "--no-calibrate"], env={"ITERMAP_DEVICE": "cpu"})
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    planned = make_plan(load_spec(str(spec)))
+    assert sorted(r["run_id"] for r in document["runs"]) == sorted(r.run_id for r in planned.runs)
+    assert {(r["arch"], r["seed"], r["params"]) for r in document["runs"]} == {
+        (a, s, p) for a, p in (("mlp-4", 3190), ("mlp-8", 6370), ("rnn-1x4", 410)) for s in range(3)
+    }
+    assert document["device"] == "cpu" and document["estimated_seconds"] is None and len(document["packs"]) == 3
+
+
+def test_presets_json_matches_the_plans():
+    result = CliRunner().invoke(app, ["presets", "--json"])
+    assert result.exit_code == 0, result.stderr
+    found = {p["name"]: p for p in json.loads(result.stdout)}
+    assert set(found) == set(preset_names())
+    assert (found["quick"]["runs"], found["quick"]["packs"]) == (63, 21)
+
+
+def test_quiet_run_from_environment_defaults_then_status_json(tmp_path, shared_data):
+    spec = tmp_path / "t.toml"
+    spec.write_text('[study]\nname = "t"\n[data]\ndatasets = ["fashion-mnist-mini"]\nlimit_train = 100\n'
+                    'limit_test = 50\n[train]\nepochs = 1\nseeds = 2\n[[grid]]\nfamily = "mlp"\nhidden = [[4]]\n')  # fmt: skip
+    env = {"ITERMAP_DATA_DIR": str(shared_data), "ITERMAP_DEVICE": "cpu", "ITERMAP_WORKERS": "0"}
+    refused = CliRunner().invoke(app, ["run", str(spec), "--out", str(tmp_path / "t")], env=env)
+    assert refused.exit_code == 2 and "--workers" in refused.stderr  # ITERMAP_WORKERS is read (0 is below the minimum)
+    env["ITERMAP_WORKERS"] = "1"
+    result = CliRunner().invoke(app, ["-q", "run", str(spec), "--out", str(tmp_path / "t")], env=env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"results: {tmp_path / 't' / 'results.sqlite'}",
+        f"report:  itermap report {tmp_path / 't'}",
+    ]
+    status = CliRunner().invoke(app, ["status", str(tmp_path / "t"), "--json"])
+    document = json.loads(status.stdout)
+    assert document["complete"] and document["counts"]["done"] == document["runs"] == 2
+    assert document["device"] == "cpu" and document["study"] == "t"

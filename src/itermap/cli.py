@@ -2,12 +2,16 @@
 
 Errors a user can fix (bad spec, missing data, locked or foreign study folder, a full disk or
 read-only storage) print one line `error: ...` on stderr and exit with code 2, for every command.
+Global options come before the command: `-q` silences progress and info lines, `-v` adds detail
+(`plan` lists every run; an error also prints its traceback).
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import time
+import traceback
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -17,9 +21,11 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from itermap import __version__
 from itermap.study.errors import StudyError
 
 console = Console()
+verbosity = {"level": 0}  # set by the global -q (-1) and -v (1, 2, ...) before each command
 
 
 SPACE = "free some space and run the same command again: everything recorded is kept"
@@ -46,6 +52,8 @@ class UserErrorGroup(TyperGroup):
         except Exception as e:
             from itermap.data import DataError  # imported here: it loads torch, which `--help` does not need
 
+            if verbosity["level"] > 0:
+                traceback.print_exception(e)
             if isinstance(e, OSError):
                 typer.echo(f"error: {os_error(e)}", err=True)
             elif isinstance(e, (StudyError, DataError)):
@@ -59,7 +67,6 @@ app = typer.Typer(
     cls=UserErrorGroup,
     help="Recurrent against feed-forward networks at equal parameter budgets: plan, train and export studies.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 
@@ -68,7 +75,47 @@ FolderArg = Annotated[Path, typer.Argument(help="A study folder (holding results
 SeedsOpt = Annotated[int | None, typer.Option("--seeds", min=1, help="Override [train] seeds: train seeds 0..N-1.")]
 EpochsOpt = Annotated[int | None, typer.Option("--epochs", min=1, help="Override [train] epochs.")]
 DatasetsOpt = Annotated[str | None, typer.Option("--datasets", help="Override [data] datasets, comma-separated.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="cpu, cuda or auto (cuda when available).")]
+DeviceOpt = Annotated[
+    str, typer.Option("--device", envvar="ITERMAP_DEVICE", help="cpu, cuda or auto (cuda when available).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")]
+
+
+def info(text: str) -> None:
+    """An info line: printed unless the global -q is given."""
+    if verbosity["level"] >= 0:
+        console.print(text, highlight=False)
+
+
+def print_json(document: object) -> None:
+    """One JSON document on stdout (plain text: no colours, no wrapping)."""
+    typer.echo(json.dumps(document, indent=2))
+
+
+def show_version(value: bool) -> None:
+    """`--version`: print the version and stop."""
+    if value:
+        typer.echo(f"itermap {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, help="More detail: `plan` lists every run; errors show a traceback."
+        ),
+    ] = 0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars nor info lines; results and errors only.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Recurrent against feed-forward networks at equal parameter budgets: plan, train and export studies."""
+    verbosity["level"] = -1 if quiet else verbose
 
 
 def names(datasets: str | None) -> list[str] | None:
@@ -84,19 +131,24 @@ def duration(seconds: float) -> str:
 
 
 @app.command()
-def presets() -> None:
+def presets(as_json: JsonOpt = False) -> None:
     """List the shipped study presets: description, runs and training compute."""
     from itermap.study.estimate import pack_macs
     from itermap.study.plan import make_plan
     from itermap.study.spec import load_spec, preset_names
 
-    for name in preset_names():
-        plan = make_plan(load_spec(name))
+    plans = {name: make_plan(load_spec(name)) for name in preset_names()}
+    if as_json:
+        print_json([{"name": name, "description": plan.spec.study.description, "runs": len(plan.runs),
+                     "packs": len(plan.packs), "epochs": plan.spec.train.epochs,
+                     "macs": sum(pack_macs(p) for p in plan.packs)} for name, plan in plans.items()])  # fmt: skip
+        return
+    for name, plan in plans.items():
         macs = sum(pack_macs(p) for p in plan.packs)
         console.print(f"[bold]{name}[/bold]: {len(plan.runs)} runs in {len(plan.packs)} packs, "
                       f"{plan.spec.train.epochs} epochs, {macs:.2g} multiply-adds of training", highlight=False)  # fmt: skip
         console.print(f"  {plan.spec.study.description}", highlight=False)
-    console.print("Timed estimate on this machine: itermap plan NAME")
+    info("Timed estimate on this machine: itermap plan NAME")
 
 
 @app.command()
@@ -110,6 +162,7 @@ def plan(
     out: Annotated[
         Path | None, typer.Option("--out", help="A study folder: say how many of the runs are done there.")
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show a study's runs and packs, parameter counts, multiply-adds and estimated time on the chosen device."""
     from itermap.study.estimate import check_memory, estimate_seconds, pack_macs
@@ -120,6 +173,11 @@ def plan(
     device = resolve_device(device)
     check_memory(the_plan, device)
     seconds = estimate_seconds(the_plan, device) if calibrate else {}
+    macs = sum(pack_macs(p) for p in the_plan.packs)
+    done = finished_in(the_plan, out) if out is not None else None
+    if as_json:
+        print_json(plan_document(the_plan, device, seconds, macs, done))
+        return
     table = Table("data set", "arch", "params", "MACs/example", "budget", "seeds", "epochs", "est. time")
     for p in the_plan.packs:
         run = p.first
@@ -127,18 +185,36 @@ def plan(
         table.add_row(run.dataset, run.cfg.arch, f"{run.params:,}", f"{run.macs:,}", f"{run.budget:,}" if run.budget else "",
                       str(len(p.seeds)), str(run.train.epochs), est)  # fmt: skip
     console.print(table)
+    if verbosity["level"] > 0:
+        runs = Table("run id", "pack id", "data set", "arch", "seed")
+        for p in the_plan.packs:
+            for r in p.runs:
+                runs.add_row(r.run_id, p.pack_id, r.dataset, r.cfg.arch, str(r.seed))
+        console.print(runs)
     for note in the_plan.notes:
         console.print(f"note: {note}", highlight=False)
-    macs = sum(pack_macs(p) for p in the_plan.packs)
     console.print(f"{the_plan.spec.study.name}: {len(the_plan.runs)} runs in {len(the_plan.packs)} packs, "
                   f"{macs:.2g} multiply-adds of training", highlight=False)  # fmt: skip
     if seconds:
         console.print(f"estimated time on {device_name(device)}: {duration(sum(seconds.values()))} "
                       "(from a short calibration; rough)", highlight=False)  # fmt: skip
-    if out is not None:
-        done = finished_in(the_plan, out)
+    if done is not None:
         console.print(f"{out}: {done} of {len(the_plan.runs)} runs already finished there; `itermap run` trains the "
                       f"other {len(the_plan.runs) - done}", highlight=False)  # fmt: skip
+
+
+def plan_document(the_plan, device: str, seconds: dict[str, float], macs: float, done: int | None) -> dict:
+    """`plan --json`: the study, its runs and packs (sizes, estimated seconds when calibrated) and its notes."""
+    packs = [{"pack_id": p.pack_id, "dataset": p.first.dataset, "arch": p.first.cfg.arch, "params": p.first.params,
+              "macs": p.first.macs, "budget": p.first.budget, "seeds": p.seeds, "epochs": p.first.train.epochs,
+              "run_ids": [r.run_id for r in p.runs], "estimated_seconds": seconds.get(p.pack_id)}
+             for p in the_plan.packs]  # fmt: skip
+    runs = [{"run_id": r.run_id, "pack_id": p.pack_id, "dataset": r.dataset, "family": r.cfg.family, "arch": r.cfg.arch,
+             "params": r.params, "macs": r.macs, "budget": r.budget, "seed": r.seed, "epochs": r.train.epochs}
+            for p in the_plan.packs for r in p.runs]  # fmt: skip
+    return {"study": the_plan.spec.study.name, "device": device, "macs": macs,
+            "estimated_seconds": sum(seconds.values()) if seconds else None, "finished": done,
+            "notes": the_plan.notes, "packs": packs, "runs": runs}  # fmt: skip
 
 
 @app.command()
@@ -158,6 +234,7 @@ def run(
         typer.Option(
             "--workers",
             min=1,
+            envvar="ITERMAP_WORKERS",
             help="Train N packs at once in N processes of one thread each (CPU only; `auto` device means cpu).",
         ),
     ] = 1,  # fmt: skip
@@ -166,8 +243,8 @@ def run(
     from itermap.study.runner import run_study
 
     try:
-        folder = run_study(study, out, device, seeds, epochs, names(datasets), force_new=force_new, quiet=quiet,
-                           workers=workers)  # fmt: skip
+        folder = run_study(study, out, device, seeds, epochs, names(datasets), workers=workers,
+                           force_new=force_new, quiet=quiet or verbosity["level"] < 0)  # fmt: skip
     except KeyboardInterrupt:
         typer.echo("interrupted; run the same command again to resume", err=True)
         raise typer.Exit(130) from None
@@ -176,22 +253,26 @@ def run(
 
 
 @app.command()
-def status(folder: FolderArg) -> None:
+def status(folder: FolderArg, as_json: JsonOpt = False) -> None:
     """Show a study's done, diverged, running and remaining runs, and when it was last updated."""
     from itermap.analysis.results import study_info
 
-    info = study_info(folder)
-    counts = info["counts"]
-    console.print(f"{info['study']} in {folder}: {info['runs']} runs", highlight=False)
+    found = study_info(folder)
+    counts = found["counts"]
+    complete = counts["done"] + counts["diverged"] == found["runs"]
+    if as_json:
+        print_json({"folder": str(folder), "complete": complete, **found})
+        return
+    console.print(f"{found['study']} in {folder}: {found['runs']} runs", highlight=False)
     console.print("  " + ", ".join(f"{n} {s}" for s, n in counts.items()), highlight=False)
-    if info["updated"]:
-        ago = duration(time.time() - info["updated"])
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["updated"]))
-        console.print(f"  last update {when} ({ago} ago), wall time {duration(info['wall_seconds'])}", highlight=False)
-    console.print("  complete" if counts["done"] + counts["diverged"] == info["runs"] else "  incomplete: "
+    if found["updated"]:
+        ago = duration(time.time() - found["updated"])
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(found["updated"]))
+        console.print(f"  last update {when} ({ago} ago), wall time {duration(found['wall_seconds'])}", highlight=False)
+    console.print("  complete" if complete else "  incomplete: "
                   "`itermap run` with the same arguments resumes it", highlight=False)  # fmt: skip
-    if info["unplanned"]:
-        console.print(f"  {info['unplanned']} more runs kept from earlier specs, outside the current plan "
+    if found["unplanned"]:
+        console.print(f"  {found['unplanned']} more runs kept from earlier specs, outside the current plan "
                       "(itermap.load_results(DIR, all_runs=True) reads them)", highlight=False)  # fmt: skip
 
 
@@ -200,22 +281,67 @@ class ExportFormat(str, Enum):
     csv = "csv"
 
 
+class ExportTable(str, Enum):
+    results = "results"
+    finals = "finals"
+    summary = "summary"
+    comparisons = "comparisons"
+
+
+class ExportTarget(str, Enum):
+    file = "file"
+    mlflow = "mlflow"
+
+
 @app.command()
 def export(
     folder: FolderArg,
-    format: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = ExportFormat.parquet,
+    table: Annotated[
+        ExportTable,
+        typer.Option(
+            "--table",
+            help="results: one row per measured number; finals: per run; summary: per "
+            "configuration; comparisons: the report's equal-parameter (or -MACs) comparisons.",
+        ),
+    ] = ExportTable.results,  # fmt: skip
+    format: Annotated[ExportFormat | None, typer.Option("--format", help="File format [default: parquet].")] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", help="Output file [default: DIR/results.<format>].")
+        Path | None, typer.Option("--output", help="Output file [default: DIR/<table>.<format>].")
     ] = None,
+    to: Annotated[
+        ExportTarget, typer.Option("--to", help="file: write a table; mlflow: replay the study into MLflow.")
+    ] = ExportTarget.file,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri",
+            help="MLflow tracking URI (sqlite:///mlflow.db, http://host:5000) "
+            "[default: MLflow's own, e.g. MLFLOW_TRACKING_URI].",
+        ),
+    ] = None,  # fmt: skip
 ) -> None:
-    """Write a study's tidy results table (one row per measured number) as Parquet or CSV."""
+    """Write a study's tidy results or a derived table as Parquet or CSV, or replay the study into MLflow."""
+    if to is ExportTarget.mlflow:
+        if table is not ExportTable.results or format is not None or output is not None:
+            raise StudyError("--to mlflow replays the whole study; --table, --format and --output are for --to file")
+        from itermap.report.tracking import export_mlflow
+
+        counts = export_mlflow(folder, tracking_uri)
+        console.print(", ".join(f"{n} {k}" for k, n in counts.items()) + " MLflow runs", highlight=False)
+        return
+    if tracking_uri is not None:
+        raise StudyError("--tracking-uri is for --to mlflow")
     from itermap.analysis.results import load_results
+    from itermap.analysis.studies import analyze_studies
     from itermap.study.files import replacing
 
-    frame = load_results(folder)
-    output = output or folder / f"results.{format.value}"
+    format = format or ExportFormat.parquet
+    frame = load_results(folder) if table is ExportTable.results else getattr(analyze_studies(folder), table.value)
+    output = output or folder / f"{table.value}.{format.value}"
     if output.is_dir():
-        raise StudyError(f"--output {output}: is a folder; give a file name, e.g. {output / f'results.{format.value}'}")
+        raise StudyError(
+            f"--output {output}: is a folder; give a file name, e.g. {output / f'{table.value}.{format.value}'}"
+        )
     if not output.parent.is_dir():
         raise StudyError(f"--output {output}: no folder {output.parent}; create it first, or choose another")
     with replacing(output) as tmp:
@@ -228,13 +354,18 @@ def export(
 
 @app.command()
 def report(
-    folder: FolderArg,
+    folders: Annotated[
+        list[Path], typer.Argument(help="A study folder, or several to compare side by side (with --out).")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where to write [default: the study's folder; needed for several].")
+    ] = None,
     open_: Annotated[bool, typer.Option("--open", help="Open report.html in the default web browser.")] = False,
 ) -> None:
-    """Analyse a study (finished or partial) and write report.html, summary.md and figures/ into its folder."""
+    """Analyse a study (finished or partial), or several, and write report.html, summary.md and figures/."""
     from itermap.report import write_report
 
-    path = write_report(folder)
+    path = write_report(folders, out)
     console.print(
         f"report:  {path}\nsummary: {path.parent / 'summary.md'}\nfigures: {path.parent / 'figures'}", highlight=False
     )
@@ -287,8 +418,8 @@ def convert(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (also `python -m itermap`)."""
+    app(prog_name="itermap")
 
 
 if __name__ == "__main__":
