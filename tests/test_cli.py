@@ -11,6 +11,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from itermap import cli
 from itermap.cli import app
 from itermap.study.plan import make_plan
 from itermap.study.spec import load_spec, preset_names
@@ -89,7 +90,8 @@ def test_presets_json_matches_the_plans():
     assert (found["quick"]["runs"], found["quick"]["packs"]) == (63, 21)
 
 
-def test_quiet_run_from_environment_defaults_then_status_json(tmp_path, shared_data):
+def test_quiet_run_from_environment_defaults_then_status_json(tmp_path, shared_data, monkeypatch):
+    monkeypatch.setattr(cli.console, "width", 1000)  # long temporary paths on one line
     spec = tmp_path / "t.toml"
     spec.write_text('[study]\nname = "t"\n[data]\ndatasets = ["fashion-mnist-mini"]\nlimit_train = 100\n'
                     'limit_test = 50\n[train]\nepochs = 1\nseeds = 2\n[[grid]]\nfamily = "mlp"\nhidden = [[4]]\n')  # fmt: skip

@@ -14,7 +14,7 @@ import time
 import traceback
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,6 +23,9 @@ from typer.core import TyperGroup
 
 from itermap import __version__
 from itermap.study.errors import StudyError
+
+if TYPE_CHECKING:
+    from itermap.study.plan import Plan
 
 console = Console()
 verbosity = {"level": 0}  # set by the global -q (-1) and -v (1, 2, ...) before each command
@@ -203,7 +206,7 @@ def plan(
                       f"other {len(the_plan.runs) - done}", highlight=False)  # fmt: skip
 
 
-def plan_document(the_plan, device: str, seconds: dict[str, float], macs: float, done: int | None) -> dict:
+def plan_document(the_plan: Plan, device: str, seconds: dict[str, float], macs: float, done: int | None) -> dict:
     """`plan --json`: the study, its runs and packs (sizes, estimated seconds when calibrated) and its notes."""
     packs = [{"pack_id": p.pack_id, "dataset": p.first.dataset, "arch": p.first.cfg.arch, "params": p.first.params,
               "macs": p.first.macs, "budget": p.first.budget, "seeds": p.seeds, "epochs": p.first.train.epochs,
