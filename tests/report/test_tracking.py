@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import sys
 from contextlib import closing
 
 from mlflow import MlflowClient
@@ -62,3 +63,10 @@ def test_mlflow_export_reads_back_equal_and_is_idempotent(tiny_study, tmp_path, 
     for run in exported:
         packs.setdefault(run.data.tags["itermap.pack"], set()).add(json.loads(run.data.params["seed"]))
     assert all(seeds == {0, 1, 2} for seeds in packs.values())  # the pack tag groups a configuration's seeds
+
+
+def test_mlflow_export_without_mlflow_says_what_to_install(tiny_study, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # as if the extra were not installed: `import mlflow` fails
+    result = CliRunner().invoke(app, ["export", str(tiny_study), "--to", "mlflow"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: `export --to mlflow` needs the MLflow client: pip install 'itermap[mlflow]'"
