@@ -50,6 +50,7 @@ def combined_info(infos: list[dict], labels: list[str]) -> dict:
         "runs": sum(i["runs"] for i in infos),
         "counts": {k: sum(i["counts"][k] for i in infos) for k in infos[0]["counts"]},
         "unplanned": sum(i["unplanned"] for i in infos),
+        "environment": [e for i in infos for e in i.get("environment", [])],  # each study's training sessions
     }
 
 
