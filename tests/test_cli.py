@@ -82,6 +82,19 @@ def test_plan_json_names_every_run(tmp_path):
     assert document["device"] == "cpu" and document["estimated_seconds"] is None and len(document["packs"]) == 3
 
 
+def test_verbose_plan_lists_every_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli.console, "width", 200)
+    spec = tmp_path / "s.toml"
+    spec.write_text('[study]\nname = "s"\n[data]\ndatasets = ["fashion-mnist-mini"]\n[train]\nseeds = 2\n'
+                    '[[grid]]\nfamily = "mlp"\nhidden = [[4], [8]]\n')  # fmt: skip
+    ids = [r.run_id for r in make_plan(load_spec(str(spec))).runs]
+    plain, verbose = (
+        CliRunner().invoke(app, [*v, "plan", str(spec), "--no-calibrate", "--device", "cpu"]) for v in ([], ["-v"])
+    )
+    assert plain.exit_code == verbose.exit_code == 0
+    assert len(ids) == 4 and all(i in verbose.stdout and i not in plain.stdout for i in ids)
+
+
 def test_presets_json_matches_the_plans():
     result = CliRunner().invoke(app, ["presets", "--json"])
     assert result.exit_code == 0, result.stderr
