@@ -41,12 +41,17 @@ AHEAD = 2  # tasks submitted per CPU of the cluster: the others wait, so a huge 
 
 
 def connect(address: str | None) -> Any:
-    """The `ray` module, connected to the cluster at `address` (a new local Ray when None); a clear error without it."""
+    """The `ray` module, connected to the cluster at `address`; a clear error without Ray.
+
+    None means $RAY_ADDRESS where set (as in a job submitted to a cluster), else a new local Ray for this process
+    (never a cluster `ray start` left on this machine: `--address auto` asks for that one).
+    """
     try:
         import ray
     except ImportError:
         raise StudyError("--executor ray needs Ray: pip install 'itermap[ray]' (or pip install ray)") from None
     if not ray.is_initialized():
+        address = address if address is not None else os.environ.get("RAY_ADDRESS", "local")
         env = {k: os.environ[k] for k in ("ITERMAP_DATA_DIR",) if k in os.environ}
         try:
             ray.init(address=address, runtime_env={"env_vars": env}, include_dashboard=False,
