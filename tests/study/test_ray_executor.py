@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import signal
 import sqlite3
 import threading
@@ -121,3 +122,18 @@ def test_a_task_lost_more_often_than_its_retries_stops_the_study(ray_address, ti
     assert str(raised).startswith("the Ray task training pack ") and "was lost after 0 retries" in str(raised)
     assert "run the same command again to resume" in str(raised)
     assert len(metric_rows(out)) >= 1  # what was recorded is kept
+
+
+@pytest.mark.parametrize(
+    "options, error",
+    [
+        ({"executor": "dask"}, "--executor 'dask': allowed: local, ray"),
+        ({"address": "10.0.0.5:6379"}, "--address 10.0.0.5:6379: a Ray cluster's address needs --executor ray"),
+        ({"executor": "ray", "workers": 2}, "--executor ray with --workers 2: Ray runs as many packs at once as its"),
+        ({"executor": "ray", "device": "cuda:1"}, "--device 'cuda:1' with --executor ray: allowed: cpu, cuda, auto"),
+    ],
+)
+def test_executor_options_are_checked_before_anything_starts(options, error, tiny_spec, tmp_path):
+    with pytest.raises(StudyError, match=f"^{re.escape(error)}"):
+        run_study(tiny_spec(), out=tmp_path / "s", quiet=True, **options)
+    assert not (tmp_path / "s").exists()
