@@ -21,7 +21,7 @@ def test_the_footer_lists_the_recorded_environment(tiny_study_5):
     assert [s["command"].split(" --out ")[1].split()[0] for s in sessions] == [str(folder.parent / "tiny-report"),
                                                                               str(folder)]  # fmt: skip
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True)  # the runs' working directory
-    commit = head.stdout.strip() if head.returncode == 0 else None
+    in_git = head.returncode == 0
     versions = {"numpy": version("numpy"), "scipy": version("scipy"), "pandas": version("pandas"),
                 "torch": torch.__version__, "python": sys.version.split()[0]}  # fmt: skip
     html, summary = unescape((folder / "report.html").read_text()), (folder / "summary.md").read_text()
@@ -30,7 +30,13 @@ def test_the_footer_lists_the_recorded_environment(tiny_study_5):
         assert {k: session[k] for k in versions} == versions
         assert (session["device"], session["threads"], session["executor"], session["workers"], session["shard"]) == (
             "cpu", 1, "local", 1, "1/1")  # fmt: skip
-        assert session["cuda"] is None and session["cudnn"] is None and session["git_commit"] == commit
+        assert session["cuda"] is None and session["cudnn"] is None
+        commit = session["git_commit"]
+        if in_git:  # the commit checked out when the session ran: HEAD, or one before it (HEAD may have moved since)
+            ancestor = subprocess.run(["git", "merge-base", "--is-ancestor", commit, "HEAD"], capture_output=True)
+            assert len(commit) == 40 and ancestor.returncode == 0, commit
+        else:
+            assert commit is None
         assert f" run {folder.parent / 'tiny-report.toml'} --out " in session["command"]
         for text in (html, footer):
             assert session["command"] in text
