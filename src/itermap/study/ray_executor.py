@@ -92,13 +92,14 @@ def train_on_ray(todo: list[Task], training: Training, record: Record, address: 
     try:
         submit()
         while running:
-            pack, stream = running.popleft()
-            submit()
+            pack, stream = running[0]  # the oldest pack: recorded whole before the next, as in plan order
             for ref in stream:
                 message = received(ray, ref, pack)
                 if isinstance(message, Failed):
                     raise message.error
                 record(message)
+            running.popleft()
+            submit()
     except BaseException:  # an error, or Ctrl-C: cancel what still trains before the driver lets go of the folder
         for _, stream in running:
             ray.cancel(stream, force=True)
