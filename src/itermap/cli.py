@@ -241,18 +241,45 @@ def run(
             help="Train N packs at once in N processes of one thread each (CPU only; `auto` device means cpu).",
         ),
     ] = 1,  # fmt: skip
+    executor: Annotated[
+        str, typer.Option("--executor", help="local (here, or --workers processes) or ray (each pack a Ray task).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="With --executor ray: the cluster's address [default: a new local Ray]."),
+    ] = None,
+    shard: Annotated[
+        str,
+        typer.Option("--shard", help="Train only the i-th of N disjoint parts of the plan (i/N); `merge` joins them."),
+    ] = "1/1",
 ) -> None:
     """Train a study into its folder; the same command again resumes it after an interruption."""
     from itermap.study.runner import run_study
 
     try:
-        folder = run_study(study, out, device, seeds, epochs, names(datasets), workers=workers,
-                           force_new=force_new, quiet=quiet or verbosity["level"] < 0)  # fmt: skip
+        folder = run_study(study, out, device, seeds, epochs, names(datasets), force_new=force_new,
+                           quiet=quiet or verbosity["level"] < 0, workers=workers, executor=executor,
+                           address=address, shard=shard)  # fmt: skip
     except KeyboardInterrupt:
         typer.echo("interrupted; run the same command again to resume", err=True)
         raise typer.Exit(130) from None
     console.print(f"results: {folder / 'results.sqlite'}", highlight=False)
     console.print(f"report:  itermap report {folder}", highlight=False)
+
+
+@app.command()
+def merge(
+    out: Annotated[Path, typer.Argument(help="A new study folder to write.")],
+    shards: Annotated[list[Path], typer.Argument(help="Shard folders written by `itermap run --shard i/N`.")],
+) -> None:
+    """Join the shard folders of one study into one study folder."""
+    from itermap.study.merge import merge_shards
+
+    missing = merge_shards(out, shards)
+    console.print(f"merged {len(shards)} shards into {out}", highlight=False)
+    if missing:
+        console.print(f"shards {', '.join(map(str, missing))} are missing: `itermap run SPEC --out {out}` trains "
+                      "their runs", highlight=False)  # fmt: skip
 
 
 @app.command()

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 import itermap
 import itermap.study.runner
 from itermap.report import write_report
 from itermap.study.plan import make_plan
 from itermap.study.spec import load_spec, parse
+from itermap.study.store import VERSION
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -129,8 +132,29 @@ def test_a_version_1_folder_is_upgraded_in_place(trained, shared_data, tmp_path)
     pd.testing.assert_series_equal(old.sort_values(key)["value"].reset_index(drop=True),
                                    new.sort_values(key)["value"].reset_index(drop=True))  # fmt: skip
     assert {p.stem for p in (folder / "weights").glob("*.safetensors")} == {r.run_id for r in plan.runs}
-    with sqlite3.connect(folder / "results.sqlite") as db:
-        assert dict(db.execute("SELECT key, value FROM meta"))["store_version"] == "2"
+    with closing(sqlite3.connect(folder / "results.sqlite")) as db:
+        assert dict(db.execute("SELECT key, value FROM meta"))["store_version"] == str(VERSION)
+        assert db.execute("SELECT COUNT(*) FROM sessions").fetchone() == (0,)  # nothing trained: no session
+
+
+def test_a_version_2_folder_gains_the_sessions_table(trained, tmp_path):
+    """A folder written by store version 2 (no `sessions`): read as it is, upgraded by `run` keeping every row; the
+    session that then trains more is recorded."""
+    folder = tmp_path / "v2"
+    shutil.copytree(FIXTURES / "v2-study", folder)
+    old = rows(folder)
+    assert len(old) == 4 * 6 and itermap.study_info(folder)["environment"] == []  # read-only: still version 2
+
+    itermap.run_study(FIXTURES / "v2.toml", out=folder, device="cpu", quiet=True)
+    assert trained == [] and rows(folder) == old
+    with closing(sqlite3.connect(folder / "results.sqlite")) as db:
+        assert dict(db.execute("SELECT key, value FROM meta"))["store_version"] == str(VERSION)
+        assert db.execute("SELECT COUNT(*) FROM sessions").fetchone() == (0,)
+
+    itermap.run_study(FIXTURES / "v2.toml", out=folder, device="cpu", quiet=True, seeds=3)
+    assert trained == [[2], [2]] and set(old) < set(rows(folder))
+    [session] = itermap.study_info(folder)["environment"]
+    assert session["shard"] == "1/1" and session["executor"] == "local" and session["torch"] == torch.__version__
 
 
 def test_keep_weights_on_a_finished_study_trains_again_to_keep_them(tmp_path, metric_rows):

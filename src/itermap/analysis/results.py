@@ -147,12 +147,13 @@ def load_results(
 
 
 def study_info(folder: str | Path) -> dict:
-    """A study's spec text, name, versions, device, wall time, last update and counts of runs by status.
+    """A study's spec text, name, versions, device, wall time, last update, counts of runs by status, and the
+    environment of each session that trained it.
 
     The store's `running` is counted as `interrupted` when no process holds the folder's lock (the run was killed).
     """
     with open_store(folder) as store:
-        meta, counts = store.meta(), store.counts()
+        meta, counts, sessions = store.meta(), store.counts(), store.sessions()
     if not held(folder):  # a run the store calls running, whose process is gone (killed), is interrupted
         counts["interrupted"] = counts.pop("running", 0)
     total = sum(n for s, n in counts.items() if s != "unplanned")
@@ -169,4 +170,5 @@ def study_info(folder: str | Path) -> dict:
         "runs": total,
         "counts": {s: counts.get(s, 0) for s in ("done", "diverged", "running", "interrupted", "pending")},
         "unplanned": counts.get("unplanned", 0),
+        "environment": sessions,  # each training session's command, executor, device and versions, oldest first
     }

@@ -37,7 +37,8 @@ def _when(stamp: float | None) -> str:
 
 
 def _info(info: dict) -> str:
-    """The study's metadata (study_info): device, versions, wall time, run counts, planning notes and spec."""
+    """The study's metadata (study_info): device, versions, wall time, run counts, the environment of each training
+    session, planning notes and spec."""
     wall = info.get("wall_seconds") or 0.0
     rows = {
         "Study": info.get("study"),
@@ -49,6 +50,8 @@ def _info(info: dict) -> str:
         "Runs": f"{info.get('runs')} (" + ", ".join(f"{n} {k}" for k, n in info.get("counts", {}).items()) + ")",
     }
     html = "<table>" + "".join(f"<tr><th>{k}</th><td>{escape(str(v))}</td></tr>" for k, v in rows.items()) + "</table>"
+    if info.get("environment"):
+        html += "<h3>Environment</h3>" + _table(tables.environment(info["environment"]))
     if info.get("notes"):
         html += "<h3>Planning notes</h3><ul>" + "".join(f"<li>{escape(n)}</li>" for n in info["notes"]) + "</ul>"
     return html + f"<h3>Spec (resolved)</h3><pre>{escape(info.get('spec', ''))}</pre>"

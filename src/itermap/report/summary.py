@@ -7,8 +7,9 @@ from itermap.report import tables
 from itermap.report.depth import depth_sections
 
 
-def summary_markdown(an: Analysis, study: str) -> str:
-    """The study's summary: run totals, then per data set its verdicts and tables."""
+def summary_markdown(an: Analysis, study: str, sessions: list[dict] | None = None) -> str:
+    """The study's summary: run totals, per data set its verdicts and tables, then the recorded environment of each
+    training session (`sessions`, study_info's `environment`)."""
     totals = tables.run_totals(an.summary)
     parts = [
         f"# itermap study `{study}`: summary",
@@ -37,4 +38,6 @@ def summary_markdown(an: Analysis, study: str) -> str:
             *((f"### {title}", table) for title, table in depth_sections(an, dataset)),
         ]
         parts += [p for title, table in sections if len(table) for p in (title, tables.markdown(table))]
+    if sessions:
+        parts += ["## Study", "### Environment", tables.markdown(tables.environment(sessions))]
     return "\n\n".join(parts) + "\n"

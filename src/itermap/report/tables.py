@@ -211,3 +211,22 @@ def markdown(table: pd.DataFrame) -> str:
 def run_totals(summary: pd.DataFrame) -> dict[str, int]:
     """Planned, done, diverged and missing runs over the whole study."""
     return {k: int(np.sum(summary[k])) for k in ("planned", "done", "diverged", "missing")}
+
+
+VERSIONS = ("python", "itermap", "torch", "numpy", "scipy", "pandas", "cuda", "cudnn")
+
+
+def environment(sessions: list[dict]) -> pd.DataFrame:
+    """One row per training session: when, the command, how it trained (executor, shard, device) and the versions."""
+    rows = [
+        {
+            "started (UTC)": pd.Timestamp(s["started"], unit="s").strftime("%Y-%m-%d %H:%M:%S"),
+            "command": s["command"],
+            "executor": f"{s['executor']}, {s['workers']} at once, shard {s['shard']}",
+            "device": f"{s['device']} ({s['device_name']}), {s['threads']} thread(s) per training",
+            "git commit": s["git_commit"] or "none",
+            "versions": ", ".join(f"{k} {s[k]}" for k in VERSIONS if s[k]),
+        }
+        for s in sessions
+    ]
+    return pd.DataFrame(rows, columns=["started (UTC)", "command", "executor", "device", "git commit", "versions"])

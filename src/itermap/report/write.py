@@ -24,7 +24,7 @@ def render(an: Analysis, folder: Path, study: str, info: dict) -> Path:
         if (fig := anytime_figure(an, dataset)) is not None:
             drawn[f"{dataset}-anytime"] = fig
         pngs[dataset] = {stem: save(fig, folder / "figures", stem) for stem, fig in drawn.items()}
-    (folder / "summary.md").write_text(summary_markdown(an, study))
+    (folder / "summary.md").write_text(summary_markdown(an, study, info.get("environment")))
     path = folder / "report.html"
     path.write_text(report_html(an, study, info, pngs))
     return path

@@ -4,7 +4,8 @@ Crash safety: an epoch's metric rows commit in one transaction, and only then is
 checkpoint replaced (atomically). A resumed pack continues from its checkpoint's epoch and first
 deletes any rows after it, so whatever moment a study was killed at, no committed epoch is lost
 and no row is written twice. With `workers` > 1 the packs train in worker processes
-(`study/workers.py`), but this process still does every write, in the same order.
+(`study/workers.py`), with `executor="ray"` as Ray tasks (`study/ray_executor.py`), but this process
+still does every write, in the same order.
 
 Extending: a folder that holds the same study (by name) takes a changed spec. Runs already finished
 are kept and not trained again; a pack trains only its unfinished runs (a run's numbers do not depend
@@ -17,20 +18,35 @@ import os
 import platform
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 
 import itermap
+from itermap.study.environment import environment
 from itermap.study.errors import StudyError
 from itermap.study.estimate import check_memory
 from itermap.study.files import write_bytes
 from itermap.study.lock import FolderLock
 from itermap.study.plan import Pack, Plan, make_plan
 from itermap.study.progress import StudyProgress
+from itermap.study.shards import WHOLE, parse_shard, plan_id, shard_of
 from itermap.study.spec import Spec, load_spec
 from itermap.study.store import FILENAME, Store
-from itermap.study.training import EpochDone, PackData, PackStarted, checkpoint_path, one_thread, pack_epochs
+from itermap.study.training import (
+    EpochDone,
+    Executor,
+    PackData,
+    PackStarted,
+    Record,
+    Task,
+    Training,
+    checkpoint_path,
+    one_thread,
+    pack_epochs,
+    saved_state,
+)
 from itermap.study.workers import train_in_workers
 
 OWNED = (FILENAME, f"{FILENAME}-wal", f"{FILENAME}-shm", "study.toml", "checkpoints", "weights",
@@ -74,8 +90,9 @@ def resolve_spec(study: str | Path | Spec, seeds: int | None, epochs: int | None
     return spec.with_overrides(seeds=seeds, epochs=epochs, datasets=datasets)
 
 
-def claim_folder(plan: Plan, folder: Path, force_new: bool) -> None:
-    """Make `folder` ready for `plan`'s study: refuse a folder holding another study, or empty it with `force_new`.
+def claim_folder(plan: Plan, folder: Path, force_new: bool, shard: str = WHOLE) -> None:
+    """Make `folder` ready for `plan`'s study: refuse a folder holding another study (or another shard of it), or
+    empty it with `force_new`.
 
     Only a store itermap wrote (`Store` refuses any other) is ever replaced, and only with `force_new`.
     """
@@ -91,6 +108,9 @@ def claim_folder(plan: Plan, folder: Path, force_new: bool) -> None:
         for name in OWNED:
             path = folder / name
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    elif held and held.get("shard", WHOLE) != shard:
+        raise StudyError(f"{folder} holds shard {held.get('shard', WHOLE)} of {held.get('study')!r}, not {shard}; "
+                         "give each shard its own --out (then `itermap merge` joins them)")  # fmt: skip
 
 
 def record_plan(store: Store, plan: Plan, folder: Path, **meta: object) -> None:
@@ -195,20 +215,41 @@ def run_study(
     quiet: bool = False,
     progress: StudyProgress | None = None,
     workers: int = 1,
+    executor: str = "local",
+    address: str | None = None,
+    shard: str = WHOLE,
 ) -> Path:
     """Train a study (preset name, TOML path or Spec) into its folder, resuming what is there; returns the folder.
 
-    `workers` > 1 trains that many packs at once in worker processes of one thread each, on the CPU.
+    `executor` 'local' trains here, or with `workers` > 1 that many packs at once in worker processes of one thread
+    each, on the CPU; 'ray' trains each pack as a task on the Ray cluster at `address` (a new local one when None).
+    `shard` 'i/N' trains only the i-th of N disjoint parts of the plan (see `shards`).
     """
     if not isinstance(workers, int) or workers < 1:
         raise StudyError(f"--workers {workers}: give a whole number of at least 1")
+    if executor not in ("local", "ray"):
+        raise StudyError(f"--executor {executor!r}: allowed: local, ray")
+    if executor == "ray" and workers > 1:
+        raise StudyError(f"--executor ray with --workers {workers}: Ray runs as many packs at once as its cluster "
+                         "has CPUs; leave out --workers")  # fmt: skip
+    if address is not None and executor != "ray":
+        raise StudyError(f"--address {address}: a Ray cluster's address needs --executor ray")
     if workers > 1 and device.startswith("cuda"):
         raise StudyError(f"--device {device} with --workers {workers}: worker processes train on the CPU only; "
                          "use --workers 1 for the GPU, or --device cpu")  # fmt: skip
+    index, count = parse_shard(shard)
     spec = resolve_spec(study, seeds, epochs, datasets)
-    plan = make_plan(spec)
-    device = resolve_device("cpu" if workers > 1 and device == "auto" else device)
-    check_memory(plan, device)
+    whole = make_plan(spec)
+    plan = shard_of(whole, index, count)
+    if not plan.packs:
+        raise StudyError(f"--shard {shard}: the plan has only {len(whole.packs)} packs, so shard {index} would be "
+                         f"empty; split it into at most {len(whole.packs)} shards")  # fmt: skip
+    if executor == "ray":
+        device, name, cpus, label = ray_device(device, address)
+    else:
+        device = resolve_device("cpu" if workers > 1 and device == "auto" else device)
+        check_memory(plan, device)
+        name, label = device_name(device), "local"
     folder = Path(out) if out is not None else Path("runs") / spec.study.name
     folder.mkdir(parents=True, exist_ok=True)
     progress = progress or StudyProgress(quiet=quiet)
@@ -218,16 +259,40 @@ def run_study(
         workers = cores
     if len(plan.runs) >= LARGE:
         progress.say(f"recording {len(plan.runs):,} runs in {folder / FILENAME}")
+    session = environment(label, workers if executor == "local" else cpus, f"{index}/{count}", device, name)
     with FolderLock(folder):
-        claim_folder(plan, folder, force_new)
+        claim_folder(plan, folder, force_new, session["shard"])
         with Store(folder) as store:  # a new study is created in one transaction: a folder holds a whole one or none
-            record_plan(store, plan, folder, **({} if store.meta() else {"created": time.time(), "wall_seconds": 0.0}))
+            new = {} if store.meta() else {"created": time.time(), "wall_seconds": 0.0}
+            record_plan(store, plan, folder, **new, plan_id=plan_id(whole), shard=session["shard"])
             try:
-                run_packs(plan, store, folder, device, progress, workers)
+                run_packs(plan, store, folder, progress, choose_executor(executor, workers, address), session)
             finally:
                 progress.stop()
             store.check_file()  # the results it names are still there
     return folder
+
+
+def ray_device(device: str, address: str | None) -> tuple[str, str, int, str]:
+    """For Ray: the device ('auto' -> 'cuda' when the cluster has a GPU), its name, the cluster's CPUs, a label."""
+    from itermap.study.ray_executor import cluster
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise StudyError(f"--device {device!r} with --executor ray: allowed: cpu, cuda, auto (each task gets its GPU)")
+    gcs, cpus, gpus = cluster(address)
+    if device == "cuda" and not gpus:
+        raise StudyError("--device cuda: the Ray cluster has no GPU (use cpu or auto)")
+    device = "cpu" if device == "cpu" or not gpus else "cuda"
+    return device, f"Ray cluster ({cpus} CPUs, {gpus:g} GPUs)", cpus, f"ray at {gcs}"
+
+
+def choose_executor(name: str, workers: int, address: str | None) -> Executor:
+    """The executor that trains the packs: here, in `workers` local processes, or as Ray tasks."""
+    if name == "ray":
+        from itermap.study.ray_executor import train_on_ray  # Ray is an optional extra
+
+        return partial(train_on_ray, address=address)
+    return partial(train_in_workers, workers=workers) if workers > 1 else in_process
 
 
 def finished_in(plan: Plan, folder: Path) -> int:
@@ -252,8 +317,11 @@ def unfinished(plan: Plan, finished: set[str]) -> list[Pack]:
     return [p for p in packs if p.runs]
 
 
-def run_packs(plan: Plan, store: Store, folder: Path, device: str, progress: StudyProgress, workers: int) -> None:
-    """Train every pack not yet finished: one after another here, or `workers` at a time in worker processes."""
+def run_packs(
+    plan: Plan, store: Store, folder: Path, progress: StudyProgress, execute: Executor, session: dict[str, object]
+) -> None:
+    """Train every pack not yet finished with `execute` (see `choose_executor`), recording each message here and
+    the `session`'s environment."""
     done = complete(store, folder, plan.spec.train.keep_weights)
     if unkept := (store.finished_runs() - done) & {r.run_id for r in plan.runs}:
         progress.say(f"{len(unkept)} finished runs have no kept weights, which keep_weights = true asks for: "
@@ -269,22 +337,25 @@ def run_packs(plan: Plan, store: Store, folder: Path, device: str, progress: Stu
     for note in plan.notes:
         progress.say(f"note: {note}")
     meta = store.meta()
-    store.set_meta(device=device, device_name=device_name(device))
+    device = str(session["device"])
+    store.set_meta(device=device, device_name=session["device_name"])
+    store.add_session(session)
     total = sum(r.train.epochs for r in plan.runs)  # progress units: member-epochs
     left = sum(len(p.runs) * p.first.train.epochs for p in todo)
     progress.start(len(plan.runs) - sum(len(p.runs) for p in todo), len(plan.runs), total - left, total)
     record = Recorder(todo, store, folder, device, progress, Clock(float(meta.get("wall_seconds", 0))))
-    train = plan.spec.train
+    training = Training(folder, plan.spec.data.data_dir, device, plan.spec.train.checkpoint_every,
+                        plan.spec.train.keep_weights)  # fmt: skip
     epochs_done = store.epochs_done()
-    recorded = {p.pack_id: min(epochs_done[r.run_id] for r in p.runs) for p in todo}
-    if workers > 1:
-        train_in_workers(
-            todo, recorded, workers, folder, plan.spec.data.data_dir, train.checkpoint_every, train.keep_weights, record
-        )
-        return
-    data = PackData(plan.spec.data.data_dir)
+    execute([(p, min(epochs_done[r.run_id] for r in p.runs)) for p in todo], training, record)
+
+
+def in_process(todo: list[Task], training: Training, record: Record) -> None:
+    """The local executor with one worker: train each pack here, one after another."""
+    data = PackData(training.data_dir)
     with one_thread():  # as in a worker: a run's numbers do not depend on --workers
-        for pack in todo:
-            for message in pack_epochs(pack, data(pack), device, checkpoint_path(folder, pack), recorded[pack.pack_id],
-                                       train.checkpoint_every, train.keep_weights):  # fmt: skip
+        for pack, recorded in todo:
+            checkpoint = checkpoint_path(training.folder, pack)
+            for message in pack_epochs(pack, data(pack), training.device, checkpoint, saved_state(checkpoint),
+                                       recorded, training.checkpoint_every, training.keep_weights):  # fmt: skip
                 record(message)

@@ -22,7 +22,7 @@ from itermap.train import TrainConfig
 
 FILENAME = "results.sqlite"
 APPLICATION_ID = 0x69746D70  # "itmp" in the file's header (PRAGMA application_id): the proof itermap wrote it
-VERSION = 2  # meta `store_version`: 1 (itermap 0.1.0) had a `flops` column and ids that hashed defaults
+VERSION = 3  # meta `store_version`: 1 (itermap 0.1.0) had a `flops` column and ids that hashed defaults; 2 no sessions
 
 METRICS = """CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL REFERENCES runs (run_id),
@@ -31,6 +31,26 @@ METRICS = """CREATE TABLE IF NOT EXISTS metrics (
     metric TEXT NOT NULL,
     value REAL NOT NULL,
     step INTEGER  -- the prediction of step 1..T (anytime metrics), NULL for the model's prediction
+)"""
+
+SESSIONS = """CREATE TABLE IF NOT EXISTS sessions (
+    started REAL NOT NULL,
+    command TEXT NOT NULL,  -- the command line of the process that trained
+    executor TEXT NOT NULL,  -- local, or ray and its cluster's address
+    workers INTEGER NOT NULL,  -- packs trained at once (local), or the cluster CPUs (ray)
+    shard TEXT NOT NULL,  -- i/N: the part of the plan this session trained
+    device TEXT NOT NULL,
+    device_name TEXT NOT NULL,
+    threads INTEGER NOT NULL,  -- PyTorch intra-op threads of each training
+    git_commit TEXT,  -- of the working directory, when it is a git checkout
+    python TEXT NOT NULL,
+    itermap TEXT NOT NULL,
+    torch TEXT NOT NULL,
+    numpy TEXT NOT NULL,
+    scipy TEXT NOT NULL,
+    pandas TEXT NOT NULL,
+    cuda TEXT,  -- CUDA and cuDNN versions, when training on a GPU
+    cudnn TEXT
 )"""
 
 SCHEMA = f"""
@@ -60,6 +80,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_pack ON runs (pack_id);
 {METRICS};
 CREATE UNIQUE INDEX IF NOT EXISTS metrics_key ON metrics (run_id, epoch, split, metric, IFNULL(step, 0));
+{SESSIONS};
 """
 
 
@@ -111,6 +132,24 @@ def run_of(row: sqlite3.Row) -> Run:
                config["seed"], config.get("limit_train"), config.get("limit_test"), row["budget"])  # fmt: skip
 
 
+def upgrade_v1(db: sqlite3.Connection) -> dict[str, str]:
+    """Version 1 -> 2 inside the caller's transaction; returns {old run id: new run id}.
+
+    Version 1 called multiply-adds `flops`, had no `planned` column nor metric `step`, and hashed run ids with
+    defaults included. Each run's id is recomputed from its stored config; its rows move with it.
+    """
+    db.execute("ALTER TABLE runs RENAME COLUMN flops TO macs")
+    db.execute("ALTER TABLE runs ADD COLUMN planned INTEGER NOT NULL DEFAULT 1")
+    db.execute("ALTER TABLE metrics RENAME TO metrics_v1")  # its UNIQUE constraint has no step: rebuilt
+    db.execute(METRICS)
+    db.execute("INSERT INTO metrics (run_id, epoch, split, metric, value) SELECT * FROM metrics_v1")
+    db.execute("DROP TABLE metrics_v1")
+    renamed = {row["run_id"]: run_of(row).run_id for row in db.execute("SELECT * FROM runs")}
+    for table in ("runs", "metrics"):
+        db.executemany(f"UPDATE {table} SET run_id = ? WHERE run_id = ?", [(n, o) for o, n in renamed.items()])
+    return renamed
+
+
 class Store:
     """A study's results.sqlite: runs, their metric rows, and study metadata.
 
@@ -135,7 +174,7 @@ class Store:
             if not readonly:  # only once the file is known to be itermap's (or empty)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
-            self.renamed = {} if readonly or "flops" not in self.columns("runs") else self.upgrade()
+            self.renamed = {} if readonly else self.upgrade()
         except sqlite3.DatabaseError as e:
             raise failure(self.path, e) from None
 
@@ -173,22 +212,23 @@ class Store:
         """Column names of `table` (empty when it does not exist)."""
         return {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
 
-    def upgrade(self) -> dict[str, str]:
-        """Bring a version-1 store to this version in one transaction; returns {old run id: new run id}.
+    def version(self) -> int:
+        """The store's version (this one's for a store not created yet)."""
+        if "flops" in self.columns("runs"):  # itermap 0.1.0 wrote no store_version
+            return 1
+        return int(self.meta().get("store_version", VERSION))
 
-        Version 1 called multiply-adds `flops`, had no `planned` column nor metric `step`, and hashed run ids with
-        defaults included. Each run's id is recomputed from its stored config; its rows move with it.
+    def upgrade(self) -> dict[str, str]:
+        """Bring an older store to this version in one transaction; returns {old run id: new run id} (version 1).
+
+        Version 2 adds the `sessions` table (empty: the environment of earlier sessions was not recorded).
         """
+        version = self.version()
+        if version >= VERSION:
+            return {}
         with self.transaction() as db:
-            db.execute("ALTER TABLE runs RENAME COLUMN flops TO macs")
-            db.execute("ALTER TABLE runs ADD COLUMN planned INTEGER NOT NULL DEFAULT 1")
-            db.execute("ALTER TABLE metrics RENAME TO metrics_v1")  # its UNIQUE constraint has no step: rebuilt
-            db.execute(METRICS)
-            db.execute("INSERT INTO metrics (run_id, epoch, split, metric, value) SELECT * FROM metrics_v1")
-            db.execute("DROP TABLE metrics_v1")
-            renamed = {row["run_id"]: run_of(row).run_id for row in db.execute("SELECT * FROM runs")}
-            for table in ("runs", "metrics"):
-                db.executemany(f"UPDATE {table} SET run_id = ? WHERE run_id = ?", [(n, o) for o, n in renamed.items()])
+            renamed = upgrade_v1(db) if version == 1 else {}
+            db.execute(SESSIONS)
             put_meta(db, {"store_version": VERSION})
         return renamed
 
@@ -287,6 +327,18 @@ class Store:
                 ],
             )
             put_meta(db, {"updated": now, **meta})
+
+    def add_session(self, environment: dict[str, object]) -> None:
+        """Record the environment of a session that trains (a row of `sessions`, keyed by its column names)."""
+        with self.transaction() as db:
+            db.execute(f"INSERT INTO sessions ({', '.join(environment)}) VALUES ({', '.join('?' * len(environment))})",
+                       list(environment.values()))  # fmt: skip
+
+    def sessions(self) -> list[dict[str, object]]:
+        """The recorded sessions, oldest first (none in a store older than version 3)."""
+        if not self.columns("sessions"):
+            return []
+        return [dict(r) for r in self.db.execute("SELECT * FROM sessions ORDER BY started")]
 
     def epochs_done(self) -> dict[str, int]:
         """Each run's epochs committed so far."""

@@ -12,7 +12,7 @@ import dataclasses
 import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +66,22 @@ class EpochDone:
     weights: list[bytes] | None = None  # each member's final params (safetensors format), when kept
 
 
+@dataclass(frozen=True)
+class Training:
+    """What every executor needs to train a study's packs, besides the packs: where, on what, how often to save."""
+
+    folder: Path  # the study folder (the driver's: only the driver writes it)
+    data_dir: str | Path | None
+    device: str
+    checkpoint_every: int
+    keep_weights: bool
+
+
+Task = tuple[Pack, int]  # a pack, and the epochs the store holds for it
+Record = Callable[[PackStarted | EpochDone], None]  # the driver's writer of each message
+Executor = Callable[[list[Task], Training, Record], None]  # trains the tasks, passing every message to the writer
+
+
 def checkpoint_path(folder: Path, pack: Pack) -> Path:
     """Where a pack's checkpoint lives while it trains."""
     return folder / "checkpoints" / f"{pack.pack_id}.pt"
@@ -95,12 +111,24 @@ class PackData:
         return subset(self.loaded[run.dataset], run.limit_train, run.limit_test)
 
 
-def pack_epochs(
-    pack: Pack, data: Dataset, device: str, checkpoint: Path, recorded: int, checkpoint_every: int, keep_weights: bool
-) -> Iterator[PackStarted | EpochDone]:
-    """Train one pack to the end from its checkpoint, yielding its start and each epoch.
+def saved_state(checkpoint: Path) -> bytes | None:
+    """A pack checkpoint file's contents (None when there is none), read where the executor runs the pack."""
+    return checkpoint.read_bytes() if checkpoint.exists() else None
 
-    The checkpoint is used only when the store holds every epoch before it (`recorded`, the epochs its runs have
+
+def pack_epochs(
+    pack: Pack,
+    data: Dataset,
+    device: str,
+    checkpoint: Path,
+    state: bytes | None,
+    recorded: int,
+    checkpoint_every: int,
+    keep_weights: bool,
+) -> Iterator[PackStarted | EpochDone]:
+    """Train one pack to the end from its checkpoint's `state` (the file's contents), yielding its start and each epoch.
+
+    `checkpoint` names the file in errors. The checkpoint is used only when the store holds every epoch before it (`recorded`, the epochs its runs have
     committed, is at least the checkpoint's); one ahead of the store (a store deleted or rolled back) is discarded
     and the pack trains from its first epoch, so no epoch goes unrecorded.
     """
@@ -109,9 +137,9 @@ def pack_epochs(
         raise StudyError(f"{data.name}: images {tuple(data.train_images.shape[1:])} with {data.classes} classes, "
                          f"but {run.cfg.arch} expects {run.cfg.image} with {run.cfg.classes}")  # fmt: skip
     trainer = PackTrainer(run.cfg, run.train, pack.seeds, data, device)
-    if checkpoint.exists():
+    if state is not None:
         try:
-            trainer.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+            trainer.load_state_dict(torch.load(io.BytesIO(state), map_location="cpu", weights_only=True))
         except Exception as e:  # torch.load raises many kinds for a damaged file
             raise StudyError(f"{checkpoint}: unreadable pack checkpoint ({type(e).__name__}); delete it to train "
                              f"that pack again from its first epoch (its rows are recomputed)") from None  # fmt: skip

@@ -16,19 +16,27 @@ import os
 import signal
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from pathlib import Path
 
 from itermap.data import DataError, load
 from itermap.study.errors import StudyError
 from itermap.study.plan import Pack
-from itermap.study.training import EpochDone, PackData, PackStarted, checkpoint_path, one_thread, pack_epochs
-
-Task = tuple[Pack, int]  # a pack, and the epochs the store holds for it
+from itermap.study.training import (
+    EpochDone,
+    PackData,
+    PackStarted,
+    Record,
+    Task,
+    Training,
+    checkpoint_path,
+    one_thread,
+    pack_epochs,
+    saved_state,
+)
 
 
 @dataclass
@@ -39,28 +47,18 @@ class Failed:
     error: Exception
 
 
-def train_in_workers(
-    todo: list[Pack],
-    recorded: dict[str, int],
-    workers: int,
-    folder: Path,
-    data_dir: str | Path | None,
-    checkpoint_every: int,
-    keep_weights: bool,
-    record: Callable[[PackStarted | EpochDone], None],
-) -> None:
+def train_in_workers(todo: list[Task], training: Training, record: Record, workers: int) -> None:
     """Train `todo` in `workers` processes, passing each of their messages to `record` here, in the driver."""
-    for name in dict.fromkeys(p.first.dataset for p in todo):
-        load(name, data_dir)  # a missing file is fetched (or reported) once, here, not by several workers at once
+    for name in dict.fromkeys(p.first.dataset for p, _ in todo):
+        load(name, training.data_dir)  # a missing file is fetched (or reported) once, here, not by several at once
     ctx = multiprocessing.get_context("spawn")
-    tasks: list[Task] = [(p, recorded[p.pack_id]) for p in reversed(todo)]  # popped from the end: in order
+    tasks = list(reversed(todo))  # popped from the end: in order
     pool: dict[Connection, BaseProcess] = {}
     try:
         with sigint_ignored():  # workers inherit the ignoring from birth: Ctrl-C is the driver's to handle
             for _ in range(min(workers, len(todo))):
                 mine, theirs = ctx.Pipe()
-                proc = ctx.Process(target=work, args=(theirs, folder, data_dir, checkpoint_every, keep_weights),
-                                   daemon=True)  # fmt: skip
+                proc = ctx.Process(target=work, args=(theirs, training), daemon=True)
                 proc.start()
                 theirs.close()  # the worker's end lives only in the worker: its death ends the pipe
                 pool[mine] = proc
@@ -125,28 +123,27 @@ def receive(conn: Connection, proc: BaseProcess) -> PackStarted | EpochDone | Fa
         raise died(proc) from None
 
 
-def work(
-    conn: Connection, folder: Path, data_dir: str | Path | None, checkpoint_every: int, keep_weights: bool
-) -> None:
+def work(conn: Connection, training: Training) -> None:
     """A worker: train the packs the driver sends until it sends None; exit at once when the driver is gone."""
-    data = PackData(data_dir)
+    data = PackData(training.data_dir)
     try:
         with one_thread():
             while (task := conn.recv()) is not None:
                 pack, recorded = task
-                for message in messages(pack, data, folder, recorded, checkpoint_every, keep_weights):
+                state = saved_state(checkpoint_path(training.folder, pack))
+                for message in messages(pack, data, training, state, recorded):
                     conn.send(message)
     except (EOFError, OSError):  # the driver's end of the pipe is gone: nobody to report to
         os._exit(1)
 
 
 def messages(
-    pack: Pack, data: PackData, folder: Path, recorded: int, checkpoint_every: int, keep_weights: bool
+    pack: Pack, data: PackData, training: Training, state: bytes | None, recorded: int
 ) -> Iterator[PackStarted | EpochDone | Failed]:
-    """The messages of one pack's training, ending with `Failed` if it raises."""
+    """The messages of one pack's training from checkpoint contents `state`, ending with `Failed` if it raises."""
     try:
-        yield from pack_epochs(pack, data(pack), "cpu", checkpoint_path(folder, pack), recorded, checkpoint_every,
-                               keep_weights)  # fmt: skip
+        yield from pack_epochs(pack, data(pack), training.device, checkpoint_path(training.folder, pack), state,
+                               recorded, training.checkpoint_every, training.keep_weights)  # fmt: skip
     except Exception as error:
         user_error = isinstance(error, (StudyError, DataError))
         yield Failed(pack.pack_id, error if user_error else RuntimeError(traceback.format_exc()))
