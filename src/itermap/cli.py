@@ -246,6 +246,8 @@ def report(
 
 class ConvertForm(str, Enum):
     itermap = "itermap"
+    rnn = "rnn"
+    tanh_rnn = "tanh-rnn"
     unrolled_tied = "unrolled-tied"
     unrolled_untied = "unrolled-untied"
     mlp = "mlp"
@@ -260,7 +262,12 @@ def convert(
         str | None, typer.Option("--run", help="Run id (or a unique prefix) of the weights to convert.")
     ] = None,
     to: Annotated[
-        ConvertForm | None, typer.Option("--to", help="Target form; `mlp` of an RNN is its untied unrolling.")
+        list[ConvertForm] | None,
+        typer.Option(
+            "--to",
+            help="Target form, repeatable; `mlp` of an RNN is its untied unrolling, `rnn` of an MLP "
+            "an iterative map reading 3 columns a step, `tanh-rnn` an approximating nn.RNN.",
+        ),  # fmt: skip
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", help="Output file (default: DIR/converted/<run>-<form>.safetensors).")
@@ -272,18 +279,22 @@ def convert(
     """Convert a kept run exactly to another form, verify it on the test split, and save its weights."""
     from itermap import convert as conversions
 
+    wide = Console(width=max(console.width, 90))  # the tables' nine columns
     try:
         if demo:
             for title, checks in conversions.demo():
-                console.print(conversions.table(checks, title))
+                wide.print(conversions.table(checks, title))
             return
-        if folder is None or run_id is None or to is None:
+        if folder is None or run_id is None or not to:
             raise ValueError("convert needs DIR --run RUN_ID --to FORM, or --demo")
-        title, check, path = conversions.convert_run(folder, run_id, to.value, output)
+        if output is not None and len(to) > 1:
+            raise ValueError("--output names one file: give one --to with it, or leave --output out")
+        done = [conversions.convert_run(folder, run_id, form.value, output) for form in to]
     except ValueError as e:
         raise StudyError(str(e)) from None
-    console.print(conversions.table([check], title))
-    console.print(f"converted weights: {path}", highlight=False, soft_wrap=True)
+    wide.print(conversions.table([check for _, check, _ in done], done[0][0]))
+    for _, _, path in done:
+        console.print(f"converted weights: {path}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:
