@@ -189,10 +189,10 @@ def mlp_to_windows(cfg: MLPConfig, params: Params, window: int = 3) -> tuple[Ite
     for j, name in enumerate(acc):
         out[f"w_{name}_{INPUT}"], out[f"b_{name}"] = cols[j], torch.zeros_like(params["b0"])
         if j:
-            out[f"w_{name}_{acc[j - 1]}"] = eye
+            out[f"w_{name}_{acc[j - 1]}"] = eye.clone()
     out[f"w_{chain[0]}_{INPUT}"], out[f"b_{chain[0]}"] = cols[-1], params["b0"]
     if acc:
-        out[f"w_{chain[0]}_{acc[-1]}"] = eye
+        out[f"w_{chain[0]}_{acc[-1]}"] = eye.clone()
     for i, (src, dst) in enumerate(zip(chain[:-1], chain[1:])):
         out[f"w_{dst}_{src}"], out[f"b_{dst}"] = params[f"w{i + 1}"], params[f"b{i + 1}"]
     return target, out
