@@ -30,10 +30,19 @@ from itermap.study.plan import Pack, Plan, make_plan
 from itermap.study.progress import StudyProgress
 from itermap.study.spec import Spec, load_spec
 from itermap.study.store import FILENAME, Store
-from itermap.study.training import EpochDone, PackData, PackStarted, checkpoint_path, one_thread, pack_epochs
+from itermap.study.teacher import copy_source
+from itermap.study.training import (
+    EpochDone,
+    PackData,
+    PackStarted,
+    checkpoint_path,
+    one_thread,
+    pack_epochs,
+    teacher_of,
+)
 from itermap.study.workers import train_in_workers
 
-OWNED = (FILENAME, f"{FILENAME}-wal", f"{FILENAME}-shm", "study.toml", "checkpoints", "weights",
+OWNED = (FILENAME, f"{FILENAME}-wal", f"{FILENAME}-shm", "study.toml", "checkpoints", "weights", "teacher",
          "report.html", "summary.md", "figures")  # fmt: skip  # what --force-new removes
 
 
@@ -222,6 +231,8 @@ def run_study(
         claim_folder(plan, folder, force_new)
         with Store(folder) as store:  # a new study is created in one transaction: a folder holds a whole one or none
             record_plan(store, plan, folder, **({} if store.meta() else {"created": time.time(), "wall_seconds": 0.0}))
+            for source in filter(None, plan.teachers.values()):
+                copy_source(source, folder)
             try:
                 run_packs(plan, store, folder, device, progress, workers)
             finally:
@@ -255,6 +266,11 @@ def unfinished(plan: Plan, finished: set[str]) -> list[Pack]:
 def run_packs(plan: Plan, store: Store, folder: Path, device: str, progress: StudyProgress, workers: int) -> None:
     """Train every pack not yet finished: one after another here, or `workers` at a time in worker processes."""
     done = complete(store, folder, plan.spec.train.keep_weights)
+    done -= {
+        t
+        for t, source in plan.teachers.items()
+        if source is None and not (folder / "weights" / f"{t}.safetensors").is_file()
+    }
     if unkept := (store.finished_runs() - done) & {r.run_id for r in plan.runs}:
         progress.say(f"{len(unkept)} finished runs have no kept weights, which keep_weights = true asks for: "
                      "training them again to keep them (their rows are recomputed)")  # fmt: skip
@@ -277,14 +293,17 @@ def run_packs(plan: Plan, store: Store, folder: Path, device: str, progress: Stu
     train = plan.spec.train
     epochs_done = store.epochs_done()
     recorded = {p.pack_id: min(epochs_done[r.run_id] for r in p.runs) for p in todo}
-    if workers > 1:
-        train_in_workers(
-            todo, recorded, workers, folder, plan.spec.data.data_dir, train.checkpoint_every, train.keep_weights, record
-        )
-        return
     data = PackData(plan.spec.data.data_dir)
+    teachers = [p for p in todo if p.first.run_id in plan.teachers]  # trained first, here, their weights kept
+    students = [p for p in todo if p not in teachers]
     with one_thread():  # as in a worker: a run's numbers do not depend on --workers
-        for pack in todo:
+        for pack in teachers if workers > 1 else teachers + students:
+            keep = train.keep_weights or pack in teachers
             for message in pack_epochs(pack, data(pack), device, checkpoint_path(folder, pack), recorded[pack.pack_id],
-                                       train.checkpoint_every, train.keep_weights):  # fmt: skip
+                                       train.checkpoint_every, keep, teacher_of(folder, pack)):  # fmt: skip
                 record(message)
+    if workers > 1 and students:
+        train_in_workers(
+            students, recorded, workers, folder, plan.spec.data.data_dir, train.checkpoint_every, train.keep_weights,
+            record,
+        )  # fmt: skip

@@ -20,9 +20,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import save as safetensors_bytes
 
+from itermap.convert.stored import load_run
 from itermap.data import Dataset, load
+from itermap.models import FamilyConfig
+from itermap.models.stacked import Params
 from itermap.study.errors import StudyError
 from itermap.study.plan import Pack
+from itermap.study.teacher import teacher_file
 from itermap.train import PackTrainer
 from itermap.train.trainer import MetricRow
 
@@ -95,20 +99,42 @@ class PackData:
         return subset(self.loaded[run.dataset], run.limit_train, run.limit_test)
 
 
+def teacher_of(folder: Path, pack: Pack) -> tuple[FamilyConfig, Params] | None:
+    """The trained teacher (config, params) of a pack of students, read from the study folder; None for other packs."""
+    if pack.first.train.teacher is None:
+        return None
+    path = teacher_file(folder, pack.first.train.teacher)
+    if not path.is_file():
+        raise StudyError(f"{path}: the students' teacher has no kept weights; run the study again: it trains its "
+                         "teacher first")  # fmt: skip
+    try:
+        cfg, params, _ = load_run(path)
+    except ValueError as e:
+        raise StudyError(str(e)) from None
+    return cfg, params
+
+
 def pack_epochs(
-    pack: Pack, data: Dataset, device: str, checkpoint: Path, recorded: int, checkpoint_every: int, keep_weights: bool
+    pack: Pack,
+    data: Dataset,
+    device: str,
+    checkpoint: Path,
+    recorded: int,
+    checkpoint_every: int,
+    keep_weights: bool,
+    teacher: tuple[FamilyConfig, Params] | None = None,
 ) -> Iterator[PackStarted | EpochDone]:
     """Train one pack to the end from its checkpoint, yielding its start and each epoch.
 
     The checkpoint is used only when the store holds every epoch before it (`recorded`, the epochs its runs have
     committed, is at least the checkpoint's); one ahead of the store (a store deleted or rolled back) is discarded
-    and the pack trains from its first epoch, so no epoch goes unrecorded.
+    and the pack trains from its first epoch, so no epoch goes unrecorded. Students get their `teacher` (`teacher_of`).
     """
     run = pack.first
     if data.train_images.shape[1:] != run.cfg.image or data.classes != run.cfg.classes:
         raise StudyError(f"{data.name}: images {tuple(data.train_images.shape[1:])} with {data.classes} classes, "
                          f"but {run.cfg.arch} expects {run.cfg.image} with {run.cfg.classes}")  # fmt: skip
-    trainer = PackTrainer(run.cfg, run.train, pack.seeds, data, device)
+    trainer = PackTrainer(run.cfg, run.train, pack.seeds, data, device, teacher)
     if checkpoint.exists():
         try:
             trainer.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
@@ -117,7 +143,7 @@ def pack_epochs(
                              f"that pack again from its first epoch (its rows are recomputed)") from None  # fmt: skip
     discarded = None
     if trainer.epoch > recorded:
-        discarded, trainer = trainer.epoch, PackTrainer(run.cfg, run.train, pack.seeds, data, device)
+        discarded, trainer = trainer.epoch, PackTrainer(run.cfg, run.train, pack.seeds, data, device, teacher)
     yield PackStarted(pack.pack_id, trainer.epoch, list(trainer.diverged), torch.get_num_threads(), discarded)
     finished = False
     while not finished:

@@ -26,7 +26,15 @@ from pathlib import Path
 from itermap.data import DataError, load
 from itermap.study.errors import StudyError
 from itermap.study.plan import Pack
-from itermap.study.training import EpochDone, PackData, PackStarted, checkpoint_path, one_thread, pack_epochs
+from itermap.study.training import (
+    EpochDone,
+    PackData,
+    PackStarted,
+    checkpoint_path,
+    one_thread,
+    pack_epochs,
+    teacher_of,
+)
 
 Task = tuple[Pack, int]  # a pack, and the epochs the store holds for it
 
@@ -146,7 +154,7 @@ def messages(
     """The messages of one pack's training, ending with `Failed` if it raises."""
     try:
         yield from pack_epochs(pack, data(pack), "cpu", checkpoint_path(folder, pack), recorded, checkpoint_every,
-                               keep_weights)  # fmt: skip
+                               keep_weights, teacher_of(folder, pack))  # fmt: skip
     except Exception as error:
         user_error = isinstance(error, (StudyError, DataError))
         yield Failed(pack.pack_id, error if user_error else RuntimeError(traceback.format_exc()))
