@@ -176,6 +176,41 @@ def run(
 
 
 @app.command()
+def distill(
+    study: Annotated[str, typer.Argument(help="A distillation preset or spec with a [teacher] table.")] = "distill",
+    teacher: Annotated[
+        Path | None, typer.Option("--teacher", help="A study folder holding the teacher's kept run (with --run).")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option("--run", help="The teacher's run id (or a unique prefix).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Study folder [default: runs/<name>].")] = None,
+    device: DeviceOpt = "auto",
+    seeds: SeedsOpt = None,
+    epochs: EpochsOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the final lines.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Train the students N packs at once (CPU).")] = 1,
+) -> None:
+    """Distil a teacher into students: the spec's [teacher] trained first, or a kept run (--teacher DIR --run ID)."""
+    from itermap.study.runner import run_study
+    from itermap.study.spec import load_spec
+    from itermap.study.teacher import with_kept_teacher
+
+    if (teacher is None) != (run_id is None):
+        raise StudyError("give the teacher as --teacher DIR --run ID (both), or neither to train the spec's [teacher]")
+    spec = load_spec(study)
+    if teacher is not None:
+        spec = with_kept_teacher(spec, teacher, run_id)
+    elif spec.teacher is None:
+        raise StudyError(f"{study}: no [teacher] table; give a kept run as --teacher DIR --run ID")
+    try:
+        folder = run_study(spec, out, device, seeds, epochs, quiet=quiet, workers=workers)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; run the same command again to resume", err=True)
+        raise typer.Exit(130) from None
+    console.print(f"results: {folder / 'results.sqlite'}", highlight=False)
+    console.print(f"report:  itermap report {folder}", highlight=False)
+
+
+@app.command()
 def status(folder: FolderArg) -> None:
     """Show a study's done, diverged, running and remaining runs, and when it was last updated."""
     from itermap.analysis.results import study_info

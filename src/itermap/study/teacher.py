@@ -64,6 +64,21 @@ def resolve(spec: Spec) -> Teacher | dict[str, Teacher] | None:
     return Teacher("", build(fields, "teacher"), train, seed)
 
 
+def with_kept_teacher(spec: Spec, folder: Path, run_id: str) -> Spec:
+    """`spec` distilling a kept run of the study in `folder`, on the data set and scaling that run was trained with."""
+    try:
+        path = kept_weights(Path(folder), run_id)
+        _, _, run = load_run(path)
+    except ValueError as e:
+        raise SpecError(f"--teacher: {e}") from None
+    doc = spec.model_dump()
+    doc["teacher"] = {"study": str(folder), "run": path.stem}
+    doc["data"]["datasets"], doc["train"]["scaling"] = [run["dataset"]], run["train"]["scaling"]
+    out = Spec.model_validate(doc)
+    out._origin = spec.origin
+    return out
+
+
 def copy_source(teacher_source: Path, folder: Path) -> Path:
     """Another study's kept teacher copied into DIR/teacher/, so the study holds what its students learned from."""
     target = Path(folder) / FOLDER / teacher_source.name
