@@ -12,6 +12,7 @@ from itermap.data import load, views
 from itermap.models import MLPConfig, family
 from itermap.models import itermap as im
 from itermap.models.stacked import stack
+from itermap.study.training import one_thread
 from itermap.train import PackTrainer, TrainConfig
 
 MLPS = [MLPConfig(hidden=h) for h in ([], [16], [8, 32])] + [MLPConfig(hidden=[5, 7, 6], activation="relu")]
@@ -78,13 +79,15 @@ def fashion_small(shared_data):
 def test_trained_mlp_as_windowed_map_agrees_on_the_whole_test_split(fashion_small):
     cfg = MLPConfig(hidden=[32])
     train = TrainConfig(epochs=2, batch_size=32, lr=3e-3, eval_train_every=2, eval_test_every=2)
-    trainer = PackTrainer(cfg, train, [0], fashion_small)
-    rows = [row for _ in range(2) for row in trainer.run_epoch()]
+    with one_thread():  # tiny matmuls: a second thread on a shared 2-core machine only spins
+        trainer = PackTrainer(cfg, train, [0], fashion_small)
+        rows = [row for _ in range(2) for row in trainer.run_epoch()]
     accuracy = next(r.value for r in rows if r.epoch == 2 and r.split == "test" and r.metric == "accuracy")
     assert accuracy > 0.7  # it learned, so the logits are far from uniform
     params = trainer.member_params(0)
     images = views.scale(fashion_small.test_images, fashion_small.mean, fashion_small.std, train.torch_dtype)
-    check = C.verify(C.family_form(cfg, params), C.convert(cfg, params, "rnn"), images)
+    with one_thread():
+        check = C.verify(C.family_form(cfg, params), C.convert(cfg, params, "rnn"), images)
     assert check.examples == 10_000 and check.agreement == 1.0
     assert check.max_abs_diff <= TOL[train.torch_dtype]
 

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from itermap.models import MLPConfig, RNNConfig, UnrolledConfig, family
+from itermap.study.training import one_thread
 from itermap.train import PackTrainer, TrainConfig, batches, epoch_order
 from itermap.train.trainer import prepare
 
@@ -85,7 +86,15 @@ def test_anytime_rows(tied):
     assert all(r.step is None for r in rows if r.split == "train")  # anytime rows on the test split only
 
 
-# Distillation: students trained on a teacher's logits, and their fidelity to it.
+# Distillation: students trained on a teacher's logits, and their fidelity to it (one intra-op thread: tiny matmuls,
+# where a second thread on a shared 2-core machine only spins).
+
+
+@pytest.fixture
+def single_thread():
+    with one_thread():
+        yield
+
 
 TEACHER = RNNConfig(hidden=8, layers=1, window=7)
 
@@ -121,7 +130,7 @@ def distill_alone(cfg, train: TrainConfig, seed: int, data, teacher: torch.Tenso
 
 
 @pytest.mark.parametrize("tau,alpha", [(4.0, 0.7), (1.0, 1.0), (2.0, 0.0)])
-def test_distill_equals_torch_nn(tau, alpha):
+def test_distill_equals_torch_nn(tau, alpha, single_thread):
     """A pack of 3 MLP students, 20 Adam steps, float64: each equals its own torch.nn training to 1e-9 relative."""
     data, seeds, cfg = toy_data(), [3, 4, 5], MLPConfig(hidden=[7])
     train = TrainConfig(epochs=1, batch_size=16, lr=1e-2, dtype="float64", loss="distill", tau=tau, alpha=alpha)
@@ -139,7 +148,7 @@ def test_distill_equals_torch_nn(tau, alpha):
         assert torch.allclose(last.member_params(0)["w0"], trainer.member_params(0)["w0"], rtol=0, atol=1e-12)
 
 
-def test_fidelity_metrics_recomputed_from_logits():
+def test_fidelity_metrics_recomputed_from_logits(single_thread):
     """Agreement and KL(teacher || student) of each evaluation equal plain torch on the saved logits of both nets."""
     data, cfg = toy_data(), MLPConfig(hidden=[5])
     train = TrainConfig(epochs=2, batch_size=32, lr=1e-2, loss="distill", eval_train_every=1)
