@@ -110,3 +110,12 @@ def test_distill_command_needs_a_teacher(tmp_path):
     )
     half = runner.invoke(app, ["distill", str(spec), "--teacher", str(tmp_path)])
     assert half.exit_code == 2 and "--teacher DIR --run ID (both)" in half.stderr
+
+
+def test_plan_calibrates_a_student_pack():
+    """`itermap plan` times a few steps of each family's packs: a distill student needs a (stand-in) teacher."""
+    from itermap.study.estimate import calibrate
+
+    plan = make_plan(parse(REVERSE, "test"))
+    student = next(p for p in plan.packs if p.first.train.loss == "distill")
+    assert calibrate(student, "cpu") > 0
