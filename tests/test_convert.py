@@ -170,12 +170,20 @@ def test_cli_converts_a_kept_run_and_saves_its_weights(tmp_path):
     runner, folder = CliRunner(), tmp_path / "study"
     assert runner.invoke(app, ["run", str(spec), "--out", str(folder), "--device", "cpu", "-q"]).exit_code == 0
     kept = {C.load_run(p)[0].family: p.stem for p in (folder / "weights").glob("*.safetensors")}
-    for family_name, to in (("rnn", "mlp"), ("rnn", "itermap"), ("mlp", "itermap")):
+    for family_name, to in (
+        ("rnn", "mlp"),
+        ("rnn", "itermap"),
+        ("mlp", "itermap"),
+        ("mlp", "rnn"),
+        ("mlp", "tanh-rnn"),
+    ):
         result = runner.invoke(app, ["convert", str(folder), "--run", kept[family_name][:6], "--to", to])
         assert result.exit_code == 0, result.output
         assert "100.00%" in result.output and "1,000 images" in result.output
         with safe_open(str(folder / "converted" / f"{kept[family_name]}-{to}.safetensors"), "pt") as f:
             assert f.metadata()["form"] == ("unrolled-untied" if to == "mlp" else to) and len(f.keys()) > 0
+    both = runner.invoke(app, ["convert", str(folder), "--run", kept["mlp"], "--to", "rnn", "--to", "tanh-rnn"])
+    assert both.exit_code == 0 and both.output.count("100.00%") == 2, both.output  # the MLP-in-RNN table
     refused = runner.invoke(app, ["convert", str(folder), "--run", kept["mlp"], "--to", "unrolled-tied"])
     assert refused.exit_code == 2 and "no exact conversion" in refused.output
     missing = runner.invoke(app, ["convert", str(folder), "--run", "zzz", "--to", "itermap"])

@@ -283,6 +283,41 @@ def merge(
 
 
 @app.command()
+def distill(
+    study: Annotated[str, typer.Argument(help="A distillation preset or spec with a [teacher] table.")] = "distill",
+    teacher: Annotated[
+        Path | None, typer.Option("--teacher", help="A study folder holding the teacher's kept run (with --run).")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option("--run", help="The teacher's run id (or a unique prefix).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Study folder [default: runs/<name>].")] = None,
+    device: DeviceOpt = "auto",
+    seeds: SeedsOpt = None,
+    epochs: EpochsOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the final lines.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Train the students N packs at once (CPU).")] = 1,
+) -> None:
+    """Distil a teacher into students: the spec's [teacher] trained first, or a kept run (--teacher DIR --run ID)."""
+    from itermap.study.runner import run_study
+    from itermap.study.spec import load_spec
+    from itermap.study.teacher import with_kept_teacher
+
+    if (teacher is None) != (run_id is None):
+        raise StudyError("give the teacher as --teacher DIR --run ID (both), or neither to train the spec's [teacher]")
+    spec = load_spec(study)
+    if teacher is not None:
+        spec = with_kept_teacher(spec, teacher, run_id)
+    elif spec.teacher is None:
+        raise StudyError(f"{study}: no [teacher] table; give a kept run as --teacher DIR --run ID")
+    try:
+        folder = run_study(spec, out, device, seeds, epochs, quiet=quiet or verbosity["level"] < 0, workers=workers)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; run the same command again to resume", err=True)
+        raise typer.Exit(130) from None
+    console.print(f"results: {folder / 'results.sqlite'}", highlight=False)
+    console.print(f"report:  itermap report {folder}", highlight=False)
+
+
+@app.command()
 def status(folder: FolderArg, as_json: JsonOpt = False) -> None:
     """Show a study's done, diverged, running and remaining runs, and when it was last updated."""
     from itermap.analysis.results import study_info
@@ -407,6 +442,8 @@ def report(
 
 class ConvertForm(str, Enum):
     itermap = "itermap"
+    rnn = "rnn"
+    tanh_rnn = "tanh-rnn"
     unrolled_tied = "unrolled-tied"
     unrolled_untied = "unrolled-untied"
     mlp = "mlp"
@@ -421,7 +458,12 @@ def convert(
         str | None, typer.Option("--run", help="Run id (or a unique prefix) of the weights to convert.")
     ] = None,
     to: Annotated[
-        ConvertForm | None, typer.Option("--to", help="Target form; `mlp` of an RNN is its untied unrolling.")
+        list[ConvertForm] | None,
+        typer.Option(
+            "--to",
+            help="Target form, repeatable; `mlp` of an RNN is its untied unrolling, `rnn` of an MLP "
+            "an iterative map reading 3 columns a step, `tanh-rnn` an approximating nn.RNN.",
+        ),  # fmt: skip
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", help="Output file (default: DIR/converted/<run>-<form>.safetensors).")
@@ -433,18 +475,22 @@ def convert(
     """Convert a kept run exactly to another form, verify it on the test split, and save its weights."""
     from itermap import convert as conversions
 
+    wide = Console(width=max(console.width, 90))  # the tables' nine columns
     try:
         if demo:
             for title, checks in conversions.demo():
-                console.print(conversions.table(checks, title))
+                wide.print(conversions.table(checks, title))
             return
-        if folder is None or run_id is None or to is None:
+        if folder is None or run_id is None or not to:
             raise ValueError("convert needs DIR --run RUN_ID --to FORM, or --demo")
-        title, check, path = conversions.convert_run(folder, run_id, to.value, output)
+        if output is not None and len(to) > 1:
+            raise ValueError("--output names one file: give one --to with it, or leave --output out")
+        done = [conversions.convert_run(folder, run_id, form.value, output) for form in to]
     except ValueError as e:
         raise StudyError(str(e)) from None
-    console.print(conversions.table([check], title))
-    console.print(f"converted weights: {path}", highlight=False, soft_wrap=True)
+    wide.print(conversions.table([check for _, check, _ in done], done[0][0]))
+    for _, _, path in done:
+        console.print(f"converted weights: {path}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

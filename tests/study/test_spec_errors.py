@@ -191,7 +191,10 @@ def test_missing_file(cli, tmp_path):
 
 def test_unknown_preset_lists_presets():
     result = CliRunner().invoke(app, ["plan", "quik"])
-    assert result.exit_code == 2 and "presets: depth, depth-quick, matched, quick, seed2020" in result.stderr
+    assert (
+        result.exit_code == 2
+        and "presets: depth, depth-quick, distill, distill-quick, matched, quick, seed2020" in result.stderr
+    )
 
 
 def test_bad_override_names_the_command_line():

@@ -12,6 +12,7 @@ from itermap.analysis.aggregate import final_metrics, summarize
 from itermap.analysis.compare import ALPHA, compare_curves, compare_matched, declared_pairs, default_pairs, holm
 from itermap.analysis.convergence import convergence
 from itermap.analysis.depth import depth_tables, depth_verdicts
+from itermap.analysis.fidelity import fewest_params_verdicts, fidelity_table
 from itermap.analysis.verdict import (
     curve_verdict,
     diverged_notes,
@@ -36,6 +37,7 @@ class Analysis:
     notes: dict[str, list[str]] = field(default_factory=dict)
     anytime: pd.DataFrame = field(default_factory=pd.DataFrame)  # rows of every step's prediction (a `step`)
     depth: dict[str, pd.DataFrame] = field(default_factory=dict)  # analysis/depth.py: anytime, tying, supervision, 2x2
+    fidelity: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis/fidelity.py: students against a teacher
 
     @property
     def datasets(self) -> list[str]:
@@ -107,6 +109,7 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
         )
         cmp = cmp.reset_index(drop=True)
     conv = convergence(results)
+    fidelity = fidelity_table(results)
     verdicts, notes = {}, {}
     for dataset in sorted(summary["dataset"].unique()):
         mine = cmp[cmp["dataset"] == dataset] if len(cmp) else cmp
@@ -120,6 +123,7 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
             else []
         )
         verdicts[dataset] += apart.get(dataset, []) + depth_verdicts(depth, dataset)
+        verdicts[dataset] += fewest_params_verdicts(fidelity, dataset)
         notes[dataset] = improving_notes(conv[conv["dataset"] == dataset]) + diverged_notes(
             summary[summary["dataset"] == dataset]
         )
@@ -128,4 +132,4 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
             ["dataset", "headline", "a", "b", "budget"], ascending=[True, False, True, True, True]
         )
         direct = direct.reset_index(drop=True)
-    return Analysis(results, finals, summary, cmp, direct, conv, headline, verdicts, notes, anytime, depth)
+    return Analysis(results, finals, summary, cmp, direct, conv, headline, verdicts, notes, anytime, depth, fidelity)

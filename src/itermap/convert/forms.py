@@ -6,6 +6,8 @@ Forms of one network (docs/forms.md draws them as block matrices):
   unrolled-tied     an RNN written out over its T steps as a feed-forward net on the flat image, every
                     step's layer sharing one set of weights
   unrolled-untied   the same with an independent copy of the weights per step: an ordinary deep net
+  rnn (of an MLP)   an iterative map reading column windows like an RNN, accumulating the first layer's sum
+  tanh-rnn          an nn.RNN of tanh units approximating an MLP (small-signal scaling; not exact)
 
 Conversions take a family config and one member's params and return a `Form`: a standard-torch module,
 the input view it reads, its weights, and its cost in parameters and multiply-adds.
@@ -13,6 +15,7 @@ the input view it reads, its weights, and its cost in parameters and multiply-ad
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -126,6 +129,124 @@ def rnn_to_itermap(cfg: RNNConfig, params: Params) -> tuple[IterMapConfig, Param
 
 
 # ---------------------------------------------------------------------------------------------------------
+# MLP -> recurrent form reading windows (exact), and -> a tanh nn.RNN (small-signal approximation)
+#
+# The MLP's first layer splits by window: W_0 x + b_0 = sum_t A_t x_t + b_0, where A_t holds W_0's columns of the
+# pixels that window t reads (zero for a padded column). A chain of identity "accumulator" slots p_1 .. p_{T-1},
+# each with its own input block A_j and a unit diagonal block from p_{j-1}, carries the partial sums:
+#     p_j^(k) = p_{j-1}^(k-1) + A_j x_k      so, by induction from p_1^(1) = A_1 x_1,   p_j^(j) = sum_{t<=j} A_t x_t.
+# The first hidden layer reads the last window and p_{T-1} at iteration T:
+#     h_1^(T) = f(b_0 + p_{T-1}^(T-1) + A_T x_T) = f(W_0 x + b_0),
+# layer l at iteration T + l - 1 reads layer l-1, and y = W_L h_L + b_L appears at iteration T + L. The position is
+# in which slot holds a sum (slot p_j is read by p_{j+1} only at iteration j + 1), so each weight block is still one
+# fixed matrix; the price is (T - 1) x H_1 extra state. Slot p_j starts at iteration j, h_l at T + l - 1.
+
+
+def window_columns(cfg: MLPConfig, params: Params, window: int) -> list[torch.Tensor]:
+    """A_t for t = 1..T: the first layer's columns for the pixels window t reads [H_1, window*H], zero where padded."""
+    h, w = cfg.image
+    pixel = torch.arange(1, h * w + 1).view(1, h, w)  # 1-based: the zero padding marks "no pixel"
+    index = views.windows(pixel, window, "columns", "pad")[0]  # [T, window*H]
+    w0 = torch.cat([params["w0"].new_zeros(len(params["w0"]), 1), params["w0"]], 1)  # column 0: no pixel
+    return [w0[:, idx] for idx in index]
+
+
+def mlp_windows_pattern(cfg: MLPConfig, window: int) -> IterMapConfig:
+    """The recurrent form of an MLP reading `window` columns per step: accumulators p_1..p_{T-1}, then the MLP."""
+    steps, first = views.steps_of(cfg.image[1], window, "pad"), cfg.sizes[1]
+    acc = [f"p{j + 1}" for j in range(steps - 1)]
+    hidden = [f"h{i + 1}" for i in range(len(cfg.hidden))]
+    slots = [Slot(name=n, size=first, activation="identity", start=j + 1) for j, n in enumerate(acc)]
+    slots += [
+        Slot(name=n, size=h, activation=cfg.activation, start=steps + i)
+        for i, (n, h) in enumerate(zip(hidden, cfg.hidden))
+    ]
+    chain = [*hidden, OUTPUT]  # the MLP's layers; chain[0] reads the last window and p_{T-1}
+    blocks = [Block(dst=n, src=INPUT) for n in acc]
+    blocks += [Block(dst=d, src=s, mask="diagonal") for s, d in zip(acc, [*acc[1:], chain[0]])]
+    blocks += [Block(dst=chain[0], src=INPUT)] + [Block(dst=d, src=s) for s, d in zip(chain[:-1], chain[1:])]
+    return IterMapConfig(
+        slots=tuple(slots),
+        blocks=tuple(blocks),
+        iterations=steps + len(cfg.hidden),
+        input="windows",
+        window=window,
+        remainder="pad",
+        output_start=steps + len(cfg.hidden),
+        image=cfg.image,
+        classes=cfg.classes,
+    )
+
+
+def mlp_to_windows(cfg: MLPConfig, params: Params, window: int = 3) -> tuple[IterMapConfig, Params]:
+    """An MLP as an iterative map reading `window` columns per step (the remainder in a padded window), exactly."""
+    target = mlp_windows_pattern(cfg, window)
+    cols = window_columns(cfg, params, window)
+    acc = [s.name for s in target.slots[: len(cols) - 1]]  # p_1 .. p_{T-1}
+    chain = [*(f"h{i + 1}" for i in range(len(cfg.hidden))), OUTPUT]
+    eye = torch.eye(cfg.sizes[1], dtype=params["w0"].dtype)
+    out = {}
+    for j, name in enumerate(acc):
+        out[f"w_{name}_{INPUT}"], out[f"b_{name}"] = cols[j], torch.zeros_like(params["b0"])
+        if j:
+            out[f"w_{name}_{acc[j - 1]}"] = eye.clone()
+    out[f"w_{chain[0]}_{INPUT}"], out[f"b_{chain[0]}"] = cols[-1], params["b0"]
+    if acc:
+        out[f"w_{chain[0]}_{acc[-1]}"] = eye.clone()
+    for i, (src, dst) in enumerate(zip(chain[:-1], chain[1:])):
+        out[f"w_{dst}_{src}"], out[f"b_{dst}"] = params[f"w{i + 1}"], params[f"b{i + 1}"]
+    return target, out
+
+
+# A pure nn.RNN has tanh on every unit, so the accumulators cannot be exact (docs/forms.md argues that no exact
+# construction exists in general). Small-signal approximation with scale eps: the accumulators read eps A_j x and
+# stay where tanh(z) = z - z^3/3 + ... is nearly linear, and the first hidden layer undoes the scale:
+#     p_j = tanh(p_{j-1} + eps A_j x_k) ~ eps sum_{t<=j} A_t x_t,      h_1 = tanh(b_0 + p_{T-1} / eps + A_T x_T)
+# so h_1's error is O(eps^2) (the cubic term, relative to the linear one). An MLP with no hidden layer keeps p_T
+# too and reads it out as W_out = I / eps. nn.RNN's state [p_1 .. p_{T-1}, h_1] is layer 1 (T x H_1 units); MLP
+# layer l >= 2 is RNN layer l (W_hh = 0, zero units padding it to the common width). Only windows that divide
+# the image's columns: nn.RNN reads whole windows and would drop pixels the MLP reads.
+
+
+def mlp_to_tanh_rnn(cfg: MLPConfig, params: Params, window: int = 7, scale: float = 1e-3) -> tuple[RNNConfig, Params]:
+    """An MLP with tanh (or none) hidden layers as an nn.RNN of tanh units, approximately (error O(scale^2))."""
+    if cfg.hidden and cfg.activation != "tanh":
+        raise ValueError(f"a tanh RNN can only approximate a tanh MLP, not one with {cfg.activation} units")
+    if cfg.image[1] % window:
+        divisors = ", ".join(str(d) for d in range(1, cfg.image[1] + 1) if cfg.image[1] % d == 0)
+        raise ValueError(f"window {window} leaves columns an RNN drops but the MLP reads; use one of {divisors}")
+    cols = window_columns(cfg, params, window)
+    steps, first, dtype = len(cols), cfg.sizes[1], params["w0"].dtype
+    layers = max(1, len(cfg.hidden))
+    units = max([steps * first, *cfg.hidden[1:]])
+    last = slice((steps - 1) * first, steps * first)  # block q: h_1, or p_T for an MLP without hidden layers
+    zeros = {"w_hh": (units, units), "b_ih": (units,), "b_hh": (units,)}
+    out = {f"{k}{l}": torch.zeros(shape, dtype=dtype) for l in range(layers) for k, shape in zeros.items()}
+    w_ih = torch.zeros(units, window * cfg.image[0], dtype=dtype)  # [units, window*H]
+    for j, a in enumerate(cols):
+        w_ih[j * first : (j + 1) * first] = a if (j == steps - 1 and cfg.hidden) else scale * a
+        if j:  # p_j (or q) reads p_{j-1}: the identity, or 1 / eps where h_1 undoes the scale
+            gain = 1 / scale if (j == steps - 1 and cfg.hidden) else 1.0
+            out["w_hh0"][j * first : (j + 1) * first, (j - 1) * first : j * first] = gain * torch.eye(
+                first, dtype=dtype
+            )
+    out["w_ih0"] = w_ih
+    if cfg.hidden:
+        out["b_ih0"][last] = params["b0"]
+    for l in range(1, layers):  # MLP layer l+1 as RNN layer l: reads layer l-1's h_l at the same step
+        src = last if l == 1 else slice(0, cfg.hidden[l - 1])
+        out[f"w_ih{l}"] = torch.zeros(units, units, dtype=dtype)
+        out[f"w_ih{l}"][: cfg.hidden[l], src] = params[f"w{l}"]
+        out[f"b_ih{l}"][: cfg.hidden[l]] = params[f"b{l}"]
+    top = last if layers == 1 else slice(0, cfg.hidden[-1])
+    out["w_out"] = torch.zeros(cfg.classes, units, dtype=dtype)
+    readout = params[f"w{len(cfg.hidden)}"] if cfg.hidden else torch.eye(cfg.classes, dtype=dtype) / scale
+    out["w_out"][:, top], out["b_out"] = readout, params[f"b{len(cfg.hidden)}"]
+    target = RNNConfig(hidden=units, layers=layers, window=window, image=cfg.image, classes=cfg.classes)
+    return target, out
+
+
+# ---------------------------------------------------------------------------------------------------------
 # RNN -> unrolled feed-forward network
 
 
@@ -194,7 +315,8 @@ class UnrolledRNN(torch.nn.Module):
 class Cost:
     """What a form costs. stored: scalars in its tensors (shared ones once); distinct: trainable scalars
     (stored less fixed mask zeros); nonzero: stored scalars that are non-zero; macs: multiply-adds per
-    example; depth: linear maps on the longest path from input to logits."""
+    example; depth: linear maps on the longest path from input to logits; steps: updates run one after another (1
+    for a feed-forward net, an RNN's steps, a map's iterations)."""
 
     form: str
     stored: int
@@ -202,6 +324,7 @@ class Cost:
     nonzero: int
     macs: int
     depth: int
+    steps: int
 
 
 @dataclass
@@ -226,9 +349,22 @@ def family_form(cfg: FamilyConfig, params: Params) -> Form:
     (An iterative map's masked entries are stored as zeros and stay zero in training: their gradient is zero.)
     """
     fam = family(cfg)
-    cost = Cost(cfg.family, numel(params), fam.count_params(cfg), _nonzero(params.values()), fam.macs(cfg), cfg.path)
+    cost = Cost(
+        cfg.family,
+        numel(params),
+        fam.count_params(cfg),
+        _nonzero(params.values()),
+        fam.macs(cfg),
+        cfg.path,
+        cfg.step_count,
+    )
     module = fam.to_torch(cfg, params)
     return Form(cfg.family, module, lambda x: fam.view(cfg, x), dict(params), cfg.model_dump(mode="json"), cost)
+
+
+def renamed(form: Form, name: str) -> Form:
+    """The same form under another name (an MLP's recurrent forms are an itermap and an nn.RNN member)."""
+    return dataclasses.replace(form, name=name, cost=dataclasses.replace(form.cost, form=name))
 
 
 def unrolled_form(cfg: RNNConfig, params: Params, tied: bool) -> Form:
@@ -236,13 +372,15 @@ def unrolled_form(cfg: RNNConfig, params: Params, tied: bool) -> Form:
     module = UnrolledRNN(cfg, params, tied)
     name = "unrolled-tied" if tied else "unrolled-untied"
     stored = sum(p.numel() for p in module.parameters())
-    cost = Cost(name, stored, stored, _nonzero(module.parameters()), module.macs(), cfg.path)
+    cost = Cost(name, stored, stored, _nonzero(module.parameters()), module.macs(), cfg.path, 1)
     weights = {k: v.detach() for k, v in module.state_dict().items()}
     return Form(name, module, views.flat, weights, {"form": name, "rnn": cfg.model_dump(mode="json")}, cost)
 
 
 CONVERSIONS: dict[tuple[type[FamilyConfig], str], Callable[[FamilyConfig, Params], Form]] = {
     (MLPConfig, "itermap"): lambda cfg, params: family_form(*mlp_to_itermap(cfg, params)),
+    (MLPConfig, "rnn"): lambda cfg, params: renamed(family_form(*mlp_to_windows(cfg, params)), "rnn"),  # exact
+    (MLPConfig, "tanh-rnn"): lambda cfg, params: renamed(family_form(*mlp_to_tanh_rnn(cfg, params)), "tanh-rnn"),
     (IterMapConfig, "mlp"): lambda cfg, params: family_form(*itermap_to_mlp(cfg, params)),  # MLP patterns only
     (RNNConfig, "itermap"): lambda cfg, params: family_form(*rnn_to_itermap(cfg, params)),
     (RNNConfig, "unrolled-tied"): lambda cfg, params: unrolled_form(cfg, params, tied=True),
@@ -254,7 +392,7 @@ CONVERSIONS: dict[tuple[type[FamilyConfig], str], Callable[[FamilyConfig, Params
 
 
 def convert(cfg: FamilyConfig, params: Params, to: str) -> Form:
-    """One member in form `to` (see CONVERSIONS: itermap, unrolled-tied, unrolled-untied, mlp)."""
+    """One member in form `to` (see CONVERSIONS: itermap, rnn, tanh-rnn, unrolled-tied, unrolled-untied, mlp)."""
     if (type(cfg), to) in CONVERSIONS:
         return CONVERSIONS[type(cfg), to](cfg, params)
     possible = ", ".join(t for c, t in CONVERSIONS if c is type(cfg)) or "nothing"

@@ -43,12 +43,12 @@ def verify(source: Form, target: Form, images: torch.Tensor) -> Verification:
 def table(checks: list[Verification], title: str) -> Table:
     """A rich table: the source form once, then each target with its logit difference and agreement."""
     caption = f"MACs: multiply-adds per example. Logits compared on {checks[0].examples:,} images."
-    t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
-    for col in ("form", "stored", "distinct", "nonzero", "MACs", "depth", "max |Δ|", "agree"):
+    t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0, 0, 1))
+    for col in ("form", "stored", "distinct", "nonzero", "MACs", "depth", "steps", "max |Δ|", "agree"):
         t.add_column(col, justify="left" if col == "form" else "right", no_wrap=True)
 
     def row(c: Cost, diff: str, agree: str) -> None:
-        t.add_row(c.form, *(f"{v:,}" for v in (c.stored, c.distinct, c.nonzero, c.macs, c.depth)), diff, agree)
+        t.add_row(c.form, *(f"{v:,}" for v in (c.stored, c.distinct, c.nonzero, c.macs, c.depth, c.steps)), diff, agree)
 
     row(checks[0].source, "", "")
     for v in checks:

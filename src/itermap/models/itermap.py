@@ -63,6 +63,7 @@ class IterMapConfig(FamilyConfig):
     iterations: PositiveInt
     input: Literal["static", "windows"] = "static"
     window: PositiveInt = 3  # `windows`: columns per window
+    remainder: Literal["drop", "pad"] = "drop"  # `windows`: leftover columns dropped, or read in a zero-padded window
     output_start: PositiveInt = 1  # the schedule of y: held at zero before this iteration
 
     has_steps: ClassVar[bool] = True
@@ -118,7 +119,7 @@ class IterMapConfig(FamilyConfig):
     @property
     def steps(self) -> int:
         """Distinct inputs fed: 1 (static) or the number of whole column windows."""
-        return 1 if self.input == "static" else views.steps_of(self.image[1], self.window)
+        return 1 if self.input == "static" else views.steps_of(self.image[1], self.window, self.remainder)
 
     def size(self, name: str) -> int:
         """Units of slot `name`."""
@@ -163,7 +164,7 @@ def masked(cfg: IterMapConfig, params: Params) -> Params:
 
 def view(cfg: IterMapConfig, x: torch.Tensor) -> torch.Tensor:
     """Scaled images [N, H, W] -> [N, H*W] (static) or column windows [N, S, window*H]."""
-    return views.flat(x) if cfg.input == "static" else views.windows(x, cfg.window, "columns", "drop")
+    return views.flat(x) if cfg.input == "static" else views.windows(x, cfg.window, "columns", cfg.remainder)
 
 
 def init(cfg: IterMapConfig, seed: int, dtype: torch.dtype = torch.float32) -> Params:

@@ -39,6 +39,9 @@ CAPTIONS = {
     "interquartile mean over those runs.",
     "anytime": "Anytime accuracy: test accuracy of every step's prediction at the last epoch, per trained depth (dashed), "
     "one line per variant, mean over seeds and its 95% t interval (the seeds' range below 5 seeds); tied nets run on past their depth.",
+    "fidelity": "Fidelity of distilled students: top-1 agreement with the teacher and mean KL(teacher || student) on the "
+    "test split against student parameters, mean over seeds and its 95% t interval (the seeds' range below 5 seeds); "
+    "the dashed line marks 99% agreement.",
     "learning-curves": "Learning curves of representative configurations (smallest, middle and largest of each group).",
 }
 

@@ -9,6 +9,7 @@ from itermap.analysis.overview import Analysis
 from itermap.analysis.results import folder_list, study_info, study_labels
 from itermap.analysis.studies import analyze_studies
 from itermap.report.depth import anytime_figure
+from itermap.report.fidelity import fidelity_figure
 from itermap.report.figures import figures, save
 from itermap.report.html import report_html
 from itermap.report.summary import summary_markdown
@@ -23,6 +24,8 @@ def render(an: Analysis, folder: Path, study: str, info: dict) -> Path:
         drawn = figures(an, dataset)
         if (fig := anytime_figure(an, dataset)) is not None:
             drawn[f"{dataset}-anytime"] = fig
+        if (fig := fidelity_figure(an, dataset)) is not None:
+            drawn[f"{dataset}-fidelity"] = fig
         pngs[dataset] = {stem: save(fig, folder / "figures", stem) for stem, fig in drawn.items()}
     (folder / "summary.md").write_text(summary_markdown(an, study, info.get("environment")))
     path = folder / "report.html"

@@ -14,6 +14,7 @@ from collections import defaultdict
 import torch
 
 from itermap.data import DATASETS, Dataset
+from itermap.models import family
 from itermap.study.errors import StudyError
 from itermap.study.plan import Pack, Plan
 from itermap.train import PackTrainer
@@ -76,7 +77,9 @@ def calibrate(pack: Pack, device: str) -> float:
     labels = torch.randint(0, run.cfg.classes, (2 * n,), generator=g)
     data = Dataset("calibration", images[:n], labels[:n], images[n:], labels[n:], 0.5, 0.3, run.cfg.classes)
     train = run.train.model_copy(update={"epochs": 3, "eval_train_every": 1, "eval_test_every": 1})
-    trainer = PackTrainer(run.cfg, train, pack.seeds, data, device)
+    # students: a fresh member of their own shape as the stand-in teacher (its logits are computed once, untimed)
+    teacher = (run.cfg, family(run.cfg).init(run.cfg, 0)) if run.train.teacher else None
+    trainer = PackTrainer(run.cfg, train, pack.seeds, data, device, teacher)
     trainer.run_epoch()  # warm-up
     times = []
     for _ in range(2):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from itermap.models import FamilyConfig, family
@@ -19,7 +20,9 @@ from itermap.study.errors import SpecError
 from itermap.study.families import FROM_DATA, build, build_train, check_loss, config_class, is_list_field
 from itermap.study.matched import solve, template
 from itermap.study.spec import Spec
+from itermap.study.teacher import resolve
 from itermap.train import TrainConfig
+from itermap.train.losses import LOSSES
 
 ID_SCHEMA = 1  # bump only to change what an id means; every existing study folder then starts over
 
@@ -101,12 +104,14 @@ class Pack:
 
 @dataclass
 class Plan:
-    """The runs and packs of a spec, and notes on what a matched design had to leave out."""
+    """The runs and packs of a spec, notes on what a matched design had to leave out, and the teachers of its
+    students: run id -> another study's kept weights, or None for a teacher this study trains (its first packs)."""
 
     spec: Spec
     runs: list[Run]
     packs: list[Pack]
     notes: list[str]
+    teachers: dict[str, Path | None] = field(default_factory=dict)
 
 
 def axes_of(table: dict[str, Any], where: str, keep_lists: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -191,15 +196,26 @@ def make_plan(spec: Spec) -> Plan:
     try:
         entries, notes = expand(spec)
         check_compare(spec, entries)
+        teacher = resolve(spec)
+        if teacher is None and any(LOSSES[train.loss].teacher for _, train, _ in entries):
+            raise SpecError("loss 'distill' trains on a teacher's logits: add a [teacher] table (a model this study "
+                            "trains first, or study = DIR, run = ID of a kept run)")  # fmt: skip
     except SpecError as e:
         raise SpecError(f"{spec.origin}: {e}") from None
-    seeds = spec.train.seed_list
+    seeds, limits = spec.train.seed_list, (spec.data.limit_train, spec.data.limit_test)
     packs: dict[str, Pack] = {}
+    teachers: dict[str, Path | None] = {}
     for dataset in spec.data.datasets:
+        teacher_id = None
+        if teacher is not None and teacher.source is not None:
+            teacher_id, teachers[teacher.run_id] = teacher.run_id, teacher.source
+        elif teacher is not None:  # trained here, before its students: one run of its own seed
+            first = Pack((Run(dataset, teacher.cfg, teacher.train, teacher.seed, *limits),))
+            packs.setdefault(first.pack_id, first)
+            teacher_id, teachers[first.first.run_id] = first.first.run_id, None
         for cfg, train, budget in entries:
-            pack = Pack(
-                tuple(Run(dataset, cfg, train, s, spec.data.limit_train, spec.data.limit_test, budget) for s in seeds)
-            )
+            train = train.model_copy(update={"teacher": teacher_id}) if teacher_id else train
+            pack = Pack(tuple(Run(dataset, cfg, train, s, *limits, budget) for s in seeds))
             packs.setdefault(pack.pack_id, pack)
     runs = [r for p in packs.values() for r in p.runs]
-    return Plan(spec, runs, list(packs.values()), notes)
+    return Plan(spec, runs, list(packs.values()), notes, teachers)

@@ -28,10 +28,12 @@ from itermap.study.training import (
     PackStarted,
     Record,
     Task,
+    TeacherWeights,
     Training,
     checkpoint_path,
     one_thread,
     saved_state,
+    teacher_of,
 )
 from itermap.study.workers import Failed, messages
 
@@ -69,10 +71,13 @@ def cluster(address: str | None) -> tuple[str, int, float]:
     return ray.get_runtime_context().gcs_address, int(resources.get("CPU", 0)), resources.get("GPU", 0.0)
 
 
-def pack_messages(pack: Pack, training: Training, state: bytes | None, recorded: int) -> Iterator[Any]:
-    """The Ray task of one pack: its messages, from checkpoint contents `state`, trained with one thread."""
+def pack_messages(
+    pack: Pack, training: Training, state: bytes | None, recorded: int, teacher: TeacherWeights | None
+) -> Iterator[Any]:
+    """The Ray task of one pack: its messages, from checkpoint contents `state` (and a student pack's `teacher`, read
+    by the driver like the checkpoint), trained with one thread."""
     with one_thread():
-        yield from messages(pack, PackData(training.data_dir), training, state, recorded)
+        yield from messages(pack, PackData(training.data_dir), training, state, recorded, teacher)
 
 
 def train_on_ray(todo: list[Task], training: Training, record: Record, address: str | None) -> None:
@@ -86,8 +91,8 @@ def train_on_ray(todo: list[Task], training: Training, record: Record, address: 
     def submit() -> None:
         while waiting and len(running) < window:
             pack, recorded = waiting.popleft()
-            state = saved_state(checkpoint_path(training.folder, pack))
-            running.append((pack, remote.remote(pack, training, state, recorded)))
+            state, teacher = saved_state(checkpoint_path(training.folder, pack)), teacher_of(training.folder, pack)
+            running.append((pack, remote.remote(pack, training, state, recorded, teacher)))
 
     try:
         submit()

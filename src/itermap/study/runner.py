@@ -14,6 +14,7 @@ on its pack); runs the new spec no longer plans stay in the store, marked outsid
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import shutil
@@ -34,6 +35,7 @@ from itermap.study.progress import StudyProgress
 from itermap.study.shards import WHOLE, parse_shard, plan_id, shard_of
 from itermap.study.spec import Spec, load_spec
 from itermap.study.store import FILENAME, Store
+from itermap.study.teacher import copy_source
 from itermap.study.training import (
     EpochDone,
     Executor,
@@ -46,10 +48,11 @@ from itermap.study.training import (
     one_thread,
     pack_epochs,
     saved_state,
+    teacher_of,
 )
 from itermap.study.workers import train_in_workers
 
-OWNED = (FILENAME, f"{FILENAME}-wal", f"{FILENAME}-shm", "study.toml", "checkpoints", "weights",
+OWNED = (FILENAME, f"{FILENAME}-wal", f"{FILENAME}-shm", "study.toml", "checkpoints", "weights", "teacher",
          "report.html", "summary.md", "figures")  # fmt: skip  # what --force-new removes
 
 
@@ -265,6 +268,8 @@ def run_study(
         with Store(folder) as store:  # a new study is created in one transaction: a folder holds a whole one or none
             new = {} if store.meta() else {"created": time.time(), "wall_seconds": 0.0}
             record_plan(store, plan, folder, **new, plan_id=plan_id(whole), shard=session["shard"])
+            for source in filter(None, plan.teachers.values()):
+                copy_source(source, folder)
             try:
                 run_packs(plan, store, folder, progress, choose_executor(executor, workers, address), session)
             finally:
@@ -323,6 +328,11 @@ def run_packs(
     """Train every pack not yet finished with `execute` (see `choose_executor`), recording each message here and
     the `session`'s environment."""
     done = complete(store, folder, plan.spec.train.keep_weights)
+    done -= {
+        t
+        for t, source in plan.teachers.items()
+        if source is None and not (folder / "weights" / f"{t}.safetensors").is_file()
+    }
     if unkept := (store.finished_runs() - done) & {r.run_id for r in plan.runs}:
         progress.say(f"{len(unkept)} finished runs have no kept weights, which keep_weights = true asks for: "
                      "training them again to keep them (their rows are recomputed)")  # fmt: skip
@@ -347,7 +357,13 @@ def run_packs(
     training = Training(folder, plan.spec.data.data_dir, device, plan.spec.train.checkpoint_every,
                         plan.spec.train.keep_weights)  # fmt: skip
     epochs_done = store.epochs_done()
-    execute([(p, min(epochs_done[r.run_id] for r in p.runs)) for p in todo], training, record)
+    tasks = [(p, min(epochs_done[r.run_id] for r in p.runs)) for p in todo]
+    # A distillation study's teachers train first, their weights kept whatever keep_weights says: their students
+    # read them (`teacher_of`) when they start.
+    teachers = [t for t in tasks if t[0].first.run_id in plan.teachers]
+    if teachers:
+        execute(teachers, dataclasses.replace(training, keep_weights=True), record)
+    execute([t for t in tasks if t not in teachers], training, record)
 
 
 def in_process(todo: list[Task], training: Training, record: Record) -> None:
@@ -357,5 +373,6 @@ def in_process(todo: list[Task], training: Training, record: Record) -> None:
         for pack, recorded in todo:
             checkpoint = checkpoint_path(training.folder, pack)
             for message in pack_epochs(pack, data(pack), training.device, checkpoint, saved_state(checkpoint),
-                                       recorded, training.checkpoint_every, training.keep_weights):  # fmt: skip
+                                       recorded, training.checkpoint_every, training.keep_weights,
+                                       teacher_of(training.folder, pack)):  # fmt: skip
                 record(message)

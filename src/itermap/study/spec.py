@@ -131,7 +131,7 @@ class CompareSection(BaseModel):
 
 
 class Spec(BaseModel):
-    """A whole study: [study], [data], [train], [[grid]], [[matched]] and [[compare]] tables."""
+    """A whole study: [study], [data], [train], [[grid]], [[matched]], [[compare]] tables and an optional [teacher]."""
 
     model_config = ConfigDict(extra="forbid")
     study: StudySection
@@ -140,6 +140,7 @@ class Spec(BaseModel):
     grid: list[dict[str, Any]] = []
     matched: list[MatchedSection] = []
     compare: list[CompareSection] = []
+    teacher: dict[str, Any] | None = None  # a distillation's teacher (study/teacher.py)
     _origin: str = PrivateAttr("spec")  # the file (or "command line") that messages name
 
     @property
@@ -150,7 +151,7 @@ class Spec(BaseModel):
         """The spec as TOML text (what study.toml holds)."""
         doc = without_none(self.model_dump(mode="json"))
         return tomli_w.dumps(
-            {k: doc[k] for k in ("study", "data", "train", "grid", "matched", "compare") if doc[k] != []}
+            {k: doc[k] for k in ("study", "data", "train", "grid", "matched", "compare", "teacher") if doc.get(k, [])}
         )
 
     def with_overrides(
@@ -165,7 +166,7 @@ class Spec(BaseModel):
             doc["train"]["seeds"] = seeds
         if epochs is not None:
             doc["train"]["epochs"] = epochs
-            for entry in [*doc["grid"], *doc["matched"]]:
+            for entry in [*doc["grid"], *doc["matched"], *([doc["teacher"]] if doc["teacher"] else [])]:
                 if isinstance(entry.get("train"), dict) and "epochs" in entry["train"]:
                     entry["train"]["epochs"] = epochs
         if datasets is not None:

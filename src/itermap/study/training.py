@@ -20,9 +20,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import save as safetensors_bytes
 
+from itermap.convert.stored import load_run
 from itermap.data import Dataset, load
+from itermap.models import FamilyConfig
+from itermap.models.stacked import Params
 from itermap.study.errors import StudyError
 from itermap.study.plan import Pack
+from itermap.study.teacher import teacher_file
 from itermap.train import PackTrainer
 from itermap.train.trainer import MetricRow
 
@@ -78,6 +82,7 @@ class Training:
 
 
 Task = tuple[Pack, int]  # a pack, and the epochs the store holds for it
+TeacherWeights = tuple[FamilyConfig, Params]  # a distillation student pack's trained teacher
 Record = Callable[[PackStarted | EpochDone], None]  # the driver's writer of each message
 Executor = Callable[[list[Task], Training, Record], None]  # trains the tasks, passing every message to the writer
 
@@ -116,6 +121,21 @@ def saved_state(checkpoint: Path) -> bytes | None:
     return checkpoint.read_bytes() if checkpoint.exists() else None
 
 
+def teacher_of(folder: Path, pack: Pack) -> TeacherWeights | None:
+    """The trained teacher (config, params) of a pack of students, read from the study folder; None for other packs."""
+    if pack.first.train.teacher is None:
+        return None
+    path = teacher_file(folder, pack.first.train.teacher)
+    if not path.is_file():
+        raise StudyError(f"{path}: the students' teacher has no kept weights; run the study again: it trains its "
+                         "teacher first")  # fmt: skip
+    try:
+        cfg, params, _ = load_run(path)
+    except ValueError as e:
+        raise StudyError(str(e)) from None
+    return cfg, params
+
+
 def pack_epochs(
     pack: Pack,
     data: Dataset,
@@ -125,18 +145,19 @@ def pack_epochs(
     recorded: int,
     checkpoint_every: int,
     keep_weights: bool,
+    teacher: TeacherWeights | None = None,
 ) -> Iterator[PackStarted | EpochDone]:
     """Train one pack to the end from its checkpoint's `state` (the file's contents), yielding its start and each epoch.
 
-    `checkpoint` names the file in errors. The checkpoint is used only when the store holds every epoch before it (`recorded`, the epochs its runs have
-    committed, is at least the checkpoint's); one ahead of the store (a store deleted or rolled back) is discarded
-    and the pack trains from its first epoch, so no epoch goes unrecorded.
+    `checkpoint` names the file in errors. The checkpoint is used only when the store holds every epoch before it
+    (`recorded`, the epochs its runs have committed, is at least the checkpoint's); one ahead of the store (a store deleted or rolled back) is discarded
+    and the pack trains from its first epoch, so no epoch goes unrecorded. Students get their `teacher` (`teacher_of`).
     """
     run = pack.first
     if data.train_images.shape[1:] != run.cfg.image or data.classes != run.cfg.classes:
         raise StudyError(f"{data.name}: images {tuple(data.train_images.shape[1:])} with {data.classes} classes, "
                          f"but {run.cfg.arch} expects {run.cfg.image} with {run.cfg.classes}")  # fmt: skip
-    trainer = PackTrainer(run.cfg, run.train, pack.seeds, data, device)
+    trainer = PackTrainer(run.cfg, run.train, pack.seeds, data, device, teacher)
     if state is not None:
         try:
             trainer.load_state_dict(torch.load(io.BytesIO(state), map_location="cpu", weights_only=True))
@@ -145,7 +166,7 @@ def pack_epochs(
                              f"that pack again from its first epoch (its rows are recomputed)") from None  # fmt: skip
     discarded = None
     if trainer.epoch > recorded:
-        discarded, trainer = trainer.epoch, PackTrainer(run.cfg, run.train, pack.seeds, data, device)
+        discarded, trainer = trainer.epoch, PackTrainer(run.cfg, run.train, pack.seeds, data, device, teacher)
     yield PackStarted(pack.pack_id, trainer.epoch, list(trainer.diverged), torch.get_num_threads(), discarded)
     finished = False
     while not finished:

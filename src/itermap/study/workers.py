@@ -31,11 +31,13 @@ from itermap.study.training import (
     PackStarted,
     Record,
     Task,
+    TeacherWeights,
     Training,
     checkpoint_path,
     one_thread,
     pack_epochs,
     saved_state,
+    teacher_of,
 )
 
 
@@ -131,19 +133,26 @@ def work(conn: Connection, training: Training) -> None:
             while (task := conn.recv()) is not None:
                 pack, recorded = task
                 state = saved_state(checkpoint_path(training.folder, pack))
-                for message in messages(pack, data, training, state, recorded):
+                teacher = teacher_of(training.folder, pack)
+                for message in messages(pack, data, training, state, recorded, teacher):
                     conn.send(message)
     except (EOFError, OSError):  # the driver's end of the pipe is gone: nobody to report to
         os._exit(1)
 
 
 def messages(
-    pack: Pack, data: PackData, training: Training, state: bytes | None, recorded: int
+    pack: Pack,
+    data: PackData,
+    training: Training,
+    state: bytes | None,
+    recorded: int,
+    teacher: TeacherWeights | None,
 ) -> Iterator[PackStarted | EpochDone | Failed]:
-    """The messages of one pack's training from checkpoint contents `state`, ending with `Failed` if it raises."""
+    """The messages of one pack's training from checkpoint contents `state` (and a student pack's `teacher`), ending
+    with `Failed` if it raises."""
     try:
         yield from pack_epochs(pack, data(pack), training.device, checkpoint_path(training.folder, pack), state,
-                               recorded, training.checkpoint_every, training.keep_weights)  # fmt: skip
+                               recorded, training.checkpoint_every, training.keep_weights, teacher)  # fmt: skip
     except Exception as error:
         user_error = isinstance(error, (StudyError, DataError))
         yield Failed(pack.pack_id, error if user_error else RuntimeError(traceback.format_exc()))

@@ -22,6 +22,9 @@ class TrainConfig(BaseModel):
     lr: PositiveFloat = 1e-4
     loss: str = "last"  # a name in train/losses.py: LOSSES
     step_weights: Literal["uniform", "linear"] = "uniform"  # every-step loss: w_k = 1/T, or k / sum(k)
+    tau: PositiveFloat = 4.0  # distill loss: the softmax temperature of teacher and student
+    alpha: float = Field(1.0, ge=0.0, le=1.0)  # distill loss: weight of the teacher's term; 1 - alpha on the labels
+    teacher: str | None = None  # the teacher's run id (set by the plan): its logits, and fidelity metrics
     data_order: Literal["per-seed", "shared"] = "per-seed"
     data_seed: int = Field(0, ge=0, lt=INT64)
     eval_train_every: PositiveInt = 5

@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 
 from itermap.data import Dataset, views
-from itermap.models import family
+from itermap.models import FamilyConfig, family
 from itermap.models.stacked import Params, stack
 from itermap.train.config import TrainConfig
-from itermap.train.losses import LOSSES
+from itermap.train.losses import LOSSES, teacher_kl
 from itermap.train.order import batches, epoch_order
 
 EVAL_CHUNK = 2048  # examples per evaluation step: bounds memory at M * 2048 * inputs floats
@@ -30,7 +30,7 @@ class MetricRow:
     member: int
     epoch: int
     split: str  # train | test
-    metric: str  # accuracy | cross_entropy
+    metric: str  # accuracy | cross_entropy; with a teacher also agreement | teacher_kl
     value: float
     step: int | None = None  # the prediction of step 1..T (anytime metrics); None: the model's prediction
 
@@ -50,12 +50,34 @@ def adam(params: list[torch.Tensor], lr: float) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr, foreach=True)
 
 
-class PackTrainer:
-    """Trains one pack, an epoch at a time, and evaluates it on the configured schedule."""
+@torch.no_grad()
+def teacher_logits(cfg: FamilyConfig, params: Params, x: torch.Tensor) -> torch.Tensor:
+    """One member's logits [N, C] on its prepared input x [N, ...], in chunks, on x's device and dtype."""
+    one = {k: v.to(x.device, x.dtype).unsqueeze(0) for k, v in params.items()}  # a pack of one
+    return torch.cat([family(cfg).forward(cfg, one, chunk.unsqueeze(0))[0] for chunk in x.split(EVAL_CHUNK)])
 
-    def __init__(self, cfg, train: TrainConfig, seeds: list[int], data: Dataset, device: str = "cpu"):
+
+class PackTrainer:
+    """Trains one pack, an epoch at a time, and evaluates it on the configured schedule.
+
+    `teacher`: a trained member (config, params) whose logits on both splits are computed once here, on the device;
+    the `distill` loss trains on them, and every evaluation adds the fidelity metrics `agreement` (top-1 agreement
+    with the teacher) and `teacher_kl` (mean KL(teacher || student) at temperature 1; Stanton et al. 2021).
+    """
+
+    def __init__(
+        self,
+        cfg,
+        train: TrainConfig,
+        seeds: list[int],
+        data: Dataset,
+        device: str = "cpu",
+        teacher: tuple[FamilyConfig, Params] | None = None,
+    ):
         if LOSSES[train.loss].steps and not cfg.has_steps:
             raise ValueError(f"loss {train.loss!r} needs per-step logits, which family {cfg.family!r} does not produce")
+        if LOSSES[train.loss].teacher and teacher is None:
+            raise ValueError(f"loss {train.loss!r} trains on a teacher's logits: give the trainer a teacher")
         self.cfg, self.train, self.seeds, self.device = cfg, train, list(seeds), device
         fam = family(cfg)
         # Data lives on the device for the whole run; minibatches are gathered there by index.
@@ -63,6 +85,11 @@ class PackTrainer:
         self.y_train = data.train_labels.to(device)  # [N]
         self.x_test = prepare(cfg, train, data.test_images, data, device)
         self.y_test = data.test_labels.to(device)
+        self.t_train = self.t_test = None  # the teacher's logits [N, C] of each split
+        if teacher is not None:
+            t_cfg, t_params = teacher
+            self.t_train = teacher_logits(t_cfg, t_params, prepare(t_cfg, train, data.train_images, data, device))
+            self.t_test = teacher_logits(t_cfg, t_params, prepare(t_cfg, train, data.test_images, data, device))
         members = [fam.init(cfg, s, train.torch_dtype) for s in self.seeds]
         self.params: Params = {k: v.to(device).requires_grad_() for k, v in stack(members).items()}
         self.optimizer = adam(list(self.params.values()), train.lr)
@@ -79,12 +106,12 @@ class PackTrainer:
         seeds = [self.train.data_seed] if self.train.data_order == "shared" else self.seeds
         return torch.stack([epoch_order(s, epoch, n) for s in seeds]).to(self.device)
 
-    def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Per-member training loss (`train.loss`): x [M, B, ...], y [M, B] -> [M]."""
+    def losses(self, x: torch.Tensor, y: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-member training loss (`train.loss`): x [M, B, ...], y [M, B], teacher's logits t [M, B, C] -> [M]."""
         loss = LOSSES[self.train.loss]
         steps = {"steps": True} if loss.steps else {}
         logits = family(self.cfg).forward(self.cfg, self.params, x, **steps)  # [M, B, C] or [M, T, B, C]
-        return loss.fn(logits, y, self.train.step_weights)
+        return loss.fn(logits, y, self.train, t)
 
     def step(self, idx: torch.Tensor) -> torch.Tensor:
         """One Adam step on the examples `idx` [M or 1, B] of the train split; returns the losses [M]."""
@@ -92,7 +119,10 @@ class PackTrainer:
         # index_select copies whole rows: about 3x faster on the CPU than x_train[idx]'s generic gather.
         x = self.x_train.index_select(0, idx.flatten()).view(shape).expand(m, *shape[1:])  # [M, B, ...]
         y = self.y_train.index_select(0, idx.flatten()).view(idx.shape).expand(m, -1)  # [M, B]
-        loss = self.losses(x, y)
+        t = None
+        if LOSSES[self.train.loss].teacher:
+            t = self.t_train.index_select(0, idx.flatten()).view(*idx.shape, -1).expand(m, -1, -1)  # [M, B, C]
+        loss = self.losses(x, y, t)
         self.optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         self.optimizer.step()
@@ -134,14 +164,20 @@ class PackTrainer:
     @torch.no_grad()
     def evaluate(self, split: str, steps: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Accuracy and mean cross-entropy of every member on a whole split: each metric [M]; with `steps`, also
-        of every step's prediction, steps 1..anytime_steps: each [M, T] (else empty)."""
+        of every step's prediction, steps 1..anytime_steps: each [M, T] (else empty). With a teacher, also the
+        fidelity of the model's prediction: agreement = mean_n [argmax s_n = argmax t_n], teacher_kl = mean_n
+        KL(softmax(t_n) || softmax(s_n)), each [M]."""
         x_all, y_all = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
+        t_all = self.t_train if split == "train" else self.t_test
         cfg, m = self.cfg, len(self.seeds)
         t = cfg.anytime_steps if steps else 1
         run_on = {"through": t} if steps and t != cfg.step_count else {}  # a tied net past its trained depth
         correct = torch.zeros(m, t, dtype=torch.float64, device=self.device)
         ce = torch.zeros(m, t, dtype=torch.float64, device=self.device)
-        for x, y in zip(x_all.split(EVAL_CHUNK), y_all.split(EVAL_CHUNK)):
+        agree = torch.zeros(m, dtype=torch.float64, device=self.device)
+        kl = torch.zeros(m, dtype=torch.float64, device=self.device)
+        final = cfg.step_count - 1 if steps else 0  # the model's prediction: its last trained step's
+        for n, (x, y) in enumerate(zip(x_all.split(EVAL_CHUNK), y_all.split(EVAL_CHUNK))):
             x = x.expand(m, *x.shape)
             if steps:  # [M, T, B, C] -> [M*T, B, C]: every step's prediction
                 logits = family(cfg).forward(cfg, self.params, x, steps=True, **run_on).flatten(0, 1)
@@ -150,9 +186,15 @@ class PackTrainer:
             per_example = F.cross_entropy(logits.transpose(1, 2), y.expand(len(logits), -1), reduction="none")
             ce += per_example.sum(1).double().view(m, t)
             correct += (logits.argmax(-1) == y).sum(1).view(m, t)
+            if t_all is not None:
+                s = logits.view(m, t, *logits.shape[1:])[:, final]  # [M, B, C]
+                teacher = t_all[n * EVAL_CHUNK : n * EVAL_CHUNK + len(y)].expand(m, -1, -1)  # [M, B, C]
+                agree += (s.argmax(-1) == teacher.argmax(-1)).sum(1)
+                kl += teacher_kl(teacher, s).sum(1).double()
         accuracy, cross_entropy = (correct / len(y_all)).cpu(), (ce / len(y_all)).cpu()
-        final = cfg.step_count - 1 if steps else 0  # the model's prediction: its last trained step's
         metrics = {"accuracy": accuracy[:, final], "cross_entropy": cross_entropy[:, final]}
+        if t_all is not None:
+            metrics |= {"agreement": (agree / len(y_all)).cpu(), "teacher_kl": (kl / len(y_all)).cpu()}
         return metrics, ({"accuracy": accuracy, "cross_entropy": cross_entropy} if steps else {})
 
     def member_params(self, i: int) -> Params:
