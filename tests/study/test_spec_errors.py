@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from itermap.cli import app
+from itermap.study.spec import preset_names
 
 GOOD = {
     "study": '[study]\nname = "bad"\n',
@@ -191,7 +192,7 @@ def test_missing_file(cli, tmp_path):
 
 def test_unknown_preset_lists_presets():
     result = CliRunner().invoke(app, ["plan", "quik"])
-    assert result.exit_code == 2 and "presets: depth, depth-quick, matched, quick, seed2020" in result.stderr
+    assert result.exit_code == 2 and f"presets: {', '.join(preset_names())}" in result.stderr
 
 
 def test_bad_override_names_the_command_line():

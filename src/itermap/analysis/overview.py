@@ -10,6 +10,7 @@ import pandas as pd
 
 from itermap.analysis.aggregate import final_metrics, summarize
 from itermap.analysis.compare import ALPHA, compare_curves, compare_matched, declared_pairs, default_pairs, holm
+from itermap.analysis.continua import continua_tables, continua_verdicts
 from itermap.analysis.convergence import convergence
 from itermap.analysis.depth import depth_tables, depth_verdicts
 from itermap.analysis.verdict import (
@@ -36,6 +37,7 @@ class Analysis:
     notes: dict[str, list[str]] = field(default_factory=dict)
     anytime: pd.DataFrame = field(default_factory=pd.DataFrame)  # rows of every step's prediction (a `step`)
     depth: dict[str, pd.DataFrame] = field(default_factory=dict)  # analysis/depth.py: anytime, tying, supervision, 2x2
+    continua: dict[str, pd.DataFrame] = field(default_factory=dict)  # analysis/continua.py: windows, sparsity
 
     @property
     def datasets(self) -> list[str]:
@@ -86,6 +88,7 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
     has_budgets = "budget" in finals.columns and finals["budget"].notna().any()
     curves, matched, apart, headline = [], [], {}, set()
     depth = depth_tables(results, anytime)
+    continua = continua_tables(results)
     for dataset in sorted(summary["dataset"].unique()):
         ran = summary[(summary["dataset"] == dataset) & summary[f"{metric}_mean"].notna()]
         compared = comparisons_of(ran["group"].tolist(), compare)
@@ -120,6 +123,7 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
             else []
         )
         verdicts[dataset] += apart.get(dataset, []) + depth_verdicts(depth, dataset)
+        verdicts[dataset] += continua_verdicts(continua, dataset)
         notes[dataset] = improving_notes(conv[conv["dataset"] == dataset]) + diverged_notes(
             summary[summary["dataset"] == dataset]
         )
@@ -128,4 +132,4 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
             ["dataset", "headline", "a", "b", "budget"], ascending=[True, False, True, True, True]
         )
         direct = direct.reset_index(drop=True)
-    return Analysis(results, finals, summary, cmp, direct, conv, headline, verdicts, notes, anytime, depth)
+    return Analysis(results, finals, summary, cmp, direct, conv, headline, verdicts, notes, anytime, depth, continua)

@@ -41,6 +41,12 @@ CAPTIONS = {
     "interquartile mean over those runs.",
     "anytime": "Anytime accuracy: test accuracy of every step's prediction at the last epoch, per trained depth (dashed), "
     "one line per variant, mean over seeds and its 95% t interval (the seeds' range below 5 seeds); tied nets run on past their depth.",
+    "windows": "The window continuum: final test accuracy against the window (columns or rows per step, log scale), one "
+    "panel per parameter budget, one line per reading direction, mean over seeds and its 95% t interval (the seeds' range "
+    "below 5 seeds); dashed: MLP-1 at the same budget with its band (window 28 is one step, MLP-1 in all but name).",
+    "sparsity": "The sparsity continuum (docs/continua.md): final test accuracy against the fraction f of MLP-2's weights "
+    "moved off the sub-diagonal into recurrent, skip and feedback blocks at equal non-zeros, one panel per budget, mean "
+    "and 95% t interval (the seeds' range below 5 seeds); dashed: the MLPs and the RNN at the same budget.",
     "learning-curves": "Learning curves of representative configurations (smallest, middle and largest of each group).",
 }
 

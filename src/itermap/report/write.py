@@ -6,6 +6,7 @@ from pathlib import Path
 
 from itermap.analysis.overview import Analysis, analyze
 from itermap.analysis.results import load_results, study_info
+from itermap.report.continua import continua_figures
 from itermap.report.depth import anytime_figure
 from itermap.report.figures import figures, save
 from itermap.report.html import report_html
@@ -21,6 +22,7 @@ def render(an: Analysis, folder: Path, study: str, info: dict) -> Path:
         drawn = figures(an, dataset)
         if (fig := anytime_figure(an, dataset)) is not None:
             drawn[f"{dataset}-anytime"] = fig
+        drawn |= continua_figures(an, dataset)
         pngs[dataset] = {stem: save(fig, folder / "figures", stem) for stem, fig in drawn.items()}
     (folder / "summary.md").write_text(summary_markdown(an, study))
     path = folder / "report.html"
