@@ -51,12 +51,14 @@ def test_window_verdict_pairs_by_seed_and_holm_by_hand():
     tests = [stats.ttest_rel(acc[2], acc[1]), stats.ttest_rel(acc[2], acc[4])]  # over window 3, over MLP-1
     p = np.array([t.pvalue for t in tests])
     holm = np.minimum(1, np.maximum.accumulate(np.sort(p) * [2, 1]))[np.argsort(np.argsort(p))]
-    for name, t, ph, d in zip(["window 3", "MLP-1"], tests, holm, [acc[2] - acc[1], acc[2] - acc[4]]):
+    for name, t, ph, d in zip(["3 columns", "MLP-1"], tests, holm, [acc[2] - acc[1], acc[2] - acc[4]]):
         ci = t.confidence_interval()
         holds = "holds up" if ph < 0.05 and d.mean() > 0 else "does not hold up"
         want = f"over {name} {pts(d.mean())} points (95% CI [{pts(ci.low)}, {pts(ci.high)}], p Holm {ph:.3f}: {holds})"
         assert want in verdict
-    assert "over window 3 +2." in verdict and ": holds up)" in verdict.split("; over MLP-1")[0]  # paired: 2 points hold
+    assert (
+        "over 3 columns +2." in verdict and ": holds up)" in verdict.split("; over MLP-1")[0]
+    )  # paired: 2 points hold
     assert "paired over 6 seeds, Holm over 2 leads" in verdict
     # unpaired, the seeds' shared effect (sd 2 points) would swamp the 2-point lead; paired it is removed
     assert stats.ttest_ind(acc[2], acc[1]).pvalue > tests[0].pvalue
@@ -79,6 +81,6 @@ def test_below_five_seeds_the_verdicts_only_describe():
     results, acc = tidy(runs, [0.70, 0.78, 0.72, 0.75, 0.70, 0.74], seeds=3)
     window, sparsity = continua_verdicts(continua_tables(results), "toy")
     assert "the 2020 choice itself" in window and "descriptive only" in window and "CI" not in window
-    d = acc[5 - 2] - acc[5]  # window 3 over MLP-1
+    d = acc[3] - acc[5]  # window 3 over MLP-1
     assert f"over MLP-1 {pts(d.mean())} points (seeds' range [{pts(d.min())}, {pts(d.max())}])" in window
     assert "whether a band beats both ends is not judged" in sparsity and "CI" not in sparsity

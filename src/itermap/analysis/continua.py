@@ -76,7 +76,7 @@ def window_leads(runs: pd.DataFrame) -> pd.DataFrame:
                 "configs": len(means), "params": int(best["params"].iloc[0])}  # fmt: skip
         three = mine[(mine["axis"] == axis) & (mine["window"] == REFERENCE_WINDOW)]
         if window != REFERENCE_WINDOW and len(three):
-            rows.append({**head, "against": f"window {REFERENCE_WINDOW}", **_lead(best, three)})
+            rows.append({**head, "against": f"{REFERENCE_WINDOW} {axis}", **_lead(best, three)})
         level = mlp[(mlp["dataset"] == dataset) & (mlp["budget"] == budget)]
         if len(level):
             rows.append({**head, "against": "MLP-1", **_lead(best, level)})
