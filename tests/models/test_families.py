@@ -18,6 +18,7 @@ CONFIGS = [
     RNNConfig(hidden=16, layers=1, window=3),
     RNNConfig(hidden=8, layers=2, window=3),
     RNNConfig(hidden=5, layers=2, window=7),
+    RNNConfig(hidden=6, layers=1, window=4, axis="rows"),
 ]
 
 # DESIGN.md's table: 784 inputs, 10 classes, nn.RNN's two biases per layer.

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from itermap.cli import app
+from itermap.study.spec import preset_names
 
 GOOD = {
     "study": '[study]\nname = "bad"\n',
@@ -155,6 +156,18 @@ CASES = [
         spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [[1000000000]]\n'),
         ["mlp-1000000000 has 795,000,000,010 parameters", "GiB", "fewer seeds"],
     ),
+    (
+        "sparse-fraction-too-large",
+        spec(grid='[[grid]]\nfamily = "sparse"\nhidden = 40\nlayers = 1\nfraction = [0.1, 0.5]\n'),
+        ["grid[0]: fraction 0.5 moves 15,880 weights, more than the 9,940 entries", "use more layers"],
+    ),
+    (
+        "matched-axis-unknown",
+        spec(
+            grid='[[matched]]\nbudgets = [2400]\nfamilies = [{ family = "rnn", window = [3, 28], axis = "diagonal" }]\n'
+        ),
+        ["matched[0].families[0].axis", "'columns' or 'rows'"],
+    ),
     ("missing-study", spec(study=""), ["study", "missing"]),
     ("bad-study-name", spec(study='[study]\nname = "../x"\n'), ["study.name", "pattern"]),
 ]
@@ -191,10 +204,7 @@ def test_missing_file(cli, tmp_path):
 
 def test_unknown_preset_lists_presets():
     result = CliRunner().invoke(app, ["plan", "quik"])
-    assert (
-        result.exit_code == 2
-        and "presets: depth, depth-quick, distill, distill-quick, matched, quick, seed2020" in result.stderr
-    )
+    assert result.exit_code == 2 and f"presets: {', '.join(preset_names())}" in result.stderr
 
 
 def test_bad_override_names_the_command_line():

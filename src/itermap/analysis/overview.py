@@ -10,6 +10,7 @@ import pandas as pd
 
 from itermap.analysis.aggregate import final_metrics, summarize
 from itermap.analysis.compare import ALPHA, compare_curves, compare_matched, declared_pairs, default_pairs, holm
+from itermap.analysis.continua import continua_tables, continua_verdicts
 from itermap.analysis.convergence import convergence
 from itermap.analysis.depth import depth_tables, depth_verdicts
 from itermap.analysis.fidelity import fewest_params_verdicts, fidelity_table
@@ -38,6 +39,7 @@ class Analysis:
     anytime: pd.DataFrame = field(default_factory=pd.DataFrame)  # rows of every step's prediction (a `step`)
     depth: dict[str, pd.DataFrame] = field(default_factory=dict)  # analysis/depth.py: anytime, tying, supervision, 2x2
     fidelity: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis/fidelity.py: students against a teacher
+    continua: dict[str, pd.DataFrame] = field(default_factory=dict)  # analysis/continua.py: windows, sparsity
 
     @property
     def datasets(self) -> list[str]:
@@ -88,6 +90,7 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
     has_budgets = "budget" in finals.columns and finals["budget"].notna().any()
     curves, matched, apart, headline = [], [], {}, set()
     depth = depth_tables(results, anytime)
+    continua = continua_tables(results)
     for dataset in sorted(summary["dataset"].unique()):
         ran = summary[(summary["dataset"] == dataset) & summary[f"{metric}_mean"].notna()]
         compared = comparisons_of(ran["group"].tolist(), compare)
@@ -124,6 +127,7 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
         )
         verdicts[dataset] += apart.get(dataset, []) + depth_verdicts(depth, dataset)
         verdicts[dataset] += fewest_params_verdicts(fidelity, dataset)
+        verdicts[dataset] += continua_verdicts(continua, dataset)
         notes[dataset] = improving_notes(conv[conv["dataset"] == dataset]) + diverged_notes(
             summary[summary["dataset"] == dataset]
         )
@@ -133,3 +137,4 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
         )
         direct = direct.reset_index(drop=True)
     return Analysis(results, finals, summary, cmp, direct, conv, headline, verdicts, notes, anytime, depth, fidelity)
+    return Analysis(results, finals, summary, cmp, direct, conv, headline, verdicts, notes, anytime, depth, continua)

@@ -100,6 +100,8 @@ def itermap_to_mlp(cfg: IterMapConfig, params: Params) -> tuple[MLPConfig, Param
 
 def rnn_pattern(cfg: RNNConfig) -> IterMapConfig:
     """The iterative map of an RNN: recurrent diagonal blocks, sub-diagonal inter-layer blocks, T + L iterations."""
+    if cfg.axis != "columns":
+        raise ValueError(f"{cfg.arch} reads rows; an iterative map reads column windows only")
     names = [f"h{l + 1}" for l in range(cfg.layers)]
     blocks = []
     for l, name in enumerate(names):
@@ -265,7 +267,7 @@ class UnrolledRNN(torch.nn.Module):
         self.cfg, self.tied = cfg, tied
         h, w = cfg.image
         pixels = torch.arange(h * w).view(1, h, w)
-        index = views.windows(pixels, cfg.window, "columns", "drop")[0]  # [T, window*H]: each element's flat pixel
+        index = views.windows(pixels, cfg.window, cfg.axis, "drop")[0]  # [T, window*H]: each element's flat pixel
         self.register_buffer("index", index, persistent=False)
         dtype = params["w_out"].dtype
 

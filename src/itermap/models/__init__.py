@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from itermap.models import itermap, mlp, rnn, unrolled
+from itermap.models import itermap, mlp, rnn, sparse, unrolled
 from itermap.models.base import FUNCTIONS, REQUIRED, Family, FamilyConfig
 from itermap.models.itermap import IterMapConfig
 from itermap.models.mlp import MLPConfig
 from itermap.models.rnn import RNNConfig
+from itermap.models.sparse import SparseConfig
 from itermap.models.unrolled import UnrolledConfig
 
-BUILTIN: list[Family] = [mlp, rnn, itermap, unrolled]
+BUILTIN: list[Family] = [mlp, rnn, itermap, unrolled, sparse]
 FAMILIES: dict[str, Family] = {}
 
 
@@ -68,6 +69,7 @@ __all__ = [
     "IterMapConfig",
     "MLPConfig",
     "RNNConfig",
+    "SparseConfig",
     "UnrolledConfig",
     "family",
     "name_of",

@@ -1,4 +1,4 @@
-"""Vanilla tanh RNN reading an image a few columns per step, Linear readout of the last hidden state."""
+"""Vanilla tanh RNN reading an image a few columns (or rows) per step, Linear readout of the last hidden state."""
 
 from __future__ import annotations
 
@@ -14,19 +14,21 @@ from itermap.models.stacked import Params, generator, init_linear, linear, unifo
 
 
 class RNNConfig(FamilyConfig):
-    """An RNN: `layers` stacked tanh layers of `hidden` units, reading `window` columns per step."""
+    """An RNN: `layers` stacked tanh layers of `hidden` units, reading `window` columns (or rows: `axis`) per step."""
 
     family: Literal["rnn"] = "rnn"
     hidden: PositiveInt
     layers: PositiveInt = 1
     window: PositiveInt = 3
+    axis: Literal["columns", "rows"] = "columns"
 
     has_steps: ClassVar[bool] = True
     size_fields: ClassVar[tuple[str, ...]] = ("hidden", "layers")
 
     @property
     def arch(self) -> str:
-        return f"rnn-{self.layers}x{self.hidden}"
+        """rnn-LxH, rnn-rows-LxH for one reading rows (the window is named in the group where it varies)."""
+        return f"rnn-{'rows-' if self.axis == 'rows' else ''}{self.layers}x{self.hidden}"
 
     @property
     def width(self) -> int:
@@ -51,18 +53,20 @@ class RNNConfig(FamilyConfig):
 
     @property
     def inputs(self) -> int:
-        """Inputs per step: window columns of H pixels."""
-        return self.window * self.image[0]
+        """Inputs per step: window columns of H pixels (or window rows of W pixels)."""
+        h, w = self.image
+        return self.window * (h if self.axis == "columns" else w)
 
     @property
     def steps(self) -> int:
-        """Steps per image: the columns that fill whole windows (the remainder is dropped)."""
-        return views.steps_of(self.image[1], self.window)
+        """Steps per image: the columns (rows) that fill whole windows (the remainder is dropped)."""
+        h, w = self.image
+        return views.steps_of(w if self.axis == "columns" else h, self.window)
 
 
 def view(cfg: RNNConfig, x: torch.Tensor) -> torch.Tensor:
-    """Scaled images [N, H, W] -> column windows [N, T, window*H]."""
-    return views.windows(x, cfg.window, "columns", "drop")
+    """Scaled images [N, H, W] -> column windows [N, T, window*H] (row windows [N, T, window*W])."""
+    return views.windows(x, cfg.window, cfg.axis, "drop")
 
 
 def init(cfg: RNNConfig, seed: int, dtype: torch.dtype = torch.float32) -> Params:

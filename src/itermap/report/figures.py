@@ -42,6 +42,12 @@ CAPTIONS = {
     "fidelity": "Fidelity of distilled students: top-1 agreement with the teacher and mean KL(teacher || student) on the "
     "test split against student parameters, mean over seeds and its 95% t interval (the seeds' range below 5 seeds); "
     "the dashed line marks 99% agreement.",
+    "windows": "The window continuum: final test accuracy against the window (columns or rows per step, log scale), one "
+    "panel per parameter budget, one line per reading direction, mean over seeds and its 95% t interval (the seeds' range "
+    "below 5 seeds); dashed: MLP-1 at the same budget with its band (window 28 is one step, MLP-1 in all but name).",
+    "sparsity": "The sparsity continuum (docs/continua.md): final test accuracy against the fraction f of MLP-2's weights "
+    "moved off the sub-diagonal into recurrent, skip and feedback blocks at equal non-zeros, one panel per budget, mean "
+    "and 95% t interval (the seeds' range below 5 seeds); dashed: the MLPs and the RNN at the same budget.",
     "learning-curves": "Learning curves of representative configurations (smallest, middle and largest of each group).",
 }
 

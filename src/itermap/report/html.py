@@ -10,6 +10,7 @@ import pandas as pd
 
 from itermap.analysis.overview import Analysis
 from itermap.report import tables
+from itermap.report.continua import continua_sections
 from itermap.report.depth import depth_sections
 from itermap.report.fidelity import fidelity_sections
 from itermap.report.figures import CAPTIONS
@@ -105,6 +106,7 @@ def report_html(an: Analysis, study: str, info: dict, pngs: dict[str, dict[str, 
             ("Diverged runs", tables.diverged(an.results, dataset)),
             *depth_sections(an, dataset),
             *fidelity_sections(an, dataset),
+            *continua_sections(an, dataset),
         ]
         body += [f"<h3>{escape(title)}</h3>{_table(t)}" for title, t in sections if len(t)]
     body += ["<h2>Study</h2>", _info(info)]

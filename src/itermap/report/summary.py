@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from itermap.analysis.overview import Analysis
 from itermap.report import tables
+from itermap.report.continua import continua_sections
 from itermap.report.depth import depth_sections
 from itermap.report.fidelity import fidelity_sections
 
@@ -38,6 +39,7 @@ def summary_markdown(an: Analysis, study: str, sessions: list[dict] | None = Non
             ("### Diverged runs", tables.diverged(an.results, dataset)),
             *((f"### {title}", table) for title, table in depth_sections(an, dataset)),
             *((f"### {title}", table) for title, table in fidelity_sections(an, dataset)),
+            *((f"### {title}", table) for title, table in continua_sections(an, dataset)),
         ]
         parts += [p for title, table in sections if len(table) for p in (title, tables.markdown(table))]
     if sessions:

@@ -8,6 +8,7 @@ from pathlib import Path
 from itermap.analysis.overview import Analysis
 from itermap.analysis.results import folder_list, study_info, study_labels
 from itermap.analysis.studies import analyze_studies
+from itermap.report.continua import continua_figures
 from itermap.report.depth import anytime_figure
 from itermap.report.fidelity import fidelity_figure
 from itermap.report.figures import figures, save
@@ -26,6 +27,7 @@ def render(an: Analysis, folder: Path, study: str, info: dict) -> Path:
             drawn[f"{dataset}-anytime"] = fig
         if (fig := fidelity_figure(an, dataset)) is not None:
             drawn[f"{dataset}-fidelity"] = fig
+        drawn |= continua_figures(an, dataset)
         pngs[dataset] = {stem: save(fig, folder / "figures", stem) for stem, fig in drawn.items()}
     (folder / "summary.md").write_text(summary_markdown(an, study, info.get("environment")))
     path = folder / "report.html"

@@ -141,11 +141,16 @@ def train_configs(spec: Spec, entry_train: Any, where: str) -> list[TrainConfig]
     return [build_train(base, overrides, where) for overrides in axes_of(entry_train, where)]
 
 
-def grid_configs(entry: dict[str, Any], where: str) -> list[FamilyConfig]:
-    """The cartesian product of a [[grid]] table's list-valued keys (an MLP's `hidden` is a list of lists)."""
+def family_axes(entry: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """A family table's combinations: each list-valued key is an axis (an MLP's `hidden` takes a list of lists)."""
     cls = config_class(entry.get("family"), where)
     lists = tuple(k for k in entry if k != "family" and k not in FROM_DATA and is_list_field(cls, k))
-    return [build(fields, where) for fields in axes_of(entry, where, lists)]
+    return axes_of(entry, where, lists)
+
+
+def grid_configs(entry: dict[str, Any], where: str) -> list[FamilyConfig]:
+    """The cartesian product of a [[grid]] table's list-valued keys."""
+    return [build(fields, where) for fields in family_axes(entry, where)]
 
 
 Entry = tuple[FamilyConfig, TrainConfig, int | None]  # a configuration, how it trains, its matched budget
@@ -167,12 +172,13 @@ def expand(spec: Spec) -> tuple[list[Entry], list[str]]:
         entries += [checked(cfg, train, None, where) for cfg in grid_configs(fields, where) for train in trains]
     for i, matched in enumerate(spec.matched):
         trains = train_configs(spec, matched.train, f"matched[{i}].train")
-        for j, fields in enumerate(matched.families):
-            make = template(fields, f"matched[{i}].families[{j}]")
-            for budget in matched.budgets:
-                found, note = solve(make, budget, matched.tolerance)
-                entries += [checked(found.cfg, t, budget, f"matched[{i}]") for t in trains] if found else []
-                notes += [note] if note else []
+        for j, table in enumerate(matched.families):
+            for fields in family_axes(table, f"matched[{i}].families[{j}]"):
+                make = template(fields, f"matched[{i}].families[{j}]")
+                for budget in matched.budgets:
+                    found, note = solve(make, budget, matched.tolerance)
+                    entries += [checked(found.cfg, t, budget, f"matched[{i}]") for t in trains] if found else []
+                    notes += [note] if note else []
     if not entries:
         raise SpecError("no runs: " + ("; ".join(notes) if notes else "add a [[grid]] or [[matched]] table"))
     return entries, notes

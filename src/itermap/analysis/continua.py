@@ -1,0 +1,178 @@
+"""The continua between MLP and RNN: final test accuracy along the window and along the sparsity coordinate, per budget.
+
+Windows: RNN runs of a matched design with more than one `window` (and perhaps both `axis` values). Sparsity: `sparse`
+runs with more than one `fraction` (docs/continua.md). Along each, per data set and budget, the mean over seeds with its
+t interval (the seeds' range below MIN_SEEDS); the study's other matched groups (MLP-1, MLP-2, RNN-1) at the same budget
+are the reference levels. Leads are paired by seed (seed i gives every run the same data order, so the per-seed
+difference removes what the order contributes) and Holm-adjusted over the data set's leads of one continuum. The best
+window is picked by its mean, so its lead is a best-of-many and reads optimistic; the verdicts say so.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from itermap.analysis.compare import ALPHA, holm
+from itermap.analysis.depth import final_accuracy, paired
+from itermap.analysis.intervals import MIN_SEEDS, spread
+
+REFERENCE_WINDOW = 3  # the 2020 experiment's choice
+
+
+def _levels(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per `keys`: seeds, mean final test accuracy, its spread (t CI or range) and the parameter count."""
+    rows = []
+    for key, seeds in runs.groupby(keys, sort=True):
+        low, high, kind = spread(seeds["accuracy"].to_numpy(float))
+        rows.append({**dict(zip(keys, key)), "n": len(seeds), "mean": seeds["accuracy"].mean(), "ci_low": low,
+                     "ci_high": high, "interval": kind, "params": int(seeds["params"].iloc[0])})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _lead(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, object]:
+    """a minus b in final accuracy over the seeds both have, paired by seed (`depth.paired`)."""
+    x, y = a.set_index("seed")["accuracy"], b.set_index("seed")["accuracy"]
+    seeds = sorted(set(x.index) & set(y.index))
+    return {"n": len(seeds), "b_mean": y.loc[seeds].mean(), **paired(x.loc[seeds].to_numpy(), y.loc[seeds].to_numpy())}
+
+
+def _holm(leads: pd.DataFrame) -> pd.DataFrame:
+    """Holm over each data set's leads (NaN p: no test), `holds` where the adjusted p is below ALPHA and the lead positive."""
+    if leads.empty:
+        return leads
+    leads["p_holm"] = leads.groupby("dataset")["p"].transform(
+        lambda p: pd.Series(holm(p.fillna(1.0).to_numpy()), p.index)
+    )
+    leads["holds"] = (leads["p_holm"] < ALPHA) & (leads["diff"] > 0) & leads["p"].notna()
+    return leads
+
+
+def reference_levels(runs: pd.DataFrame) -> pd.DataFrame:
+    """The matched groups off the continua (MLP-1, MLP-2, RNN-1 at one window) per data set and budget."""
+    off = runs[runs["budget"].notna() & (runs["family"] != "sparse")]
+    if "window" in off and off.loc[off["family"] == "rnn", "window"].nunique() > 1:
+        off = off[off["family"] != "rnn"]  # in a window study the RNNs are the continuum
+    return _levels(off, ["dataset", "budget", "group"]) if len(off) else pd.DataFrame()
+
+
+def window_levels(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per data set, budget, axis and window: the RNN's final test accuracy over seeds."""
+    rnn = runs[(runs["family"] == "rnn") & runs["budget"].notna()].copy()
+    rnn["axis"] = rnn["axis"].fillna("columns") if "axis" in rnn else "columns"  # a store from before `axis`
+    return _levels(rnn, ["dataset", "budget", "axis", "window"])
+
+
+def window_leads(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per data set and budget: the best (axis, window) by mean and its paired lead over window 3 (same axis) and MLP-1."""
+    rnn = runs[(runs["family"] == "rnn") & runs["budget"].notna()].copy()
+    rnn["axis"] = rnn["axis"].fillna("columns") if "axis" in rnn else "columns"
+    mlp = runs[(runs["family"] == "mlp") & (runs["depth"] == 1) & runs["budget"].notna()]
+    rows = []
+    for (dataset, budget), mine in rnn.groupby(["dataset", "budget"], sort=True):
+        means = mine.groupby(["axis", "window"])["accuracy"].mean()
+        axis, window = means.idxmax()
+        best = mine[(mine["axis"] == axis) & (mine["window"] == window)]
+        head = {"dataset": dataset, "budget": int(budget), "axis": axis, "window": int(window), "a_mean": means.max(),
+                "configs": len(means), "params": int(best["params"].iloc[0])}  # fmt: skip
+        three = mine[(mine["axis"] == axis) & (mine["window"] == REFERENCE_WINDOW)]
+        if window != REFERENCE_WINDOW and len(three):
+            rows.append({**head, "against": f"{REFERENCE_WINDOW} {axis}", **_lead(best, three)})
+        level = mlp[(mlp["dataset"] == dataset) & (mlp["budget"] == budget)]
+        if len(level):
+            rows.append({**head, "against": "MLP-1", **_lead(best, level)})
+    return _holm(pd.DataFrame(rows))
+
+
+def sparsity_levels(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per data set, budget and fraction f: the sparse map's final test accuracy over seeds."""
+    return _levels(runs[runs["family"] == "sparse"], ["dataset", "budget", "fraction"])
+
+
+def sparsity_leads(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per data set, budget and interior f: its paired lead over each end of the continuum (smallest and largest f)."""
+    sparse = runs[runs["family"] == "sparse"]
+    rows = []
+    for (dataset, budget), mine in sparse.groupby(["dataset", "budget"], sort=True):
+        fractions = sorted(mine["fraction"].unique())
+        for f in fractions[1:-1]:
+            inner = mine[mine["fraction"] == f]
+            for end in (fractions[0], fractions[-1]):
+                rows.append({"dataset": dataset, "budget": int(budget), "fraction": f, "end": end,
+                             "a_mean": inner["accuracy"].mean(), "params": int(inner["params"].iloc[0]),
+                             **_lead(inner, mine[mine["fraction"] == end])})  # fmt: skip
+    return _holm(pd.DataFrame(rows))
+
+
+def continua_tables(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The continua section's tables; empty when the study has neither several windows nor several fractions."""
+    has = lambda field: field in results and results[field].dropna().nunique() > 1  # noqa: E731
+    budgets = "budget" in results and results["budget"].notna().any()
+    if not budgets or not (has("window") or has("fraction")):
+        return {}
+    runs = final_accuracy(results)
+    tables = {"reference": reference_levels(runs)}
+    if has("window") and (runs["family"] == "rnn").any():
+        tables |= {"windows": window_levels(runs), "window_leads": window_leads(runs)}
+    if has("fraction"):
+        tables |= {"sparsity": sparsity_levels(runs), "sparsity_leads": sparsity_leads(runs)}
+    return {k: v for k, v in tables.items() if len(v)}
+
+
+def _pts(x: float) -> str:
+    return f"{100 * x:+.2f}"
+
+
+def _claim(r: pd.Series) -> str:
+    """One lead with its interval and whether it holds up."""
+    if r["interval"] != "ci":
+        return f"{_pts(r['diff'])} points (seeds' range [{_pts(r['ci_low'])}, {_pts(r['ci_high'])}])"
+    verdict = "holds up" if r["holds"] else "does not hold up"
+    return (f"{_pts(r['diff'])} points (95% CI [{_pts(r['ci_low'])}, {_pts(r['ci_high'])}], p Holm "
+            f"{r['p_holm']:.3f}: {verdict})")  # fmt: skip
+
+
+def _basis(n: int, tests: int) -> str:
+    if n < MIN_SEEDS:
+        return f"means of {n} seeds, too few for intervals: descriptive only"
+    return f"paired over {n} seeds, Holm over {tests} leads"
+
+
+def window_verdicts(leads: pd.DataFrame) -> list[str]:
+    """Per budget: the best window and whether its lead over window 3 and over MLP-1 holds up."""
+    out = []
+    for budget, rows in leads.groupby("budget", sort=True):
+        r0 = rows.iloc[0]
+        named = f"{r0['window']} {r0['axis']} per step ({100 * r0['a_mean']:.2f}%)"
+        claims = "; ".join(f"over {r['against']} {_claim(r)}" for _, r in rows.iterrows())
+        best_of = f"best of {r0['configs']} window settings by mean, so its lead reads optimistic"
+        if r0["window"] == REFERENCE_WINDOW:
+            claims = f"the 2020 choice itself; {claims}" if claims else "the 2020 choice itself"
+        out.append(f"Windows at {budget:,} parameters: best is {named}, {claims} "
+                   f"({_basis(int(rows['n'].min()), len(leads))}; {best_of}).")  # fmt: skip
+    return out
+
+
+def sparsity_verdicts(leads: pd.DataFrame) -> list[str]:
+    """Per budget: the interior fractions that beat both ends of the continuum, or the best interior one's leads."""
+    out = []
+    for budget, rows in leads.groupby("budget", sort=True):
+        n, lo, hi = int(rows["n"].min()), rows["end"].min(), rows["end"].max()
+        both = rows.groupby("fraction")["holds"].all()
+        band = [f"{f:g}" for f, ok in both.items() if ok]
+        best = rows.loc[rows["a_mean"].idxmax(), "fraction"]
+        mine = rows[rows["fraction"] == best]
+        claims = "; ".join(f"over f = {r['end']:g} {_claim(r)}" for _, r in mine.iterrows())
+        found = (f"f = {', '.join(band)} beat both ends" if band and n >= MIN_SEEDS
+                 else f"no fraction between f = {lo:g} and f = {hi:g} beats both ends" if n >= MIN_SEEDS
+                 else "whether a band beats both ends is not judged")  # fmt: skip
+        out.append(f"Sparsity at {budget:,} parameters ({int(rows['params'].iloc[0]):,} non-zeros and biases): {found}; "
+                   f"the best interior point f = {best:g} ({100 * mine['a_mean'].iloc[0]:.2f}%) {claims} "
+                   f"({_basis(n, len(leads))}).")  # fmt: skip
+    return out
+
+
+def continua_verdicts(tables: dict[str, pd.DataFrame], dataset: str) -> list[str]:
+    """The window and sparsity verdicts of one data set, where the study has what each needs."""
+    pick = {k: t[t["dataset"] == dataset] for k, t in tables.items()}
+    out = window_verdicts(pick["window_leads"]) if len(pick.get("window_leads", [])) else []
+    return out + (sparsity_verdicts(pick["sparsity_leads"]) if len(pick.get("sparsity_leads", [])) else [])

@@ -1,0 +1,67 @@
+"""The window continuum's ends and its reading direction: window 28 is MLP-1, rows are transposed columns."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from itermap.data import views
+from itermap.models import MLPConfig, RNNConfig, family
+from itermap.models.stacked import stack
+
+
+def images(n: int = 6) -> torch.Tensor:
+    """Standardised-looking random images [N, 28, 28] in float64."""
+    return torch.randn(n, 28, 28, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+
+
+@pytest.mark.parametrize("axis", ["columns", "rows"])
+def test_window_28_rnn_is_the_one_hidden_layer_mlp(axis):
+    # One step (h_0 = 0): h = tanh(W_ih x + b_ih + b_hh), logits = W_out h + b_out, which is MLP-1 with
+    # w0 = W_ih (its inputs put in the flat image's row-major order), b0 = b_ih + b_hh, w1 = W_out, b1 = b_out.
+    rnn = RNNConfig(hidden=12, window=28, axis=axis)
+    assert rnn.steps == 1 and rnn.inputs == 784
+    p = family(rnn).init(rnn, 3, torch.float64)
+    # The window's element k reads flat pixel order[k]: column-major for columns, row-major (identity) for rows.
+    order = views.windows(torch.arange(784).view(1, 28, 28), 28, axis)[0, 0]  # [784]
+    w0 = torch.empty_like(p["w_ih0"])
+    w0[:, order] = p["w_ih0"]
+    mlp = MLPConfig(hidden=[12])
+    q = {"w0": w0, "b0": p["b_ih0"] + p["b_hh0"], "w1": p["w_out"], "b1": p["b_out"]}
+    x = images()
+    got = family(rnn).forward(rnn, stack([p]), family(rnn).view(rnn, x)[None])  # [1, B, 10]
+    want = family(mlp).forward(mlp, stack([q]), family(mlp).view(mlp, x)[None])
+    ref = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 12), torch.nn.Tanh(), torch.nn.Linear(12, 10))
+    ref = ref.double()
+    with torch.no_grad():
+        ref[1].weight.copy_(w0), ref[1].bias.copy_(q["b0"]), ref[3].weight.copy_(q["w1"]), ref[3].bias.copy_(q["b1"])
+        torch_mlp = ref(x)
+    assert (got - want).abs().max() <= 1e-12
+    assert (got[0] - torch_mlp).abs().max() <= 1e-12
+    if axis == "rows":
+        assert torch.equal(order, torch.arange(784))  # rows of 28 are the flat image itself: W_ih is w0 unchanged
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 4, 7, 14, 28])
+def test_rows_are_the_transposed_image_read_by_columns(window):
+    x = images()
+    rows, cols = RNNConfig(hidden=5, window=window, axis="rows"), RNNConfig(hidden=5, window=window)
+    assert torch.equal(family(rows).view(rows, x), family(cols).view(cols, x.transpose(1, 2)))
+    p = stack([family(rows).init(rows, 1, torch.float64)])
+    got = family(rows).forward(rows, p, family(rows).view(rows, x)[None])
+    want = family(cols).forward(cols, p, family(cols).view(cols, x.transpose(1, 2))[None])
+    assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 4, 7, 14, 28])
+@pytest.mark.parametrize("axis", ["columns", "rows"])
+def test_rnn_count_by_hand_and_torch(window, axis):
+    # P = h (28 w + h + 2) + 10 (h + 1): W_ih, W_hh, b_ih, b_hh, then the readout.
+    cfg = RNNConfig(hidden=9, window=window, axis=axis)
+    module = family(cfg).to_torch(cfg, family(cfg).init(cfg, 0))
+    assert (
+        family(cfg).count_params(cfg)
+        == 9 * (28 * window + 9 + 2) + 10 * 10
+        == sum(p.numel() for p in module.parameters())
+    )
+    assert cfg.steps == 28 // window
