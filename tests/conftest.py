@@ -6,8 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
+
+# One intra-op thread per test process, as every study training has (study/training.py): the suite runs one process
+# per core (pytest-xdist), and two threads each would oversubscribe the cores.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

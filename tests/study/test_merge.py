@@ -17,7 +17,7 @@ from itermap import run_study
 from itermap.study.errors import StudyError
 from itermap.study.merge import merge_shards
 from itermap.study.plan import make_plan
-from itermap.study.shards import parse_shard
+from itermap.study.shards import parse_shard, shard_of
 from itermap.study.spec import load_spec
 
 
@@ -105,3 +105,10 @@ def test_a_shard_beyond_the_packs_is_refused(tiny_spec, tmp_path):
     with pytest.raises(StudyError, match=r"^--shard 5/5: the plan has only 4 packs, so shard 5 would be empty"):
         run_study(tiny_spec(), out=tmp_path / "s", device="cpu", quiet=True, shard="5/5")
     assert not (tmp_path / "s").exists()
+
+
+def test_a_study_training_its_own_teacher_is_not_sharded():
+    plan = make_plan(load_spec("distill-quick"))
+    assert shard_of(plan, 1, 1).teachers == plan.teachers  # the whole plan keeps its teacher
+    with pytest.raises(StudyError, match=r"--shard 1/2: this study trains its own \[teacher\]"):
+        shard_of(plan, 1, 2)

@@ -136,5 +136,6 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
             ["dataset", "headline", "a", "b", "budget"], ascending=[True, False, True, True, True]
         )
         direct = direct.reset_index(drop=True)
-    return Analysis(results, finals, summary, cmp, direct, conv, headline, verdicts, notes, anytime, depth, fidelity)
-    return Analysis(results, finals, summary, cmp, direct, conv, headline, verdicts, notes, anytime, depth, continua)
+    return Analysis(
+        results, finals, summary, cmp, direct, conv, headline, verdicts, notes, anytime, depth, fidelity, continua
+    )
