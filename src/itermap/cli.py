@@ -26,6 +26,7 @@ from itermap.study.errors import StudyError
 
 if TYPE_CHECKING:
     from itermap.study.plan import Plan
+    from itermap.study.spec import Spec
 
 console = Console()
 verbosity = {"level": 0}  # set by the global -q (-1) and -v (1, 2, ...) before each command
@@ -254,12 +255,16 @@ def run(
     ] = "1/1",
 ) -> None:
     """Train a study into its folder; the same command again resumes it after an interruption."""
+    train(study, out, device, seeds, epochs, names(datasets), force_new=force_new, quiet=quiet, workers=workers,
+          executor=executor, address=address, shard=shard)  # fmt: skip
+
+
+def train(study: str | Spec, *args: object, quiet: bool, **options: object) -> None:
+    """Train a study (`run_study`), then say where its results are; Ctrl-C says how to resume."""
     from itermap.study.runner import run_study
 
     try:
-        folder = run_study(study, out, device, seeds, epochs, names(datasets), force_new=force_new,
-                           quiet=quiet or verbosity["level"] < 0, workers=workers, executor=executor,
-                           address=address, shard=shard)  # fmt: skip
+        folder = run_study(study, *args, quiet=quiet or verbosity["level"] < 0, **options)
     except KeyboardInterrupt:
         typer.echo("interrupted; run the same command again to resume", err=True)
         raise typer.Exit(130) from None
@@ -297,7 +302,6 @@ def distill(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Train the students N packs at once (CPU).")] = 1,
 ) -> None:
     """Distil a teacher into students: the spec's [teacher] trained first, or a kept run (--teacher DIR --run ID)."""
-    from itermap.study.runner import run_study
     from itermap.study.spec import load_spec
     from itermap.study.teacher import with_kept_teacher
 
@@ -308,13 +312,7 @@ def distill(
         spec = with_kept_teacher(spec, teacher, run_id)
     elif spec.teacher is None:
         raise StudyError(f"{study}: no [teacher] table; give a kept run as --teacher DIR --run ID")
-    try:
-        folder = run_study(spec, out, device, seeds, epochs, quiet=quiet or verbosity["level"] < 0, workers=workers)
-    except KeyboardInterrupt:
-        typer.echo("interrupted; run the same command again to resume", err=True)
-        raise typer.Exit(130) from None
-    console.print(f"results: {folder / 'results.sqlite'}", highlight=False)
-    console.print(f"report:  itermap report {folder}", highlight=False)
+    train(spec, out, device, seeds, epochs, quiet=quiet, workers=workers)
 
 
 @app.command()
