@@ -1,7 +1,7 @@
 """Joining shard folders (`itermap run --shard i/N`) into one study folder (`itermap merge OUT SHARDS...`).
 
 Shards of one plan hold disjoint runs, so the merged store is the union of their runs, metric rows and
-sessions; kept weights and the checkpoints of unfinished packs are copied beside it. The merged folder is
+sessions; kept weights, the checkpoints of unfinished packs and a kept teacher are copied beside it. The merged folder is
 a study of the whole plan: missing shards' runs are simply not there yet, and `itermap run SPEC --out OUT`
 trains them (and finishes any pack a shard left unfinished). The store is written last, under a
 temporary name, so an interrupted merge leaves no study in OUT and can be run again.
@@ -20,7 +20,8 @@ from itermap.study.shards import WHOLE, parse_shard
 from itermap.study.store import FILENAME, VERSION, Store, put_meta
 
 TABLES = ("runs", "metrics", "sessions")  # a shard's rows; its meta is merged below
-FILES = ("weights", "checkpoints")  # a shard's files, named by run or pack id: disjoint between shards
+FILES = ("weights", "checkpoints", "teacher")  # a shard's files, named by run or pack id: disjoint between shards,
+# but for a kept teacher's copy (study/teacher.py), the same file in every shard
 
 
 def shard_meta(folder: Path) -> dict[str, str]:
