@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -15,6 +17,17 @@ CONFIG_KEYS = [
     "macs",
     "arch",
 ]  # one configuration (a group holds one setting of every varying field)
+NUMBER = re.compile(r"(\d+(?:\.\d+)?(?:e-?\d+)?)")
+
+
+def natural(column: pd.Series) -> pd.Series:
+    """A sort key reading the numbers in group names as numbers ('window=2' before 'window=14'); other columns as is."""
+    if column.name != "group":
+        return column
+    # re.split with one group alternates text and number, so equal positions of two keys compare like with like.
+    return column.map(lambda g: tuple(float(t) if i % 2 else t for i, t in enumerate(NUMBER.split(g))))
+
+
 METRICS = ["test_accuracy", "test_cross_entropy", "train_accuracy", "train_cross_entropy"]
 
 
@@ -27,7 +40,7 @@ def final_metrics(df: pd.DataFrame) -> pd.DataFrame:
     carried = [*CONFIG_KEYS, "seed", *(["budget"] if "budget" in df.columns else [])]
     runs = done.drop_duplicates("run_id").set_index("run_id")[carried]
     out = runs.join(wide.reindex(columns=METRICS)).reset_index()
-    return out.sort_values([*CONFIG_KEYS, "seed"], ignore_index=True)
+    return out.sort_values([*CONFIG_KEYS, "seed"], ignore_index=True, key=natural)
 
 
 def run_counts(df: pd.DataFrame) -> pd.DataFrame:
@@ -76,4 +89,4 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     for split in ("test", "train"):
         out[f"{split}_efficiency"] = out[f"{split}_accuracy_mean"] / out["params"]
         out[f"{split}_accuracy_per_log10_param"] = out[f"{split}_accuracy_mean"] / np.log10(out["params"])
-    return out.sort_values(CONFIG_KEYS, ignore_index=True)
+    return out.sort_values(CONFIG_KEYS, ignore_index=True, key=natural)
