@@ -94,10 +94,19 @@ def test_below_five_seeds_nothing_is_inferred():
     assert not any(word in few for word in INFERENTIAL) and "interval 2.10x" not in few
 
 
+def test_one_shared_budget_and_a_censored_interval_read_plainly():
+    one = curve_verdict(comparison([-0.02], [True], [5000], seeds=3))
+    assert one.startswith(
+        "RNN-1 below MLP-1 at the one shared budget, 5,000 parameters (means of 3 seeds, too few for intervals"
+    )
+    censored = comparison([0.03], [True], [5000]).assign(multiplier_low=6.3, multiplier_low_bound=">")
+    assert "needs 4.20x the parameters (95% interval >6.30x) to match RNN-1" in curve_verdict(censored)
+
+
 def test_exploratory_pairs_are_labelled():
     cmp = comparison([0.03], [True], [7850], b="mlp-0", headline=False)
     assert curve_verdict(cmp).startswith(
-        "Exploratory: RNN-1 ahead of MLP-0 at 7,850 parameters, every budget of 1 (10 seeds"
+        "Exploratory: RNN-1 ahead of MLP-0 at 7,850 parameters, the one shared budget (10 seeds"
     )
     apart = no_overlap_verdict("rnn-2", "mlp-0", pd.Series([218, 986]), pd.Series([7850]))
     assert (

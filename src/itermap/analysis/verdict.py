@@ -44,7 +44,7 @@ def _multiplier(row: pd.Series, unit: str) -> str:
     ci = ""
     if row["interval"] == "band":
         low, high = (ratio_text(row[f"multiplier_{e}"], row[f"multiplier_{e}_bound"]) for e in ("low", "high"))
-        ci = f" (95% interval {low} to {high})"
+        ci = f" (95% interval {low})" if low == high else f" (95% interval {low} to {high})"  # both ends censored
     return f", where {label(row['b'])} needs {bound}{row['multiplier']:.2f}x the {unit}{ci} to match {label(row['a'])}"
 
 
@@ -81,9 +81,11 @@ def curve_verdict(cmp: pd.DataFrame) -> str:
     span, head = _range(cmp["x"], unit), _prefix(first)
     if first["interval"] != "band":
         above, below = int((cmp["diff"] > 0).sum()), int((cmp["diff"] < 0).sum())
+        side = "above" if above else "below" if below else "level with"
+        where = f"{side} {b} {span}" if n == 1 else f"above {b} at {above} of {n} budgets {span}, below at {below}"
         return (
-            f"{head}{a} above {b} at {above} of {n} budgets {span}, below at {below} (means of {first['seeds']} "
-            f"seeds, too few for intervals: descriptive only); {gap}{_multiplier(top, unit)}."
+            f"{head}{a} {where} (means of {first['seeds']} seeds, too few for intervals: descriptive only); "
+            f"{gap}{_multiplier(top, unit)}."
         )
     excl = int(cmp["excludes_zero"].sum())
     holm = f"Holm-adjusted p = {first['p_holm']:.3f} over {first['family_size']} {_family(first)} comparisons"
@@ -98,7 +100,8 @@ def curve_verdict(cmp: pd.DataFrame) -> str:
     lead = "; ".join(
         f"{a if s > 0 else b} ahead of {b if s > 0 else a} {_between(lo, hi)} {unit}" for s, lo, hi in _stretches(cmp)
     )
-    rest = f"; no clear difference at the other {n - excl} of {n} budgets" if excl < n else f", every budget of {n}"
+    every = f", every budget of {n}" if n > 1 else ", the one shared budget"
+    rest = f"; no clear difference at the other {n - excl} of {n} budgets" if excl < n else every
     return f"{head}{lead}{rest} ({_basis(first)}; simultaneous 95% band, {holm}); {gap}{_multiplier(top, unit)}."
 
 
