@@ -7,6 +7,7 @@ import importlib.metadata
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -39,10 +40,17 @@ def test_presets_lists_the_shipped_presets():
     assert "batch size was not" in result.stdout and "matched:" in result.stdout
 
 
-def test_plan_with_calibration(tmp_path):
+def small_spec(tmp_path: Path, seeds: int) -> Path:
+    """A spec file: MLP-1 of 4 and 8 units and an RNN 1x4 on the mini data, 2 epochs, `seeds` seeds."""
     spec = tmp_path / "s.toml"
-    spec.write_text('[study]\nname = "s"\n[data]\ndatasets = ["fashion-mnist-mini"]\n[train]\nepochs = 2\nseeds = 2\n'
-                    '[[grid]]\nfamily = "mlp"\nhidden = [[4], [8]]\n[[grid]]\nfamily = "rnn"\nhidden = 4\n')  # fmt: skip
+    spec.write_text('[study]\nname = "s"\n[data]\ndatasets = ["fashion-mnist-mini"]\n[train]\nepochs = 2\n'
+                    f'seeds = {seeds}\n[[grid]]\nfamily = "mlp"\nhidden = [[4], [8]]\n[[grid]]\nfamily = "rnn"\n'
+                    'hidden = 4\n')  # fmt: skip
+    return spec
+
+
+def test_plan_with_calibration(tmp_path):
+    spec = small_spec(tmp_path, seeds=2)
     result = CliRunner().invoke(app, ["plan", str(spec), "--device", "cpu"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.stderr
     assert "s: 6 runs in 3 packs" in result.stdout
@@ -68,9 +76,7 @@ def test_shell_completion_is_enabled():
 
 
 def test_plan_json_names_every_run(tmp_path):
-    spec = tmp_path / "s.toml"
-    spec.write_text('[study]\nname = "s"\n[data]\ndatasets = ["fashion-mnist-mini"]\n[train]\nepochs = 2\nseeds = 3\n'
-                    '[[grid]]\nfamily = "mlp"\nhidden = [[4], [8]]\n[[grid]]\nfamily = "rnn"\nhidden = 4\n')  # fmt: skip
+    spec = small_spec(tmp_path, seeds=3)
     result = CliRunner().invoke(app, ["plan", str(spec), "--json", "--no-calibrate"], env={"ITERMAP_DEVICE": "cpu"})
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)

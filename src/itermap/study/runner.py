@@ -305,15 +305,16 @@ def finished_in(plan: Plan, folder: Path) -> int:
     if not (Path(folder) / FILENAME).exists():
         return 0
     with Store(Path(folder), readonly=True) as store:
-        return len(complete(store, Path(folder), plan.spec.train.keep_weights) & {r.run_id for r in plan.runs})
+        return len(complete(store, Path(folder), plan) & {r.run_id for r in plan.runs})
 
 
-def complete(store: Store, folder: Path, keep_weights: bool) -> set[str]:
-    """Runs that need no more training: finished, and with their weights kept where the spec keeps weights."""
+def complete(store: Store, folder: Path, plan: Plan) -> set[str]:
+    """Runs that need no more training: finished, and with their weights kept where they must be (every run where
+    the spec keeps weights; a teacher the study trains itself, always: its students read it)."""
     finished = store.finished_runs()
-    if not keep_weights:
-        return finished
-    return {r for r in finished if (folder / "weights" / f"{r}.safetensors").is_file()}
+    own_teachers = {t for t, source in plan.teachers.items() if source is None}
+    must_keep = finished if plan.spec.train.keep_weights else finished & own_teachers
+    return {r for r in finished if r not in must_keep or (folder / "weights" / f"{r}.safetensors").is_file()}
 
 
 def unfinished(plan: Plan, finished: set[str]) -> list[Pack]:
@@ -327,12 +328,7 @@ def run_packs(
 ) -> None:
     """Train every pack not yet finished with `execute` (see `choose_executor`), recording each message here and
     the `session`'s environment."""
-    done = complete(store, folder, plan.spec.train.keep_weights)
-    done -= {
-        t
-        for t, source in plan.teachers.items()
-        if source is None and not (folder / "weights" / f"{t}.safetensors").is_file()
-    }
+    done = complete(store, folder, plan)
     if unkept := (store.finished_runs() - done) & {r.run_id for r in plan.runs}:
         progress.say(f"{len(unkept)} finished runs have no kept weights, which keep_weights = true asks for: "
                      "training them again to keep them (their rows are recomputed)")  # fmt: skip
