@@ -10,7 +10,7 @@ from matplotlib.ticker import FixedLocator, NullLocator
 from itermap.analysis.compare import label
 from itermap.analysis.overview import Analysis
 from itermap.report.figures import STYLE, colours, panel_grid
-from itermap.report.tables import interval, number, params_text, points
+from itermap.report.tables import holm_p, interval, lead_interval, number, params_text, points
 
 TITLES = {
     "windows": "Windows: final test accuracy by window, per budget and reading direction",
@@ -87,16 +87,8 @@ def continua_figures(an: Analysis, dataset: str) -> dict[str, Figure]:
     return {stem: fig for stem, fig in drawn.items() if fig is not None}
 
 
-def _ci(r: pd.Series) -> str:
-    return interval(r["ci_low"], r["ci_high"], r["interval"], points)
-
-
 def _acc(r: pd.Series) -> str:
     return interval(r["ci_low"], r["ci_high"], r["interval"], lambda v: number(v, "accuracy"))
-
-
-def _p(r: pd.Series) -> str:
-    return "n/a" if pd.isna(r["p"]) else f"{r['p_holm']:.4f}"
 
 
 def windows_table(t: pd.DataFrame) -> pd.DataFrame:
@@ -109,7 +101,7 @@ def window_leads_table(t: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{"Budget": f"{r['budget']:,}", "Best": f"{r['window']} {r['axis']}", "Against": r["against"],
                           "Seeds": str(r["n"]), "Best (%)": number(r["a_mean"], "accuracy"),
                           "Against (%)": number(r["b_mean"], "accuracy"), "Lead (points)": points(r["diff"]),
-                          "95% CI or range": _ci(r), "p (Holm)": _p(r)} for _, r in t.iterrows()])  # fmt: skip
+                          "95% CI or range": lead_interval(r), "p (Holm)": holm_p(r)} for _, r in t.iterrows()])  # fmt: skip
 
 
 def sparsity_table(t: pd.DataFrame) -> pd.DataFrame:
@@ -122,7 +114,7 @@ def sparsity_leads_table(t: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{"Budget": f"{r['budget']:,}", "f": f"{r['fraction']:g}", "End": f"f = {r['end']:g}",
                           "Seeds": str(r["n"]), "f (%)": number(r["a_mean"], "accuracy"),
                           "End (%)": number(r["b_mean"], "accuracy"), "Lead (points)": points(r["diff"]),
-                          "95% CI or range": _ci(r), "p (Holm)": _p(r)} for _, r in t.iterrows()])  # fmt: skip
+                          "95% CI or range": lead_interval(r), "p (Holm)": holm_p(r)} for _, r in t.iterrows()])  # fmt: skip
 
 
 def reference_table(t: pd.DataFrame) -> pd.DataFrame:

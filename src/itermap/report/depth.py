@@ -11,7 +11,7 @@ from matplotlib.ticker import MaxNLocator
 from itermap.analysis.compare import label
 from itermap.analysis.overview import Analysis
 from itermap.report.figures import STYLE, colours, panel_grid
-from itermap.report.tables import interval, number, params_text, points
+from itermap.report.tables import holm_p, lead_interval, number, params_text, points
 
 TITLES = {
     "anytime": "Anytime: test accuracy of the prediction at step 1, at the trained depth d, and at the last step run",
@@ -49,14 +49,6 @@ def anytime_figure(an: Analysis, dataset: str) -> Figure | None:
     return fig
 
 
-def _ci(r: pd.Series) -> str:
-    return interval(r["ci_low"], r["ci_high"], r["interval"], points)
-
-
-def _p(r: pd.Series) -> str:
-    return "n/a" if pd.isna(r["p"]) else f"{r['p_holm']:.4f}"
-
-
 def _shape(r: pd.Series) -> dict[str, str]:
     return {"Depth": str(r["depth"]), "Width": str(r["hidden"]), "Inject": str(r["inject"]), "Heads": str(r["heads"])}
 
@@ -65,8 +57,8 @@ def tying_table(table: pd.DataFrame) -> pd.DataFrame:
     """Per shape and loss: seeds, both means, the paired difference and its CI, Holm p, and the parameter ratio."""
     return pd.DataFrame([{
         **_shape(r), "Loss": r["loss"], "Seeds": str(r["n"]), "Untied (%)": number(r["a_mean"], "accuracy"),
-        "Tied (%)": number(r["b_mean"], "accuracy"), "Untied - tied (points)": points(r["diff"]), "95% CI or range": _ci(r),
-        "p (Holm)": _p(r), "Params untied / tied": f"{params_text(r['a_params'])} / "
+        "Tied (%)": number(r["b_mean"], "accuracy"), "Untied - tied (points)": points(r["diff"]), "95% CI or range": lead_interval(r),
+        "p (Holm)": holm_p(r), "Params untied / tied": f"{params_text(r['a_params'])} / "
         f"{params_text(r['b_params'])} ({r['a_params'] / r['b_params']:.1f}x)",
     } for _, r in table.iterrows()])  # fmt: skip
 
@@ -76,7 +68,7 @@ def supervision_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{
         **_shape(r), "Tied": "yes" if r["tied"] else "no", "Seeds": str(r["n"]),
         "Every-step (%)": number(r["a_mean"], "accuracy"), "Last-step (%)": number(r["b_mean"], "accuracy"),
-        "Every - last (points)": points(r["diff"]), "95% CI or range": _ci(r), "p (Holm)": _p(r),
+        "Every - last (points)": points(r["diff"]), "95% CI or range": lead_interval(r), "p (Holm)": holm_p(r),
     } for _, r in table.iterrows()])  # fmt: skip
 
 

@@ -46,6 +46,16 @@ def points(x: float) -> str:
     return f"{100 * x:+.2f}"
 
 
+def lead_interval(r: pd.Series) -> str:
+    """A row's difference interval (`ci_low`, `ci_high` of kind `interval`) in percentage points."""
+    return interval(r["ci_low"], r["ci_high"], r["interval"], points)
+
+
+def holm_p(r: pd.Series) -> str:
+    """A row's Holm-adjusted p with 4 decimals ("n/a" where no test was made)."""
+    return "n/a" if pd.isna(r["p"]) else f"{r['p_holm']:.4f}"
+
+
 def rate(k: int, n: int, low: float, high: float) -> str:
     """Diverged runs "k/n", with the rate and its exact 95% interval in percent from MIN_SEEDS runs on."""
     if n < MIN_SEEDS:
