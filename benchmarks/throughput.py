@@ -10,12 +10,18 @@ Prints model-samples/s for both, the pack's achieved GFLOP/s against the fp32 ma
 and last `speedup: X.XX`: total naive time over total pack time for the whole protocol (every
 configuration trains the same number of samples there, so each is weighted by its naive time).
 Training FLOPs are counted as 3 x 2 x forward multiply-adds per sample (forward + two backward matmuls).
+
+With `--packings configs wide` (reference grid) it then times one step of every run of seed2020 (both data sets,
+10 seeds: 420 runs) in the packs each packing of `study/compose.py` makes, against the naive loop's 420 steps,
+`--repeats` times with the packings interleaved, and prints the median protocol step and its speedup for each.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
+import statistics
 import time
 
 import torch
@@ -24,6 +30,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from itermap.data import load
 from itermap.models import MLPConfig, RNNConfig, UnrolledConfig, family
+from itermap.study.compose import packed
+from itermap.study.plan import Pack, make_plan
+from itermap.study.spec import load_spec
 from itermap.train import PackTrainer, TrainConfig, batches
 from itermap.train.trainer import prepare
 
@@ -82,6 +91,37 @@ def pack_seconds(cfg, data, train: TrainConfig, seeds: int, steps: int, warmup: 
     return (time.perf_counter() - t0) / steps
 
 
+def wide_pack_seconds(pack: Pack, sources: dict, train: TrainConfig, steps: int, warmup: int) -> float:
+    """Seconds per step of a pack as the planner composed it, each member on its data set's stand-in."""
+    trainer = PackTrainer([r.cfg for r in pack.runs], train, pack.seeds, [sources[r.dataset] for r in pack.runs])
+    order = batches(trainer.orders(1), train.batch_size)
+    for i in range(warmup):
+        trainer.step(order[i % len(order)])
+    t0 = time.perf_counter()
+    for i in range(steps):
+        trainer.step(order[i % len(order)])
+    return (time.perf_counter() - t0) / steps
+
+
+def protocol(data, train: TrainConfig, packings: list[str], naive: dict[str, float], args) -> None:
+    """seed2020's 420 runs, one step each: the naive loop against the packs of each packing, interleaved."""
+    plan = make_plan(load_spec("seed2020"))
+    # Both data sets' stand-ins: the mini set under two names, so that a wide pack stacks and offsets two of them.
+    sources = {"mnist": dataclasses.replace(data, name="mnist"), "fashion-mnist": data}
+    compositions = {k: packed(plan, "cpu", k).packs for k in packings}
+    naive_step = sum(naive[r.cfg.arch] * train.batch_size for r in plan.runs)
+    steps: dict[str, list[float]] = {k: [] for k in packings}
+    for _ in range(args.repeats):
+        for k, packs in compositions.items():
+            steps[k].append(sum(wide_pack_seconds(p, sources, train, args.steps, args.warmup) for p in packs))
+    print(f"\nseed2020, 420 runs, one step of batch {train.batch_size} each ({args.repeats} interleaved repeats, median):")
+    print(f"  naive loop            {1e3 * naive_step:9.1f} ms")
+    for k, times in steps.items():
+        step = statistics.median(times)
+        print(f"  packing {k:<8} {len(compositions[k]):3} packs {1e3 * step:9.1f} ms  speedup {naive_step / step:6.2f}"
+              f"  (repeats: {', '.join(f'{1e3 * t:.0f}' for t in times)} ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", choices=sorted(GRIDS), default="reference")
@@ -90,6 +130,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--packings", nargs="*", default=[], choices=["configs", "wide", "auto"])
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -106,9 +148,10 @@ def main() -> None:
             f"\nbatch {b}: {'config':<22} {'params':>7} {'naive s/s':>11} {'pack s/s':>11} {'speedup':>8} {'GFLOP/s':>8} {'% peak':>7}"
         )
         naive_total = pack_total = 0.0
+        naive = {}  # s per model-sample, by arch
         for cfg in GRIDS[args.grid]:
             fam = family(cfg)
-            t_naive = naive_seconds(cfg, data, train, args.steps, args.warmup) / b  # s per model-sample
+            t_naive = naive[cfg.arch] = naive_seconds(cfg, data, train, args.steps, args.warmup) / b
             t_pack = pack_seconds(cfg, data, train, args.seeds, args.steps, args.warmup) / (b * args.seeds)
             gflops = 6 * fam.macs(cfg) / t_pack / 1e9
             naive_total, pack_total = naive_total + t_naive, pack_total + t_pack
@@ -118,6 +161,8 @@ def main() -> None:
             )
         totals[b] = naive_total / pack_total
         print(f"batch {b}: protocol-weighted speedup {totals[b]:.2f}")
+        if args.packings and args.grid == "reference":
+            protocol(data, train, args.packings, naive, args)
     print(f"speedup: {totals[args.batch_sizes[0]]:.2f}")
 
 

@@ -25,7 +25,7 @@ from itermap import __version__
 from itermap.study.errors import StudyError
 
 if TYPE_CHECKING:
-    from itermap.study.plan import Plan
+    from itermap.study.plan import Pack, Plan, Run
     from itermap.study.spec import Spec
 
 console = Console()
@@ -83,6 +83,11 @@ DeviceOpt = Annotated[
     str, typer.Option("--device", envvar="ITERMAP_DEVICE", help="cpu, cuda or auto (cuda when available).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")]
+PackingOpt = Annotated[
+    str,
+    typer.Option("--packing", help="Which runs train together: auto (the device's cost model), configs (one "
+                 "configuration per pack) or wide (every width and data set that can share a pack)."),
+]  # fmt: skip
 
 
 def info(text: str) -> None:
@@ -167,27 +172,34 @@ def plan(
         Path | None, typer.Option("--out", help="A study folder: say how many of the runs are done there.")
     ] = None,
     as_json: JsonOpt = False,
+    packing: PackingOpt = "auto",
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, envvar="ITERMAP_WORKERS", help="Estimate for N packs at once (CPU).")
+    ] = 1,
 ) -> None:
     """Show a study's runs and packs, parameter counts, multiply-adds and estimated time on the chosen device."""
-    from itermap.study.estimate import check_memory, estimate_seconds, pack_macs
+    from itermap.study.compose import packed
+    from itermap.study.estimate import check_memory, estimate_seconds, pack_macs, wall_seconds
     from itermap.study.plan import make_plan
     from itermap.study.runner import device_name, finished_in, resolve_device, resolve_spec
 
-    the_plan = make_plan(resolve_spec(study, seeds, epochs, names(datasets)))
+    configs = make_plan(resolve_spec(study, seeds, epochs, names(datasets)))
     device = resolve_device(device)
+    the_plan = packed(configs, device, packing)
     check_memory(the_plan, device)
     seconds = estimate_seconds(the_plan, device) if calibrate else {}
     macs = sum(pack_macs(p) for p in the_plan.packs)
     done = finished_in(the_plan, out) if out is not None else None
+    wall = wall_seconds(the_plan, seconds, workers) if seconds else None
     if as_json:
-        print_json(plan_document(the_plan, device, seconds, macs, done))
+        print_json(plan_document(the_plan, device, seconds, wall, macs, done))
         return
-    table = Table("data set", "arch", "params", "MACs/example", "budget", "seeds", "epochs", "est. time")
-    for p in the_plan.packs:
-        run = p.first
-        est = duration(seconds[p.pack_id]) if seconds else "-"
-        table.add_row(run.dataset, run.cfg.arch, f"{run.params:,}", f"{run.macs:,}", f"{run.budget:,}" if run.budget else "",
-                      str(len(p.seeds)), str(run.train.epochs), est)  # fmt: skip
+    table = Table("pack", "data set", "arch", "params", "MACs/example", "budget", "seeds", "epochs", "est. time")
+    for i, p in enumerate(the_plan.packs, 1):
+        for j, (run, seeds_of) in enumerate(configurations(p)):
+            est = duration(seconds[p.pack_id]) if seconds and j == 0 else ""
+            table.add_row(str(i) if j == 0 else "", run.dataset, run.cfg.arch, f"{run.params:,}", f"{run.macs:,}",
+                          f"{run.budget:,}" if run.budget else "", str(len(seeds_of)), str(run.train.epochs), est)  # fmt: skip
     console.print(table)
     if verbosity["level"] > 0:
         runs = Table("run id", "pack id", "data set", "arch", "seed")
@@ -199,25 +211,37 @@ def plan(
         console.print(f"note: {note}", highlight=False)
     console.print(f"{the_plan.spec.study.name}: {len(the_plan.runs)} runs in {len(the_plan.packs)} packs, "
                   f"{macs:.2g} multiply-adds of training", highlight=False)  # fmt: skip
-    if seconds:
-        console.print(f"estimated time on {device_name(device)}: {duration(sum(seconds.values()))} "
+    if wall is not None:
+        at_once = f" with {workers} packs at once" if workers > 1 else ""
+        console.print(f"estimated time on {device_name(device)}{at_once}: {duration(wall)} "
                       "(from a short calibration; rough)", highlight=False)  # fmt: skip
     if done is not None:
         console.print(f"{out}: {done} of {len(the_plan.runs)} runs already finished there; `itermap run` trains the "
                       f"other {len(the_plan.runs) - done}", highlight=False)  # fmt: skip
 
 
-def plan_document(the_plan: Plan, device: str, seconds: dict[str, float], macs: float, done: int | None) -> dict:
+def configurations(pack: Pack) -> list[tuple[Run, list[int]]]:
+    """A pack's configurations (data set, config, training), each as its first run and the seeds it trains."""
+    found: dict[tuple, tuple[Run, list[int]]] = {}
+    for r in pack.runs:
+        found.setdefault((r.dataset, r.cfg.model_dump_json(), r.train.model_dump_json()), (r, []))[1].append(r.seed)
+    return list(found.values())
+
+
+def plan_document(
+    the_plan: Plan, device: str, seconds: dict[str, float], wall: float | None, macs: float, done: int | None
+) -> dict:
     """`plan --json`: the study, its runs and packs (sizes, estimated seconds when calibrated) and its notes."""
-    packs = [{"pack_id": p.pack_id, "dataset": p.first.dataset, "arch": p.first.cfg.arch, "params": p.first.params,
-              "macs": p.first.macs, "budget": p.first.budget, "seeds": p.seeds, "epochs": p.first.train.epochs,
-              "run_ids": [r.run_id for r in p.runs], "estimated_seconds": seconds.get(p.pack_id)}
+    packs = [{"pack_id": p.pack_id, "epochs": p.first.train.epochs, "run_ids": [r.run_id for r in p.runs],
+              "estimated_seconds": seconds.get(p.pack_id),
+              "configurations": [{"dataset": r.dataset, "arch": r.cfg.arch, "params": r.params, "macs": r.macs,
+                                  "budget": r.budget, "seeds": seeds_of} for r, seeds_of in configurations(p)]}
              for p in the_plan.packs]  # fmt: skip
     runs = [{"run_id": r.run_id, "pack_id": p.pack_id, "dataset": r.dataset, "family": r.cfg.family, "arch": r.cfg.arch,
              "params": r.params, "macs": r.macs, "budget": r.budget, "seed": r.seed, "epochs": r.train.epochs}
             for p in the_plan.packs for r in p.runs]  # fmt: skip
     return {"study": the_plan.spec.study.name, "device": device, "macs": macs,
-            "estimated_seconds": sum(seconds.values()) if seconds else None, "finished": done,
+            "estimated_seconds": wall, "finished": done,
             "notes": the_plan.notes, "packs": packs, "runs": runs}  # fmt: skip
 
 
@@ -253,10 +277,11 @@ def run(
         str,
         typer.Option("--shard", help="Train only the i-th of N disjoint parts of the plan (i/N); `merge` joins them."),
     ] = "1/1",
+    packing: PackingOpt = "auto",
 ) -> None:
     """Train a study into its folder; the same command again resumes it after an interruption."""
     train(study, out, device, seeds, epochs, names(datasets), force_new=force_new, quiet=quiet, workers=workers,
-          executor=executor, address=address, shard=shard)  # fmt: skip
+          executor=executor, address=address, shard=shard, packing=packing)  # fmt: skip
 
 
 def train(study: str | Spec, *args: object, quiet: bool, **options: object) -> None:

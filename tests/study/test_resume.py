@@ -6,27 +6,38 @@ import random
 import sqlite3
 from contextlib import closing
 
+import pytest
+
 LONG = dict(epochs=5, limit_train=1500, mlp_hidden="[[16], [16, 16]]")
 
 
+# Wide packs: two widths of MLP-1 (8 and 16) on two data sets of one size, 8 members in one padded pack.
+WIDE = dict(LONG, mlp_hidden="[[8], [16], [16, 16]]", datasets='["fashion-mnist-mini", "fashion-mnist"]')
+
+
+@pytest.mark.parametrize(("setting", "packing", "runs", "largest"), [(LONG, "auto", 8, 2), (WIDE, "wide", 20, 8)],
+                         ids=["ordinary", "wide"])  # fmt: skip
 def test_kill_and_resume_equals_uninterrupted(
-    tiny_spec, start_itermap, cli, metric_rows, count_rows, kill_when, tmp_path
+    tiny_spec, start_itermap, cli, metric_rows, count_rows, kill_when, tmp_path, setting, packing, runs, largest
 ):
-    spec = tiny_spec(**LONG)
-    reference = cli("run", spec, "--out", tmp_path / "reference", "--device", "cpu")  # same process setup as below
+    spec, how = tiny_spec(**setting), ("--device", "cpu", "--packing", packing)
+    reference = cli("run", spec, "--out", tmp_path / "reference", *how)  # same process setup as below
     assert reference.returncode == 0, reference.stderr
     want = metric_rows(tmp_path / "reference")
-    assert len(want) == 8 * (5 * 2 + 3 * 2)
+    assert len(want) == runs * (5 * 2 + 3 * 2)
+    with closing(sqlite3.connect(tmp_path / "reference" / "results.sqlite")) as db:
+        members = db.execute("SELECT COUNT(*) FROM runs GROUP BY pack_id").fetchall()
+    assert max(n for (n,) in members) == largest  # runs in the largest pack
 
     out = tmp_path / "killed"
     k = random.Random().randint(1, len(want) // 2)  # a random moment: after k committed rows
-    proc = start_itermap("run", spec, "--out", out, "--device", "cpu")
+    proc = start_itermap("run", spec, "--out", out, *how)
     kill_when(proc, lambda: count_rows(out) >= k)
     partial = metric_rows(out)
     assert k <= len(partial) < len(want)
     assert set(partial) <= set(want), "rows committed before the kill are final"
 
-    resumed = cli("run", spec, "--out", out, "--device", "cpu")
+    resumed = cli("run", spec, "--out", out, *how)
     assert resumed.returncode == 0, resumed.stderr
     got = metric_rows(out)
     assert got == want  # every value equal as floats, none missing, none duplicated (the table is unique too)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -134,3 +136,38 @@ def test_diverged_member_is_marked_and_isolated():
     assert {r.member for r in rows} == {0, 2}
     for k in healthy.params:
         torch.testing.assert_close(sick.params[k][[0, 2]], healthy.params[k], rtol=1e-12, atol=0)
+
+
+WIDE = {
+    "mlp": [MLPConfig(hidden=[w, w]) for w in (3, 5, 8)],
+    "rnn": [RNNConfig(hidden=h, layers=2, window=4) for h in (2, 5, 7)],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(WIDE))
+@pytest.mark.parametrize("order", ["per-seed", "shared"])
+def test_wide_pack_equals_ordinary_packs(kind, order):
+    """Three widths on two data sets in one padded pack, 20 steps, float64: every member's params and metrics equal
+    those of its configuration's own pack on its own data set to 1e-9, and every padded entry stays exactly 0."""
+    cfgs, datas = WIDE[kind], [toy_data(seed=0), toy_data(seed=1)]
+    datas[1] = dataclasses.replace(datas[1], name="toy-b", mean=0.4, std=0.3)  # standardized with its own stats
+    train = TrainConfig(epochs=1, batch_size=16, lr=1e-2, dtype="float64", data_order=order, data_seed=3,
+                        eval_steps=True)  # fmt: skip
+    members = [(cfg, d, seed) for cfg in cfgs for d in (0, 1) for seed in (4, 5)]
+    wide = PackTrainer([c for c, _, _ in members], train, [s for *_, s in members], [datas[d] for _, d, _ in members])
+    assert wide.cfg == cfgs[-1] and wide.source is not None
+    wide_rows = wide.run_epoch()  # 320 / 16 = 20 steps, then the test and train evaluations
+    for i, (cfg, d, seed) in enumerate(members):
+        alone = PackTrainer(cfg, train, [seed], datas[d])
+        rows = alone.run_epoch()
+        got, want = wide.member_params(i), alone.member_params(0)
+        assert got.keys() == want.keys()
+        for k in want:
+            assert got[k].shape == want[k].shape
+            torch.testing.assert_close(got[k], want[k], rtol=1e-9, atol=1e-12)
+        mine = {(r.split, r.metric, r.step): r.value for r in wide_rows if r.member == i}
+        assert mine == pytest.approx({(r.split, r.metric, r.step): r.value for r in rows}, rel=1e-9, abs=1e-12)
+        for k, v in wide.params.items():  # outside the member's own corner: exactly zero, after Adam moved it
+            padded = v[i].detach().clone()
+            padded[tuple(slice(0, n) for n in want[k].shape)] = 0
+            assert torch.count_nonzero(padded) == 0, k

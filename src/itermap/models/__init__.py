@@ -53,6 +53,19 @@ def family(cfg: FamilyConfig) -> Family:
     return FAMILIES[cfg.family]
 
 
+def cover(cfgs: list[FamilyConfig]) -> FamilyConfig:
+    """The one shape that members of these configurations train in together: their shared config, or all of them
+    padded to the widest (`FamilyConfig.padded`); a ValueError where they differ in more than width."""
+    first, width = cfgs[0], max(c.width for c in cfgs)
+    if all(c == first for c in cfgs):
+        return first
+    wide = first.padded(width)
+    if wide is None or any(c.padded(width) != wide for c in cfgs):
+        archs = ", ".join(dict.fromkeys(c.arch for c in cfgs))
+        raise ValueError(f"{archs}: configurations that differ in more than width cannot share a pack")
+    return wide
+
+
 def parse_config(doc: dict[str, Any]) -> FamilyConfig:
     """A family config from its dict (as stored with a run); raises ValueError for an unknown family."""
     name = doc.get("family")
@@ -71,6 +84,7 @@ __all__ = [
     "RNNConfig",
     "SparseConfig",
     "UnrolledConfig",
+    "cover",
     "family",
     "name_of",
     "parse_config",

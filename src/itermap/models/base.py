@@ -59,6 +59,15 @@ class FamilyConfig(BaseModel):
         """A [[matched]] entry's fields with its width set to `width`; a ValueError reads "key: what is wrong"."""
         raise ValueError(f"family: {fields.get('family')!r} has no width to solve for a parameter budget")
 
+    def padded(self, width: int) -> FamilyConfig | None:
+        """This configuration widened to `width` (>= its own), for a wide pack; None where the family cannot pad.
+
+        A family that pads promises: every param of this config is the leading corner of the widened config's
+        (w [h, in] sits in W [H, in] as W[:h, :in]), and the extra units, started at zero, stay exactly zero in
+        training, so that a member trains in the wider shape as it would alone (see `trainer.PackTrainer`).
+        """
+        return None
+
 
 REQUIRED = ("arch", "width", "depth")  # what a Config gives beyond this base, as a property or a field
 FUNCTIONS = ("view", "init", "forward", "count_params", "macs", "to_torch")  # what `Family` asks of a module

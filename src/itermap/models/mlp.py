@@ -42,6 +42,11 @@ class MLPConfig(FamilyConfig):
             raise ValueError(f"layers: a whole number >= 1 of hidden layers to size (got {layers!r})")
         return {**fixed, "hidden": [width] * layers}
 
+    def padded(self, width: int) -> MLPConfig | None:
+        """Every hidden layer `width` wide. A padded unit j has zero in-weights, bias and out-weights, so its output
+        is act(0) = 0 (tanh, relu and identity all map 0 to 0) and every gradient through it is 0: it stays 0."""
+        return self.model_copy(update={"hidden": [width] * len(self.hidden)}) if width >= self.width else None
+
     @property
     def sizes(self) -> list[int]:
         """Widths of every layer's output, input first: [784, *hidden, classes]."""

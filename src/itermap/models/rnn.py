@@ -51,6 +51,11 @@ class RNNConfig(FamilyConfig):
     def sized(cls, fields: dict[str, Any], width: int) -> dict[str, Any]:
         return {**fields, "hidden": width}
 
+    def padded(self, width: int) -> RNNConfig | None:
+        """`width` hidden units per layer. A padded unit has zero W_ih and W_hh rows and columns, biases and readout
+        column: h_t = tanh(0) = 0 at every step, and every gradient through it is 0, so it stays 0."""
+        return self.model_copy(update={"hidden": width}) if width >= self.hidden else None
+
     @property
     def inputs(self) -> int:
         """Inputs per step: window columns of H pixels (or window rows of W pixels)."""

@@ -50,6 +50,20 @@ def stack(members: list[Params]) -> Params:
     return {k: torch.stack([m[k] for m in members]) for k in members[0]}
 
 
+def pad(params: Params, shapes: dict[str, torch.Size]) -> Params:
+    """One member's params, each zero-padded to `shapes` with the original in its leading corner."""
+    out = {}
+    for k, v in params.items():
+        out[k] = v.new_zeros(shapes[k])
+        out[k][tuple(slice(0, n) for n in v.shape)] = v
+    return out
+
+
+def crop(params: Params, shapes: dict[str, torch.Size]) -> Params:
+    """The leading corner of each of one member's params, of the given `shapes` (undoes `pad`)."""
+    return {k: v[tuple(slice(0, n) for n in shapes[k])] for k, v in params.items()}
+
+
 def member(params: Params, i: int) -> Params:
     """Member i of stacked params, as one-member params (views, no copy)."""
     return {k: v[i] for k, v in params.items()}

@@ -13,42 +13,36 @@ from collections import defaultdict
 
 import torch
 
-from itermap.data import DATASETS, Dataset
+from itermap.data import Dataset
 from itermap.models import family
 from itermap.study.errors import StudyError
 from itermap.study.plan import Pack, Plan
+from itermap.study.training import one_thread
 from itermap.train import PackTrainer
 
 CALIBRATION_EXAMPLES = 2048
 
 
-def split_sizes(pack: Pack) -> tuple[int, int]:
-    """Train and test examples a pack sees (its data set's sizes, capped by limit_train/limit_test)."""
-    run = pack.first
-    n_train, n_test = DATASETS[run.dataset].sizes
-    return min(n_train, run.limit_train or n_train), min(n_test, run.limit_test or n_test)
-
-
 def example_units(pack: Pack) -> float:
     """Trained-example equivalents of the whole pack: epochs x (train + evaluations / 3)."""
-    train, (n_train, n_test) = pack.first.train, split_sizes(pack)
+    train, (n_train, n_test) = pack.first.train, pack.first.sizes  # the same for all its runs
     evals = n_test / train.eval_test_every + n_train / train.eval_train_every
     return train.epochs * (n_train + evals / 3)
 
 
 def pack_macs(pack: Pack) -> float:
-    """Multiply-adds to train the pack (backward counted as twice the forward)."""
-    return 3 * example_units(pack) * len(pack.runs) * pack.first.macs
+    """Multiply-adds to train the pack's runs (backward counted as twice the forward; a wide pack's padding not)."""
+    return 3 * example_units(pack) * sum(r.macs for r in pack.runs)
 
 
 def work(pack: Pack) -> int:
-    return len(pack.runs) * pack.first.macs
+    """Multiply-adds of one example through every member, padding included: what a pack's step time grows with."""
+    return len(pack.runs) * family(pack.cfg).macs(pack.cfg)
 
 
 def pack_bytes(pack: Pack) -> int:
     """Memory a pack's training holds besides data and activations: each member's weights, gradients, Adam's moments."""
-    run = pack.first
-    return 4 * len(pack.runs) * run.params * run.train.torch_dtype.itemsize
+    return 4 * len(pack.runs) * family(pack.cfg).count_params(pack.cfg) * pack.first.train.torch_dtype.itemsize
 
 
 def device_memory(device: str) -> int:
@@ -63,8 +57,8 @@ def check_memory(plan: Plan, device: str) -> None:
     pack = max(plan.packs, key=pack_bytes)
     need, have = pack_bytes(pack), device_memory(device)
     if need > have:
-        raise StudyError(f"{plan.spec.origin}: {pack.first.cfg.arch} has {pack.first.params:,} parameters; "
-                         f"{len(pack.runs)} seeds of it need {need / 2**30:,.1f} GiB for weights, gradients and "
+        raise StudyError(f"{plan.spec.origin}: {pack.cfg.arch} has {family(pack.cfg).count_params(pack.cfg):,} "
+                         f"parameters; {len(pack.runs)} members of it need {need / 2**30:,.1f} GiB for weights, gradients and "
                          f"Adam's state, more than the {have / 2**30:,.1f} GiB of {device}: use smaller models "
                          "or fewer seeds")  # fmt: skip
 
@@ -79,7 +73,7 @@ def calibrate(pack: Pack, device: str) -> float:
     train = run.train.model_copy(update={"epochs": 3, "eval_train_every": 1, "eval_test_every": 1})
     # students: a fresh member of their own shape as the stand-in teacher (its logits are computed once, untimed)
     teacher = (run.cfg, family(run.cfg).init(run.cfg, 0)) if run.train.teacher else None
-    trainer = PackTrainer(run.cfg, train, pack.seeds, data, device, teacher)
+    trainer = PackTrainer([r.cfg for r in pack.runs], train, pack.seeds, data, device, teacher)
     trainer.run_epoch()  # warm-up
     times = []
     for _ in range(2):
@@ -95,11 +89,24 @@ def estimate_seconds(plan: Plan, device: str) -> dict[str, float]:
     for pack in plan.packs:
         by_family[pack.first.cfg.family].append(pack)
     out: dict[str, float] = {}
-    calibrate(min(plan.packs, key=work), device)  # the first training in a process pays one-off setup costs
-    for packs in by_family.values():
-        small, large = min(packs, key=work), max(packs, key=work)
-        c_small, c_large = calibrate(small, device), calibrate(large, device)
-        slope = max(0.0, (c_large - c_small) / (work(large) - work(small))) if work(large) > work(small) else 0.0
-        base = max(0.0, c_small - slope * work(small))
-        out.update({p.pack_id: (base + slope * work(p)) * example_units(p) for p in packs})
+    with one_thread():  # as every training of a study runs
+        calibrate(min(plan.packs, key=work), device)  # the first training in a process pays one-off setup costs
+        for packs in by_family.values():
+            small, large = min(packs, key=work), max(packs, key=work)
+            c_small, c_large = calibrate(small, device), calibrate(large, device)
+            slope = max(0.0, (c_large - c_small) / (work(large) - work(small))) if work(large) > work(small) else 0.0
+            base = max(0.0, c_small - slope * work(small))
+            out.update({p.pack_id: (base + slope * work(p)) * example_units(p) for p in packs})
     return out
+
+
+def wall_seconds(plan: Plan, seconds: dict[str, float], workers: int) -> float:
+    """The study's wall time when `workers` processes take its packs in plan order, each the next one free (as
+    `--workers` does); its teachers first, as `run_packs` trains them."""
+    teachers = [p for p in plan.packs if p.first.run_id in plan.teachers]
+    free = [0.0] * workers  # when each worker is next free
+    for group in (teachers, [p for p in plan.packs if p not in teachers]):
+        for pack in group:
+            free[free.index(min(free))] += seconds[pack.pack_id]
+        free = [max(free)] * workers  # the students start once every teacher is trained
+    return free[0]

@@ -15,7 +15,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from itermap.models import FamilyConfig, family
+from itermap.data import DATASETS
+from itermap.models import FamilyConfig, cover, family
 from itermap.study.errors import SpecError
 from itermap.study.families import FROM_DATA, build, build_train, check_loss, config_class, is_list_field
 from itermap.study.matched import solve, template
@@ -77,6 +78,12 @@ class Run:
         return family(self.cfg).count_params(self.cfg)
 
     @property
+    def sizes(self) -> tuple[int, int]:
+        """Train and test examples the run sees (its data set's sizes, capped by limit_train/limit_test)."""
+        n_train, n_test = DATASETS[self.dataset].sizes
+        return min(n_train, self.limit_train or n_train), min(n_test, self.limit_test or n_test)
+
+    @property
     def macs(self) -> int:
         """Multiply-adds of one example's forward pass."""
         return family(self.cfg).macs(self.cfg)
@@ -84,7 +91,8 @@ class Run:
 
 @dataclass(frozen=True)
 class Pack:
-    """Runs of one configuration and training config that differ only in seed, trained together."""
+    """Runs trained together: of one configuration and training config, differing only in seed; or, joined into a
+    wide pack (study/compose.py), of several widths of one shape and several data sets of one size."""
 
     runs: tuple[Run, ...]
 
@@ -95,6 +103,17 @@ class Pack:
     @property
     def seeds(self) -> list[int]:
         return [r.seed for r in self.runs]
+
+    @property
+    def cfg(self) -> FamilyConfig:
+        """The shape its members train in: their one configuration, or in a wide pack the widest (`models.cover`)."""
+        return cover([r.cfg for r in self.runs])
+
+    @property
+    def label(self) -> str:
+        """Its configurations and data sets, e.g. "rnn-1x8, rnn-1x16 on mnist, fashion-mnist"."""
+        archs, datasets = dict.fromkeys(r.cfg.arch for r in self.runs), dict.fromkeys(r.dataset for r in self.runs)
+        return f"{', '.join(archs)} on {', '.join(datasets)}"
 
     @cached_property
     def pack_id(self) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 import itermap
+from itermap.study.compose import Packing, packed
 from itermap.study.environment import environment
 from itermap.study.errors import StudyError
 from itermap.study.estimate import check_memory
@@ -178,8 +179,7 @@ class Recorder:
         self.store.start_pack(pack.pack_id, [r.run_id for r in pack.runs], message.epoch, message.diverged, self.device,
                               message.threads)  # fmt: skip
         self.test_acc[pack.pack_id] = None
-        label = f"{pack.first.cfg.arch} on {pack.first.dataset}"
-        self.progress.pack(pack.pack_id, label, message.epoch, pack.first.train.epochs, len(pack.runs))
+        self.progress.pack(pack.pack_id, pack.label, message.epoch, pack.first.train.epochs, len(pack.runs))
 
     def epoch_done(self, pack: Pack, message: EpochDone) -> None:
         """Final weights (if any), then the epoch's commit, then the checkpoint: the order crash safety rests on."""
@@ -221,12 +221,14 @@ def run_study(
     executor: str = "local",
     address: str | None = None,
     shard: str = WHOLE,
+    packing: Packing = "auto",
 ) -> Path:
     """Train a study (preset name, TOML path or Spec) into its folder, resuming what is there; returns the folder.
 
     `executor` 'local' trains here, or with `workers` > 1 that many packs at once in worker processes of one thread
     each, on the CPU; 'ray' trains each pack as a task on the Ray cluster at `address` (a new local one when None).
-    `shard` 'i/N' trains only the i-th of N disjoint parts of the plan (see `shards`).
+    `shard` 'i/N' trains only the i-th of N disjoint parts of the plan (see `shards`). `packing` says which runs
+    train together (see `compose`): by the device's cost model, one configuration per pack, or as wide as can be.
     """
     if not isinstance(workers, int) or workers < 1:
         raise StudyError(f"--workers {workers}: give a whole number of at least 1")
@@ -242,17 +244,19 @@ def run_study(
                          "use --workers 1 for the GPU, or --device cpu")  # fmt: skip
     index, count = parse_shard(shard)
     spec = resolve_spec(study, seeds, epochs, datasets)
-    whole = make_plan(spec)
-    plan = shard_of(whole, index, count)
-    if not plan.packs:
-        raise StudyError(f"--shard {shard}: the plan has only {len(whole.packs)} packs, so shard {index} would be "
-                         f"empty; split it into at most {len(whole.packs)} shards")  # fmt: skip
+    configs = make_plan(spec)  # a spec's faults are reported before a device or cluster is sought
     if executor == "ray":
         device, name, cpus, label = ray_device(device, address)
     else:
         device = resolve_device("cpu" if workers > 1 and device == "auto" else device)
-        check_memory(plan, device)
         name, label = device_name(device), "local"
+    whole = packed(configs, device, packing)
+    plan = shard_of(whole, index, count)
+    if not plan.packs:
+        raise StudyError(f"--shard {shard}: the plan has only {len(whole.packs)} packs, so shard {index} would be "
+                         f"empty; split it into at most {len(whole.packs)} shards")  # fmt: skip
+    if executor != "ray":
+        check_memory(plan, device)
     folder = Path(out) if out is not None else Path("runs") / spec.study.name
     folder.mkdir(parents=True, exist_ok=True)
     progress = progress or StudyProgress(quiet=quiet)

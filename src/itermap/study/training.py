@@ -104,16 +104,17 @@ def subset(data: Dataset, limit_train: int | None, limit_test: int | None) -> Da
 
 
 class PackData:
-    """Each pack's data set (subset applied), keeping one loaded data set in memory at a time."""
+    """Each member's data set (subset applied) of a pack, keeping only one pack's data sets in memory at a time."""
 
     def __init__(self, data_dir: str | Path | None):
         self.data_dir, self.loaded = data_dir, {}
 
-    def __call__(self, pack: Pack) -> Dataset:
-        run = pack.first
-        if run.dataset not in self.loaded:
-            self.loaded = {run.dataset: load(run.dataset, self.data_dir)}
-        return subset(self.loaded[run.dataset], run.limit_train, run.limit_test)
+    def __call__(self, pack: Pack) -> list[Dataset]:
+        names = list(dict.fromkeys(r.dataset for r in pack.runs))
+        self.loaded = {n: self.loaded.get(n) or load(n, self.data_dir) for n in names}
+        run = pack.first  # the limits are the same for all its runs
+        subsets = {n: subset(self.loaded[n], run.limit_train, run.limit_test) for n in names}
+        return [subsets[r.dataset] for r in pack.runs]
 
 
 def saved_state(checkpoint: Path) -> bytes | None:
@@ -138,7 +139,7 @@ def teacher_of(folder: Path, pack: Pack) -> TeacherWeights | None:
 
 def pack_epochs(
     pack: Pack,
-    data: Dataset,
+    data: list[Dataset],
     device: str,
     checkpoint: Path,
     state: bytes | None,
@@ -153,11 +154,12 @@ def pack_epochs(
     (`recorded`, the epochs its runs have committed, is at least the checkpoint's); one ahead of the store (a store deleted or rolled back) is discarded
     and the pack trains from its first epoch, so no epoch goes unrecorded. Students get their `teacher` (`teacher_of`).
     """
-    run = pack.first
-    if data.train_images.shape[1:] != run.cfg.image or data.classes != run.cfg.classes:
-        raise StudyError(f"{data.name}: images {tuple(data.train_images.shape[1:])} with {data.classes} classes, "
-                         f"but {run.cfg.arch} expects {run.cfg.image} with {run.cfg.classes}")  # fmt: skip
-    trainer = PackTrainer(run.cfg, run.train, pack.seeds, data, device, teacher)
+    cfgs, run = [r.cfg for r in pack.runs], pack.first
+    for d in {id(d): d for d in data}.values():
+        if d.train_images.shape[1:] != run.cfg.image or d.classes != run.cfg.classes:
+            raise StudyError(f"{d.name}: images {tuple(d.train_images.shape[1:])} with {d.classes} classes, "
+                             f"but {run.cfg.arch} expects {run.cfg.image} with {run.cfg.classes}")  # fmt: skip
+    trainer = PackTrainer(cfgs, run.train, pack.seeds, data, device, teacher)
     if state is not None:
         try:
             trainer.load_state_dict(torch.load(io.BytesIO(state), map_location="cpu", weights_only=True))
@@ -166,7 +168,7 @@ def pack_epochs(
                              f"that pack again from its first epoch (its rows are recomputed)") from None  # fmt: skip
     discarded = None
     if trainer.epoch > recorded:
-        discarded, trainer = trainer.epoch, PackTrainer(run.cfg, run.train, pack.seeds, data, device, teacher)
+        discarded, trainer = trainer.epoch, PackTrainer(cfgs, run.train, pack.seeds, data, device, teacher)
     yield PackStarted(pack.pack_id, trainer.epoch, list(trainer.diverged), torch.get_num_threads(), discarded)
     finished = False
     while not finished:

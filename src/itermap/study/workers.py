@@ -51,7 +51,7 @@ class Failed:
 
 def train_in_workers(todo: list[Task], training: Training, record: Record, workers: int) -> None:
     """Train `todo` in `workers` processes, passing each of their messages to `record` here, in the driver."""
-    for name in dict.fromkeys(p.first.dataset for p, _ in todo):
+    for name in dict.fromkeys(r.dataset for p, _ in todo for r in p.runs):
         load(name, training.data_dir)  # a missing file is fetched (or reported) once, here, not by several at once
     ctx = multiprocessing.get_context("spawn")
     tasks = list(reversed(todo))  # popped from the end: in order

@@ -4,6 +4,11 @@ Each member's loss (train/losses.py, by name) is a mean over its own minibatch; 
 gradient for member m is exactly the gradient of m's own loss. Adam is elementwise, so one Adam over the
 stacked tensors is M independent Adams. Together with per-seed init and data order, a run's numbers do not
 depend on which other runs share its pack.
+
+A wide pack holds members of several widths of one shape (`models.cover`) and of several data sets of one size.
+Each member's params are zero-padded to the widest (`stacked.pad`); the padded units stay exactly zero (the
+families' `padded` says why), so each member trains as it would alone, up to the rounding of sums that now run
+over a few more zeros. Each member gathers its minibatches from its own data set.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from itermap.data import Dataset, views
-from itermap.models import FamilyConfig, family
-from itermap.models.stacked import Params, stack
+from itermap.models import FamilyConfig, cover, family
+from itermap.models.stacked import Params, crop, pad, stack
 from itermap.train.config import TrainConfig
 from itermap.train.losses import LOSSES, teacher_kl
 from itermap.train.order import batches, epoch_order
@@ -67,34 +72,56 @@ class PackTrainer:
 
     def __init__(
         self,
-        cfg,
+        cfg: FamilyConfig | list[FamilyConfig],
         train: TrainConfig,
         seeds: list[int],
-        data: Dataset,
+        data: Dataset | list[Dataset],
         device: str = "cpu",
         teacher: tuple[FamilyConfig, Params] | None = None,
     ):
-        if LOSSES[train.loss].steps and not cfg.has_steps:
-            raise ValueError(f"loss {train.loss!r} needs per-step logits, which family {cfg.family!r} does not produce")
+        """`cfg` and `data`: one for every member, or a list with one per member (a wide pack)."""
+        self.seeds, self.train, self.device = list(seeds), train, device
+        m = len(self.seeds)
+        self.cfgs = list(cfg) if isinstance(cfg, list) else [cfg] * m  # each member's own configuration
+        datas = list(data) if isinstance(data, list) else [data] * m
+        self.cfg = cover(self.cfgs)  # the shape every member trains in
+        if LOSSES[train.loss].steps and not self.cfg.has_steps:
+            raise ValueError(
+                f"loss {train.loss!r} needs per-step logits, which family {self.cfg.family!r} does not produce"
+            )
         if LOSSES[train.loss].teacher and teacher is None:
             raise ValueError(f"loss {train.loss!r} trains on a teacher's logits: give the trainer a teacher")
-        self.cfg, self.train, self.seeds, self.device = cfg, train, list(seeds), device
-        fam = family(cfg)
-        # Data lives on the device for the whole run; minibatches are gathered there by index.
-        self.x_train = prepare(cfg, train, data.train_images, data, device)  # [N, ...view]
-        self.y_train = data.train_labels.to(device)  # [N]
-        self.x_test = prepare(cfg, train, data.test_images, data, device)
-        self.y_test = data.test_labels.to(device)
+        sources = list({id(d): d for d in datas}.values())  # the distinct data sets, in member order
+        if len({(len(d.train_labels), len(d.test_labels)) for d in sources}) > 1:
+            raise ValueError(f"{', '.join(d.name for d in sources)}: a pack's data sets must be of one size")
+        if teacher is not None and len(sources) > 1:
+            raise ValueError("a teacher's logits are of one data set: a pack of students reads only that one")
+        # Data lives on the device for the whole run, the data sets one after another; minibatches are gathered
+        # there by index. Member m reads rows offset[m] + i: its own data set's i-th example.
+        self.x_train = torch.cat([prepare(self.cfg, train, d.train_images, d, device) for d in sources])  # [S*N, ...]
+        self.y_train = torch.cat([d.train_labels for d in sources]).to(device)  # [S*N]
+        self.x_test = torch.cat([prepare(self.cfg, train, d.test_images, d, device) for d in sources])
+        self.y_test = torch.cat([d.test_labels for d in sources]).to(device)
+        self.n_train, self.n_test = len(sources[0].train_labels), len(sources[0].test_labels)  # per data set
+        at = {id(d): i for i, d in enumerate(sources)}
+        self.source = None  # [M, 1]: each member's data set, where they differ
+        if len(sources) > 1:
+            self.source = torch.tensor([[at[id(d)]] for d in datas], device=device)
         self.t_train = self.t_test = None  # the teacher's logits [N, C] of each split
         if teacher is not None:
-            t_cfg, t_params = teacher
-            self.t_train = teacher_logits(t_cfg, t_params, prepare(t_cfg, train, data.train_images, data, device))
-            self.t_test = teacher_logits(t_cfg, t_params, prepare(t_cfg, train, data.test_images, data, device))
-        members = [fam.init(cfg, s, train.torch_dtype) for s in self.seeds]
+            (t_cfg, t_params), d = teacher, sources[0]
+            self.t_train = teacher_logits(t_cfg, t_params, prepare(t_cfg, train, d.train_images, d, device))
+            self.t_test = teacher_logits(t_cfg, t_params, prepare(t_cfg, train, d.test_images, d, device))
+        dtype = train.torch_dtype
+        members = [family(c).init(c, s, dtype) for c, s in zip(self.cfgs, self.seeds)]
+        self.shapes = [{k: v.shape for k, v in p.items()} for p in members]  # each member's own param shapes
+        if any(c != self.cfg for c in self.cfgs):  # padded to the widest shape, each member in its leading corner
+            wide = {k: v.shape for k, v in family(self.cfg).init(self.cfg, 0, dtype).items()}
+            members = [pad(p, wide) for p in members]
         self.params: Params = {k: v.to(device).requires_grad_() for k, v in stack(members).items()}
         self.optimizer = adam(list(self.params.values()), train.lr)
         self.epoch = 0
-        self.diverged: list[int | None] = [None] * len(self.seeds)
+        self.diverged: list[int | None] = [None] * m
 
     @property
     def done(self) -> bool:
@@ -102,7 +129,7 @@ class PackTrainer:
 
     def orders(self, epoch: int) -> torch.Tensor:
         """Example order of every member for `epoch`: [M, N], or [1, N] when the pack shares one order."""
-        n = len(self.y_train)
+        n = self.n_train
         seeds = [self.train.data_seed] if self.train.data_order == "shared" else self.seeds
         return torch.stack([epoch_order(s, epoch, n) for s in seeds]).to(self.device)
 
@@ -113,15 +140,18 @@ class PackTrainer:
         logits = family(self.cfg).forward(self.cfg, self.params, x, **steps)  # [M, B, C] or [M, T, B, C]
         return loss.fn(logits, y, self.train, t)
 
+    def take(self, split: torch.Tensor, idx: torch.Tensor, n: int) -> torch.Tensor:
+        """Each member's rows of a split stacked over data sets of `n` examples: idx [M or 1, B] -> [M, B, ...]."""
+        if self.source is not None:
+            idx = idx + self.source * n  # [M, B]: member m's data set starts at row source[m] * n
+        # index_select copies whole rows: about 3x faster on the CPU than split[idx]'s generic gather.
+        rows = split.index_select(0, idx.flatten()).view(*idx.shape, *split.shape[1:])
+        return rows.expand(len(self.seeds), *rows.shape[1:])
+
     def step(self, idx: torch.Tensor) -> torch.Tensor:
         """One Adam step on the examples `idx` [M or 1, B] of the train split; returns the losses [M]."""
-        m, shape = len(self.seeds), (*idx.shape, *self.x_train.shape[1:])
-        # index_select copies whole rows: about 3x faster on the CPU than x_train[idx]'s generic gather.
-        x = self.x_train.index_select(0, idx.flatten()).view(shape).expand(m, *shape[1:])  # [M, B, ...]
-        y = self.y_train.index_select(0, idx.flatten()).view(idx.shape).expand(m, -1)  # [M, B]
-        t = None
-        if LOSSES[self.train.loss].teacher:
-            t = self.t_train.index_select(0, idx.flatten()).view(*idx.shape, -1).expand(m, -1, -1)  # [M, B, C]
+        x, y = self.take(self.x_train, idx, self.n_train), self.take(self.y_train, idx, self.n_train)  # [M, B, ...]
+        t = self.take(self.t_train, idx, self.n_train) if LOSSES[self.train.loss].teacher else None  # [M, B, C]
         loss = self.losses(x, y, t)
         self.optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
@@ -168,7 +198,7 @@ class PackTrainer:
         fidelity of the model's prediction: agreement = mean_n [argmax s_n = argmax t_n], teacher_kl = mean_n
         KL(softmax(t_n) || softmax(s_n)), each [M]."""
         x_all, y_all = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
-        t_all = self.t_train if split == "train" else self.t_test
+        t_all, n = (self.t_train, self.n_train) if split == "train" else (self.t_test, self.n_test)
         cfg, m = self.cfg, len(self.seeds)
         t = cfg.anytime_steps if steps else 1
         run_on = {"through": t} if steps and t != cfg.step_count else {}  # a tied net past its trained depth
@@ -177,29 +207,30 @@ class PackTrainer:
         agree = torch.zeros(m, dtype=torch.float64, device=self.device)
         kl = torch.zeros(m, dtype=torch.float64, device=self.device)
         final = cfg.step_count - 1 if steps else 0  # the model's prediction: its last trained step's
-        for n, (x, y) in enumerate(zip(x_all.split(EVAL_CHUNK), y_all.split(EVAL_CHUNK))):
-            x = x.expand(m, *x.shape)
-            if steps:  # [M, T, B, C] -> [M*T, B, C]: every step's prediction
-                logits = family(cfg).forward(cfg, self.params, x, steps=True, **run_on).flatten(0, 1)
+        for idx in torch.arange(n, device=self.device).split(EVAL_CHUNK):
+            x, y = self.take(x_all, idx[None], n), self.take(y_all, idx[None], n)  # [M, B, ...], [M, B]
+            if steps:  # every step's prediction: [M, T, B, C]
+                logits = family(cfg).forward(cfg, self.params, x, steps=True, **run_on)
             else:
-                logits = family(cfg).forward(cfg, self.params, x)  # [M, B, C]
-            per_example = F.cross_entropy(logits.transpose(1, 2), y.expand(len(logits), -1), reduction="none")
-            ce += per_example.sum(1).double().view(m, t)
-            correct += (logits.argmax(-1) == y).sum(1).view(m, t)
+                logits = family(cfg).forward(cfg, self.params, x).unsqueeze(1)  # [M, 1, B, C]
+            labels = y.unsqueeze(1).expand(-1, t, -1)  # [M, T, B]
+            per_example = F.cross_entropy(logits.permute(0, 3, 1, 2), labels, reduction="none")  # [M, T, B]
+            ce += per_example.sum(2).double()
+            correct += (logits.argmax(-1) == labels).sum(2)
             if t_all is not None:
-                s = logits.view(m, t, *logits.shape[1:])[:, final]  # [M, B, C]
-                teacher = t_all[n * EVAL_CHUNK : n * EVAL_CHUNK + len(y)].expand(m, -1, -1)  # [M, B, C]
+                s, teacher = logits[:, final], self.take(t_all, idx[None], n)  # [M, B, C] each
                 agree += (s.argmax(-1) == teacher.argmax(-1)).sum(1)
                 kl += teacher_kl(teacher, s).sum(1).double()
-        accuracy, cross_entropy = (correct / len(y_all)).cpu(), (ce / len(y_all)).cpu()
+        accuracy, cross_entropy = (correct / n).cpu(), (ce / n).cpu()
         metrics = {"accuracy": accuracy[:, final], "cross_entropy": cross_entropy[:, final]}
         if t_all is not None:
-            metrics |= {"agreement": (agree / len(y_all)).cpu(), "teacher_kl": (kl / len(y_all)).cpu()}
+            metrics |= {"agreement": (agree / n).cpu(), "teacher_kl": (kl / n).cpu()}
         return metrics, ({"accuracy": accuracy, "cross_entropy": cross_entropy} if steps else {})
 
     def member_params(self, i: int) -> Params:
-        """Member i's current params, detached, on the CPU."""
-        return {k: v[i].detach().cpu().clone() for k, v in self.params.items()}
+        """Member i's current params in its own shapes (padding cropped), detached, on the CPU."""
+        own = crop({k: v[i] for k, v in self.params.items()}, self.shapes[i])
+        return {k: v.detach().cpu().clone() for k, v in own.items()}
 
     def state_dict(self) -> dict:
         """Everything needed to continue exactly where this trainer is (torch.save-able)."""
