@@ -8,7 +8,8 @@ For every configuration of a grid (the seed2020 grid, or tied and untied unrolle
       torch.optim.Adam; (b) a PackTrainer of `seeds` members. Both run `steps` Adam steps after warm-up.
 Prints model-samples/s for both, the pack's achieved GFLOP/s against the fp32 matmul rate measured here,
 and last `speedup: X.XX`: total naive time over total pack time for the whole protocol (every
-configuration trains the same number of samples there, so each is weighted by its naive time).
+configuration trains the same number of samples there, so each is weighted by its naive time), with the
+speedup that packs running at the matmul peak would reach against the same naive times (a ceiling).
 Training FLOPs are counted as 3 x 2 x forward multiply-adds per sample (forward + two backward matmuls).
 
 With `--packings configs wide` (reference grid) it then times one step of every run of seed2020 (both data sets,
@@ -30,8 +31,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from itermap.data import load
 from itermap.models import MLPConfig, RNNConfig, UnrolledConfig, family
-from itermap.study.compose import packed
-from itermap.study.plan import Pack, make_plan
+from itermap.study.compose import FIXED_MACS, packed
+from itermap.study.plan import make_plan
 from itermap.study.spec import load_spec
 from itermap.train import PackTrainer, TrainConfig, batches
 from itermap.train.trainer import prepare
@@ -45,62 +46,57 @@ GRIDS = {
 }
 
 
-def matmul_gflops(n: int = 1024, reps: int = 20) -> float:
-    """Best fp32 GFLOP/s of an n x n matmul on this machine (the peak that the packs are held against)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def now(device: str) -> float:
+    """perf_counter once the device has finished its queued work."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
+def matmul_gflops(device: str, n: int = 1024, reps: int = 20) -> float:
+    """Best fp32 GFLOP/s of an n x n matmul on the device (the peak that the packs are held against)."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     best = float("inf")
     for _ in range(reps):
-        t = time.perf_counter()
+        t = now(device)
         a @ b
-        best = min(best, time.perf_counter() - t)
+        best = min(best, now(device) - t)
     return 2 * n**3 / best / 1e9
 
 
-def naive_seconds(cfg, data, train: TrainConfig, steps: int, warmup: int) -> float:
-    """Seconds per step of one model trained the way a user would write it."""
+def naive_seconds(cfg, data, train: TrainConfig, steps: int, warmup: int, device: str) -> float:
+    """Seconds per step of one model trained the way a user would write it (batches moved to the device)."""
     fam = family(cfg)
-    module = fam.to_torch(cfg, fam.init(cfg, 0))
+    module = fam.to_torch(cfg, fam.init(cfg, 0)).to(device)
     opt = torch.optim.Adam(module.parameters(), lr=train.lr)
     x = prepare(cfg, train, data.train_images, data, "cpu")
     loader = DataLoader(TensorDataset(x, data.train_labels), batch_size=train.batch_size, shuffle=True)
     it, t0 = iter(loader), 0.0
     for i in range(warmup + steps):
         if i == warmup:
-            t0 = time.perf_counter()
+            t0 = now(device)
         try:
             xb, yb = next(it)
         except StopIteration:
             it = iter(loader)
             xb, yb = next(it)
-        loss = F.cross_entropy(module(xb), yb)
+        loss = F.cross_entropy(module(xb.to(device)), yb.to(device))
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return (time.perf_counter() - t0) / steps
+    return (now(device) - t0) / steps
 
 
-def pack_seconds(cfg, data, train: TrainConfig, seeds: int, steps: int, warmup: int) -> float:
-    """Seconds per step of a pack of `seeds` members."""
-    trainer = PackTrainer(cfg, train, list(range(seeds)), data)
+def pack_seconds(cfgs: list, seeds: list[int], datas: list, train: TrainConfig, args) -> float:
+    """Seconds per step of one pack: member m of config cfgs[m], seed seeds[m], on data set datas[m]."""
+    trainer = PackTrainer(cfgs, train, seeds, datas, args.device)
     order = batches(trainer.orders(1), train.batch_size)
-    t0 = 0.0
-    for i in range(warmup + steps):
-        if i == warmup:
-            t0 = time.perf_counter()
+    for i in range(args.warmup):  # on CUDA this includes the step's capture
         trainer.step(order[i % len(order)])
-    return (time.perf_counter() - t0) / steps
-
-
-def wide_pack_seconds(pack: Pack, sources: dict, train: TrainConfig, steps: int, warmup: int) -> float:
-    """Seconds per step of a pack as the planner composed it, each member on its data set's stand-in."""
-    trainer = PackTrainer([r.cfg for r in pack.runs], train, pack.seeds, [sources[r.dataset] for r in pack.runs])
-    order = batches(trainer.orders(1), train.batch_size)
-    for i in range(warmup):
+    t0 = now(args.device)
+    for i in range(args.steps):
         trainer.step(order[i % len(order)])
-    t0 = time.perf_counter()
-    for i in range(steps):
-        trainer.step(order[i % len(order)])
-    return (time.perf_counter() - t0) / steps
+    return (now(args.device) - t0) / args.steps
 
 
 def protocol(data, train: TrainConfig, packings: list[str], naive: dict[str, float], args) -> None:
@@ -108,18 +104,23 @@ def protocol(data, train: TrainConfig, packings: list[str], naive: dict[str, flo
     plan = make_plan(load_spec("seed2020"))
     # Both data sets' stand-ins: the mini set under two names, so that a wide pack stacks and offsets two of them.
     sources = {"mnist": dataclasses.replace(data, name="mnist"), "fashion-mnist": data}
-    compositions = {k: packed(plan, "cpu", k).packs for k in packings}
+    compositions = {k: packed(plan, args.device, k).packs for k in packings}
     naive_step = sum(naive[r.cfg.arch] * train.batch_size for r in plan.runs)
     steps: dict[str, list[float]] = {k: [] for k in packings}
     for _ in range(args.repeats):
         for k, packs in compositions.items():
-            steps[k].append(sum(wide_pack_seconds(p, sources, train, args.steps, args.warmup) for p in packs))
-    print(f"\nseed2020, 420 runs, one step of batch {train.batch_size} each ({args.repeats} interleaved repeats, median):")
+            steps[k].append(sum(pack_seconds([r.cfg for r in p.runs], p.seeds, [sources[r.dataset] for r in p.runs],
+                                             train, args) for p in packs))  # fmt: skip
+    print(
+        f"\nseed2020, 420 runs, one step of batch {train.batch_size} each ({args.repeats} interleaved repeats, median):"
+    )
     print(f"  naive loop            {1e3 * naive_step:9.1f} ms")
     for k, times in steps.items():
         step = statistics.median(times)
-        print(f"  packing {k:<8} {len(compositions[k]):3} packs {1e3 * step:9.1f} ms  speedup {naive_step / step:6.2f}"
-              f"  (repeats: {', '.join(f'{1e3 * t:.0f}' for t in times)} ms)")
+        print(
+            f"  packing {k:<8} {len(compositions[k]):3} packs {1e3 * step:9.1f} ms  speedup {naive_step / step:6.2f}"
+            f"  (repeats: {', '.join(f'{1e3 * t:.0f}' for t in times)} ms)"
+        )
 
 
 def main() -> None:
@@ -130,16 +131,21 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default="cpu")
     parser.add_argument("--packings", nargs="*", default=[], choices=["configs", "wide", "auto"])
+    parser.add_argument("--fixed-macs", type=float, default=None, help="the cost model's F / c for --packings auto")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     data = load("fashion-mnist-mini")
-    peak = matmul_gflops()
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    if args.fixed_macs is not None:
+        FIXED_MACS["cuda" if args.device.startswith("cuda") else "cpu"] = args.fixed_macs
+    peak = matmul_gflops(args.device)
+    where = (
+        torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or platform.machine()
     )
+    print(f"machine: {where}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     print(f"fp32 matmul peak (1024^3): {peak:.1f} GFLOP/s")
     totals = {}
     for b in args.batch_sizes:
@@ -147,20 +153,25 @@ def main() -> None:
         print(
             f"\nbatch {b}: {'config':<22} {'params':>7} {'naive s/s':>11} {'pack s/s':>11} {'speedup':>8} {'GFLOP/s':>8} {'% peak':>7}"
         )
-        naive_total = pack_total = 0.0
+        naive_total = pack_total = ideal_total = 0.0  # ideal: every pack at the matmul peak
         naive = {}  # s per model-sample, by arch
         for cfg in GRIDS[args.grid]:
             fam = family(cfg)
-            t_naive = naive[cfg.arch] = naive_seconds(cfg, data, train, args.steps, args.warmup) / b
-            t_pack = pack_seconds(cfg, data, train, args.seeds, args.steps, args.warmup) / (b * args.seeds)
+            t_naive = naive[cfg.arch] = naive_seconds(cfg, data, train, args.steps, args.warmup, args.device) / b
+            members = list(range(args.seeds))
+            t_pack = pack_seconds([cfg] * args.seeds, members, [data] * args.seeds, train, args) / (b * args.seeds)
             gflops = 6 * fam.macs(cfg) / t_pack / 1e9
             naive_total, pack_total = naive_total + t_naive, pack_total + t_pack
+            ideal_total += 6 * fam.macs(cfg) / (peak * 1e9)
             print(
                 f"{'':9}{cfg.arch:<22} {fam.count_params(cfg):>7,} {1 / t_naive:>11,.0f} {1 / t_pack:>11,.0f}"
                 f" {t_naive / t_pack:>8.2f} {gflops:>8.1f} {100 * gflops / peak:>6.1f}%"
             )
         totals[b] = naive_total / pack_total
-        print(f"batch {b}: protocol-weighted speedup {totals[b]:.2f}")
+        print(
+            f"batch {b}: protocol-weighted speedup {totals[b]:.2f} (every pack at the matmul peak would give "
+            f"{naive_total / ideal_total:.2f}, at 70% of it {0.7 * naive_total / ideal_total:.2f})"
+        )
         if args.packings and args.grid == "reference":
             protocol(data, train, args.packings, naive, args)
     print(f"speedup: {totals[args.batch_sizes[0]]:.2f}")

@@ -68,12 +68,13 @@ def compose(
             continue
         key, runs = joinable(pack, width), list(pack.runs)
         filling = groups.setdefault(key, [])
-        if filling:
-            last = filling[-1]
-            extra = padding(last + runs) - padding(last) - padding(runs)
-            if extra < fixed and len(last) + len(runs) <= MAX_MEMBERS:
-                last += runs
-                continue
+        # The open pack this one pads least, if that pays: padding(A u B) - padding(A) - padding(B) < F / c.
+        fits = [(padding(w + runs) - padding(w) - padding(runs), i) for i, w in enumerate(filling)
+                if len(w) + len(runs) <= MAX_MEMBERS]  # fmt: skip
+        extra, best = min(fits, default=(fixed, -1))
+        if extra < fixed:
+            filling[best] += runs
+            continue
         filling.append(runs)
         order.append((key, len(filling) - 1))
     return [item if isinstance(item, Pack) else Pack(tuple(groups[item[0]][item[1]])) for item in order]

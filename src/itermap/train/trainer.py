@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from itermap.data import Dataset, views
 from itermap.models import FamilyConfig, cover, family
 from itermap.models.stacked import Params, crop, pad, stack
+from itermap.train.capture import Replay
 from itermap.train.config import TrainConfig
 from itermap.train.losses import LOSSES, teacher_kl
 from itermap.train.order import batches, epoch_order
@@ -47,12 +48,13 @@ def prepare(cfg, train: TrainConfig, images: torch.Tensor, data: Dataset, device
     return family(cfg).view(cfg, x).contiguous()
 
 
-def adam(params: list[torch.Tensor], lr: float) -> torch.optim.Adam:
-    """Adam over the stacked tensors: fused kernels where the device has them, else foreach."""
+def adam(params: list[torch.Tensor], lr: float, capturable: bool = False) -> torch.optim.Adam:
+    """Adam over the stacked tensors: fused kernels where the device has them, else foreach; `capturable` keeps its
+    step count on the device, so that a CUDA graph can hold its step (train/capture.py)."""
     try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
+        return torch.optim.Adam(params, lr=lr, fused=True, capturable=capturable)
     except RuntimeError:
-        return torch.optim.Adam(params, lr=lr, foreach=True)
+        return torch.optim.Adam(params, lr=lr, foreach=True, capturable=capturable)
 
 
 @torch.no_grad()
@@ -78,8 +80,10 @@ class PackTrainer:
         data: Dataset | list[Dataset],
         device: str = "cpu",
         teacher: tuple[FamilyConfig, Params] | None = None,
+        capture: bool | None = None,
     ):
-        """`cfg` and `data`: one for every member, or a list with one per member (a wide pack)."""
+        """`cfg` and `data`: one for every member, or a list with one per member (a wide pack). `capture`: replay
+        the training step from a CUDA graph (train/capture.py); by default on CUDA."""
         self.seeds, self.train, self.device = list(seeds), train, device
         m = len(self.seeds)
         self.cfgs = list(cfg) if isinstance(cfg, list) else [cfg] * m  # each member's own configuration
@@ -119,7 +123,9 @@ class PackTrainer:
             wide = {k: v.shape for k, v in family(self.cfg).init(self.cfg, 0, dtype).items()}
             members = [pad(p, wide) for p in members]
         self.params: Params = {k: v.to(device).requires_grad_() for k, v in stack(members).items()}
-        self.optimizer = adam(list(self.params.values()), train.lr)
+        self.capture = device.startswith("cuda") if capture is None else capture
+        self.optimizer = adam(list(self.params.values()), train.lr, capturable=self.capture)
+        self.replay = Replay(self.eager_step) if self.capture else None
         self.epoch = 0
         self.diverged: list[int | None] = [None] * m
 
@@ -150,6 +156,10 @@ class PackTrainer:
 
     def step(self, idx: torch.Tensor) -> torch.Tensor:
         """One Adam step on the examples `idx` [M or 1, B] of the train split; returns the losses [M]."""
+        return self.replay(idx) if self.replay is not None else self.eager_step(idx)
+
+    def eager_step(self, idx: torch.Tensor) -> torch.Tensor:
+        """`step`, run op by op."""
         x, y = self.take(self.x_train, idx, self.n_train), self.take(self.y_train, idx, self.n_train)  # [M, B, ...]
         t = self.take(self.t_train, idx, self.n_train) if LOSSES[self.train.loss].teacher else None  # [M, B, C]
         loss = self.losses(x, y, t)
@@ -246,5 +256,6 @@ class PackTrainer:
         with torch.no_grad():
             for k, v in self.params.items():
                 v.copy_(state["params"][k])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.optimizer.load_state_dict(state["optimizer"])  # new state tensors: a captured step would miss them
+        self.replay = Replay(self.eager_step) if self.capture else None
         self.epoch, self.diverged = state["epoch"], list(state["diverged"])
