@@ -101,7 +101,7 @@ class PackTrainer:
         if teacher is not None and len(sources) > 1:
             raise ValueError("a teacher's logits are of one data set: a pack of students reads only that one")
         # Data lives on the device for the whole run, the data sets one after another; minibatches are gathered
-        # there by index. Member m reads rows offset[m] + i: its own data set's i-th example.
+        # there by index. Member m's example i is row source[m] * N + i (`take`).
         self.x_train = torch.cat([prepare(self.cfg, train, d.train_images, d, device) for d in sources])  # [S*N, ...]
         self.y_train = torch.cat([d.train_labels for d in sources]).to(device)  # [S*N]
         self.x_test = torch.cat([prepare(self.cfg, train, d.test_images, d, device) for d in sources])
@@ -135,9 +135,14 @@ class PackTrainer:
 
     def orders(self, epoch: int) -> torch.Tensor:
         """Example order of every member for `epoch`: [M, N], or [1, N] when the pack shares one order."""
-        n = self.n_train
         seeds = [self.train.data_seed] if self.train.data_order == "shared" else self.seeds
-        return torch.stack([epoch_order(s, epoch, n) for s in seeds]).to(self.device)
+        # Each seed's permutation once (a wide pack repeats its seeds across widths and data sets), on the CPU,
+        # then one row per member on the device: [S, N] -> [M, N].
+        unique = list(dict.fromkeys(seeds))
+        drawn = torch.stack([epoch_order(s, epoch, self.n_train) for s in unique]).to(self.device)
+        if len(unique) == len(seeds):
+            return drawn
+        return drawn[torch.tensor([unique.index(s) for s in seeds], device=self.device)]
 
     def losses(self, x: torch.Tensor, y: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
         """Per-member training loss (`train.loss`): x [M, B, ...], y [M, B], teacher's logits t [M, B, C] -> [M]."""
