@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from itermap.analysis.compare import ALPHA, holm
-from itermap.analysis.depth import final_accuracy, paired
+from itermap.analysis.depth import final_accuracy, paired_by_seed
 from itermap.analysis.intervals import MIN_SEEDS, spread
 
 REFERENCE_WINDOW = 3  # the 2020 experiment's choice
@@ -27,13 +27,6 @@ def _levels(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         rows.append({**dict(zip(keys, key)), "n": len(seeds), "mean": seeds["accuracy"].mean(), "ci_low": low,
                      "ci_high": high, "interval": kind, "params": int(seeds["params"].iloc[0])})  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def _lead(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, object]:
-    """a minus b in final accuracy over the seeds both have, paired by seed (`depth.paired`)."""
-    x, y = a.set_index("seed")["accuracy"], b.set_index("seed")["accuracy"]
-    seeds = sorted(set(x.index) & set(y.index))
-    return {"n": len(seeds), "b_mean": y.loc[seeds].mean(), **paired(x.loc[seeds].to_numpy(), y.loc[seeds].to_numpy())}
 
 
 def _holm(leads: pd.DataFrame) -> pd.DataFrame:
@@ -76,10 +69,10 @@ def window_leads(runs: pd.DataFrame) -> pd.DataFrame:
                 "configs": len(means), "params": int(best["params"].iloc[0])}  # fmt: skip
         three = mine[(mine["axis"] == axis) & (mine["window"] == REFERENCE_WINDOW)]
         if window != REFERENCE_WINDOW and len(three):
-            rows.append({**head, "against": f"{REFERENCE_WINDOW} {axis}", **_lead(best, three)})
+            rows.append({**head, "against": f"{REFERENCE_WINDOW} {axis}", **paired_by_seed(best, three)})
         level = mlp[(mlp["dataset"] == dataset) & (mlp["budget"] == budget)]
         if len(level):
-            rows.append({**head, "against": "MLP-1", **_lead(best, level)})
+            rows.append({**head, "against": "MLP-1", **paired_by_seed(best, level)})
     return _holm(pd.DataFrame(rows))
 
 
@@ -99,7 +92,7 @@ def sparsity_leads(runs: pd.DataFrame) -> pd.DataFrame:
             for end in (fractions[0], fractions[-1]):
                 rows.append({"dataset": dataset, "budget": int(budget), "fraction": f, "end": end,
                              "a_mean": inner["accuracy"].mean(), "params": int(inner["params"].iloc[0]),
-                             **_lead(inner, mine[mine["fraction"] == end])})  # fmt: skip
+                             **paired_by_seed(inner, mine[mine["fraction"] == end])})  # fmt: skip
     return _holm(pd.DataFrame(rows))
 
 

@@ -38,20 +38,23 @@ def paired(a: np.ndarray, b: np.ndarray) -> dict[str, object]:
     return {"diff": float(d.mean()), "ci_low": low, "ci_high": high, "interval": kind, "p": p}
 
 
+def paired_by_seed(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, object]:
+    """Runs `a` minus runs `b` in final accuracy over the seeds both have: n, a_mean, b_mean and `paired`'s fields."""
+    x, y = a.set_index("seed")["accuracy"], b.set_index("seed")["accuracy"]
+    seeds = sorted(set(x.index) & set(y.index))
+    x, y = x.loc[seeds], y.loc[seeds]
+    return {"n": len(seeds), "a_mean": x.mean(), "b_mean": y.mean(), **paired(x.to_numpy(), y.to_numpy())}
+
+
 def paired_differences(runs: pd.DataFrame, field: str, a: object, b: object, keys: list[str]) -> pd.DataFrame:
     """Per configuration `keys`: variant `field = a` minus `field = b` in final accuracy, paired over shared seeds."""
     rows = []
     for key, group in runs.groupby(keys, sort=True, dropna=False):
-        x = group[group[field] == a].set_index("seed")
-        y = group[group[field] == b].set_index("seed")
-        seeds = sorted(set(x.index) & set(y.index))
-        if not seeds:
-            continue
-        row = dict(zip(keys, key))
-        row.update(n=len(seeds), a_mean=x.loc[seeds, "accuracy"].mean(), b_mean=y.loc[seeds, "accuracy"].mean(),
-                   a_params=int(x["params"].iloc[0]), b_params=int(y["params"].iloc[0]),
-                   **paired(x.loc[seeds, "accuracy"].to_numpy(), y.loc[seeds, "accuracy"].to_numpy()))  # fmt: skip
-        rows.append(row)
+        x, y = group[group[field] == a], group[group[field] == b]
+        lead = paired_by_seed(x, y)
+        if lead["n"]:
+            sizes = {"a_params": int(x["params"].iloc[0]), "b_params": int(y["params"].iloc[0])}
+            rows.append({**dict(zip(keys, key)), **lead, **sizes})
     table = pd.DataFrame(rows)
     if not table.empty:
         table["p_holm"] = holm(table["p"].fillna(1.0).to_numpy())
