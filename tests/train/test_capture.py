@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from itermap.models import MLPConfig, RNNConfig
+from itermap.models import MLPConfig, RNNConfig, SparseConfig, UnrolledConfig
 from itermap.train import PackTrainer, TrainConfig
 from itermap.train.capture import WARMUP
 
@@ -17,16 +17,19 @@ from .test_trainer import WIDE, toy_data
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
-PACKS = {  # members' configs (a wide pack: three widths) and seeds
-    "mlp": ([MLPConfig(hidden=[16, 16])] * 3, [0, 1, 2]),
-    "rnn": ([RNNConfig(hidden=8, layers=2, window=4)] * 3, [0, 1, 2]),
-    "wide": (WIDE["rnn"], [3, 4, 5]),
+PACKS = {  # members' configs (a wide pack: three widths), seeds and loss
+    "mlp": ([MLPConfig(hidden=[16, 16])] * 3, [0, 1, 2], "last"),
+    "rnn": ([RNNConfig(hidden=8, layers=2, window=4)] * 3, [0, 1, 2], "last"),
+    "rnn-every-step": ([RNNConfig(hidden=8, window=4)] * 2, [0, 1], "every-step"),  # step weights made on the GPU
+    "sparse": ([SparseConfig(hidden=12, fraction=0.5)] * 2, [0, 1], "last"),  # masks copied to the GPU once
+    "unrolled": ([UnrolledConfig(hidden=8, depth=3, tied=True)] * 2, [0, 1], "last"),
+    "wide": (WIDE["rnn"], [3, 4, 5], "last"),
 }
 
 
 def trained(kind: str, device: str, capture: bool, dtype: str, epochs: int = 2):
-    cfgs, seeds = PACKS[kind]
-    train = TrainConfig(epochs=epochs, batch_size=24, lr=1e-2, dtype=dtype, eval_train_every=1)
+    cfgs, seeds, loss = PACKS[kind]
+    train = TrainConfig(epochs=epochs, batch_size=24, lr=1e-2, dtype=dtype, eval_train_every=1, loss=loss)
     trainer = PackTrainer(cfgs, train, seeds, toy_data(), device, capture=capture)  # 320 = 13 x 24 + 8 per epoch
     rows = [r for _ in range(epochs) for r in trainer.run_epoch()]
     return trainer, {(r.member, r.epoch, r.split, r.metric): r.value for r in rows}
@@ -54,7 +57,7 @@ def test_gpu_pack_equals_cpu_pack_in_float64(kind):
 
 
 def test_resumed_captured_pack_gives_identical_rows():
-    cfgs, seeds = PACKS["rnn"]
+    cfgs, seeds, _ = PACKS["rnn"]
     train = TrainConfig(epochs=3, batch_size=24, lr=1e-2, eval_train_every=1)
     straight = PackTrainer(cfgs, train, seeds, toy_data(), "cuda")
     rows = [straight.run_epoch() for _ in range(3)]

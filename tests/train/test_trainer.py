@@ -171,3 +171,8 @@ def test_wide_pack_equals_ordinary_packs(kind, order):
             padded = v[i].detach().clone()
             padded[tuple(slice(0, n) for n in want[k].shape)] = 0
             assert torch.count_nonzero(padded) == 0, k
+
+
+def test_capture_needs_cuda():
+    with pytest.raises(ValueError, match="CUDA graphs need a CUDA device, not 'cpu'"):
+        PackTrainer(MLPConfig(hidden=[4]), TrainConfig(), [0], toy_data(), capture=True)

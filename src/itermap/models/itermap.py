@@ -152,13 +152,20 @@ def block_mask(b: Block, rows: int, cols: int) -> torch.Tensor | None:
     return torch.zeros(rows * cols, dtype=torch.bool).index_fill_(0, chosen, True).view(rows, cols)
 
 
+@lru_cache(maxsize=256)
+def device_mask(b: Block, rows: int, cols: int, device: str) -> torch.Tensor | None:
+    """`block_mask` on `device`, copied there once: a step captured as a CUDA graph cannot copy from the host."""
+    mask = block_mask(b, rows, cols)
+    return None if mask is None else mask.to(device)
+
+
 def masked(cfg: IterMapConfig, params: Params) -> Params:
     """The block weights with their masks applied (dense blocks as they are); works stacked or not."""
     out = {}
     for b in cfg.blocks:
         w = params[wname(b)]
-        mask = block_mask(b, cfg.size(b.dst), cfg.size(b.src))
-        out[wname(b)] = w if mask is None else w * mask.to(w.device)
+        mask = device_mask(b, cfg.size(b.dst), cfg.size(b.src), str(w.device))
+        out[wname(b)] = w if mask is None else w * mask
     return out
 
 

@@ -33,6 +33,7 @@ class Replay:
 
     def __init__(self, step: Callable[[torch.Tensor], torch.Tensor]):
         self.step, self.steps = step, 0
+        self.side: torch.cuda.Stream | None = None  # where eager steps run
         self.graph: torch.cuda.CUDAGraph | None = None
         self.idx = self.loss = torch.empty(0)  # the graph's static input and output, once captured
 
@@ -49,7 +50,7 @@ class Replay:
 
     def eager(self, idx: torch.Tensor) -> torch.Tensor:
         """The step as is, on a side stream (as warm-up before a capture must run)."""
-        side = torch.cuda.Stream()
+        side = self.side = self.side or torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side), warnings.catch_warnings():
             warnings.filterwarnings("ignore", "This instance was constructed with capturable=True")  # it will be

@@ -34,9 +34,11 @@ def last_step(logits: torch.Tensor, y: torch.Tensor, train: Settings, teacher: t
     return cross_entropy(logits, y)
 
 
-def step_weights_of(kind: str, t: int) -> torch.Tensor:
-    """w_k for k = 1..T, summing to 1: uniform 1/T, or linear k / (T (T + 1) / 2) (later steps count more)."""
-    w = torch.ones(t, dtype=torch.float64) if kind == "uniform" else torch.arange(1, t + 1, dtype=torch.float64)
+def step_weights_of(kind: str, t: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """w_k for k = 1..T, summing to 1: uniform 1/T, or linear k / (T (T + 1) / 2) (later steps count more); float64,
+    made on `device` (no copy from the host: a CUDA graph can hold it)."""
+    ones = torch.ones(t, dtype=torch.float64, device=device)
+    w = ones if kind == "uniform" else ones.cumsum(0)  # 1, 2, ..., T
     return w / w.sum()
 
 
@@ -45,7 +47,7 @@ def every_step(logits: torch.Tensor, y: torch.Tensor, train: Settings, teacher: 
     m, t, b, c = logits.shape
     per_step = F.cross_entropy(logits.reshape(m * t * b, c), y.repeat(1, t).reshape(-1), reduction="none")
     per_step = per_step.view(m, t, b).mean(2)  # [M, T]: y [M, B] -> [M, T*B], step-major
-    return per_step @ step_weights_of(train.step_weights, t).to(per_step)
+    return per_step @ step_weights_of(train.step_weights, t, per_step.device).to(per_step.dtype)
 
 
 def teacher_kl(teacher: torch.Tensor, student: torch.Tensor, tau: float = 1.0) -> torch.Tensor:

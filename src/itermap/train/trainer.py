@@ -124,6 +124,8 @@ class PackTrainer:
             members = [pad(p, wide) for p in members]
         self.params: Params = {k: v.to(device).requires_grad_() for k, v in stack(members).items()}
         self.capture = device.startswith("cuda") if capture is None else capture
+        if self.capture and not device.startswith("cuda"):
+            raise ValueError(f"capture: CUDA graphs need a CUDA device, not {device!r}")
         self.optimizer = adam(list(self.params.values()), train.lr, capturable=self.capture)
         self.replay = Replay(self.eager_step) if self.capture else None
         self.epoch = 0
