@@ -1,6 +1,7 @@
 """Training throughput of the reference grid: the loop a user would write against itermap's packs.
 
-    python benchmarks/throughput.py [--grid reference|unrolled] [--steps 60] [--seeds 10] [--batch-sizes 64 128] [--threads N]
+    python benchmarks/throughput.py [--grid reference|unrolled] [--steps 60] [--seeds 10] [--batch-sizes 64 128]
+        [--threads N] [--device cpu|cuda] [--packings configs auto wide] [--repeats 3] [--workers N]
 
 For every configuration of a grid (the seed2020 grid, or tied and untied unrolled nets of depth 4 and width
 16 to 128) and each batch size, in one process:
@@ -15,15 +16,20 @@ Training FLOPs are counted as 3 x 2 x forward multiply-adds per sample (forward 
 With `--packings configs wide` (reference grid) it then times one step of every run of seed2020 (both data sets,
 10 seeds: 420 runs) in the packs each packing of `study/compose.py` makes, against the naive loop's 420 steps,
 `--repeats` times with the packings interleaved, and prints the median protocol step and its speedup for each.
+
+With `--workers N` it times seed2020 on N processes of one thread, as `itermap run --workers N` trains it, against
+the naive loop in one process with PyTorch's default threads and in N processes of one thread (`cores`).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import multiprocessing
 import platform
 import statistics
 import time
+from collections import Counter
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +38,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from itermap.data import load
 from itermap.models import MLPConfig, RNNConfig, UnrolledConfig, family
 from itermap.study.compose import FIXED_MACS, packed
+from itermap.study.estimate import wall_seconds
 from itermap.study.plan import make_plan
 from itermap.study.spec import load_spec
 from itermap.train import PackTrainer, TrainConfig, batches
@@ -123,6 +130,60 @@ def protocol(data, train: TrainConfig, packings: list[str], naive: dict[str, flo
         )
 
 
+WORKER: dict = {}  # in a worker process: its data stand-ins and settings
+
+
+def start_worker(args, train: TrainConfig) -> None:
+    """A worker of `cores`: one intra-op thread, as `itermap run --workers N` gives each of its processes."""
+    torch.set_num_threads(1)
+    data = load("fashion-mnist-mini")
+    WORKER.update(args=args, train=train, data=data,
+                  sources={"mnist": dataclasses.replace(data, name="mnist"), "fashion-mnist": data})  # fmt: skip
+
+
+def timed(task: tuple) -> float:
+    """In a worker: seconds per step of one naive model ("naive", cfg) or of one planned pack ("pack", pack)."""
+    kind, what = task
+    w = WORKER
+    if kind == "naive":
+        return naive_seconds(what, w["data"], w["train"], w["args"].steps, w["args"].warmup, "cpu")
+    datas = [w["sources"][r.dataset] for r in what.runs]
+    return pack_seconds([r.cfg for r in what.runs], what.seeds, datas, w["train"], w["args"])
+
+
+def cores(train: TrainConfig, args) -> None:
+    """seed2020 on all of this machine's cores, as each side would use them: the naive loop in this one process with
+    PyTorch's default threads (the loop a user writes) or in `workers` processes of one thread; itermap's packs (auto
+    packing) in `workers` processes of one thread (`itermap run --workers N`). Each worker times one model's or one
+    pack's steps while the others run theirs; a protocol step is the per-model times summed over the 420 runs over the
+    workers (naive), or the packs' times scheduled on the workers in plan order (packs, `estimate.wall_seconds`)."""
+    plan = packed(make_plan(load_spec("seed2020")), "cpu", "auto")
+    data, runs_of = load("fashion-mnist-mini"), Counter(r.cfg.arch for r in plan.runs)
+    archs = {r.cfg.arch: r.cfg for r in plan.runs}
+    ctx = multiprocessing.get_context("spawn")
+    results: dict[str, list[float]] = {"naive, 1 process": [], "naive, workers": [], "packs, workers": []}
+    for _ in range(args.repeats):
+        # Timed while no worker exists: a worker still starting (importing torch, loading data) would slow this
+        # process's threads many times over (docs/performance.md, "Known limits").
+        one = {a: naive_seconds(c, data, train, args.steps, args.warmup, "cpu") for a, c in archs.items()}
+        results["naive, 1 process"].append(sum(runs_of[a] * t for a, t in one.items()))
+        with ctx.Pool(args.workers, initializer=start_worker, initargs=(args, train)) as pool:
+            pool.map(time.sleep, [2.0] * args.workers, chunksize=1)  # the workers started before their timings
+            many = dict(zip(archs, pool.map(timed, [("naive", c) for c in archs.values()], chunksize=1)))
+            results["naive, workers"].append(sum(runs_of[a] * t for a, t in many.items()) / args.workers)
+            times = pool.map(timed, [("pack", p) for p in plan.packs], chunksize=1)
+            seconds = {p.pack_id: t for p, t in zip(plan.packs, times)}
+            results["packs, workers"].append(wall_seconds(plan, seconds, args.workers))
+    step = {k: statistics.median(v) for k, v in results.items()}
+    print(f"\nseed2020 on {args.workers} worker processes of 1 thread (this process: {torch.get_num_threads()} threads),"
+          f" one step of batch {train.batch_size} for all 420 runs ({args.repeats} interleaved repeats, median):")  # fmt: skip
+    for k, v in results.items():
+        print(f"  {k:<18} {1e3 * step[k]:9.1f} ms  (repeats: {', '.join(f'{1e3 * t:.0f}' for t in v)} ms)")
+    print(f"  packs on {args.workers} workers against the naive loop in 1 process: "
+          f"{step['naive, 1 process'] / step['packs, workers']:.2f}x; against it on {args.workers} workers: "
+          f"{step['naive, workers'] / step['packs, workers']:.2f}x")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", choices=sorted(GRIDS), default="reference")
@@ -135,6 +196,7 @@ def main() -> None:
     parser.add_argument("--packings", nargs="*", default=[], choices=["configs", "wide", "auto"])
     parser.add_argument("--fixed-macs", type=float, default=None, help="the cost model's F / c for --packings auto")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=0, help="then time seed2020 on N processes (CPU)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -174,6 +236,8 @@ def main() -> None:
         )
         if args.packings and args.grid == "reference":
             protocol(data, train, args.packings, naive, args)
+        if args.workers and args.grid == "reference":
+            cores(train, args)
     print(f"speedup: {totals[args.batch_sizes[0]]:.2f}")
 
 
