@@ -111,7 +111,7 @@ class PackData:
 
     def __call__(self, pack: Pack) -> list[Dataset]:
         names = list(dict.fromkeys(r.dataset for r in pack.runs))
-        self.loaded = {n: self.loaded.get(n) or load(n, self.data_dir) for n in names}
+        self.loaded = {n: self.loaded[n] if n in self.loaded else load(n, self.data_dir) for n in names}
         run = pack.first  # the limits are the same for all its runs
         subsets = {n: subset(self.loaded[n], run.limit_train, run.limit_test) for n in names}
         return [subsets[r.dataset] for r in pack.runs]
