@@ -419,12 +419,16 @@ def export(
         return
     if tracking_uri is not None:
         raise StudyError("--tracking-uri is for --to mlflow")
-    from itermap.analysis.results import load_results
+    from itermap.analysis.exported import write_export
+    from itermap.analysis.results import load_results, open_store
     from itermap.analysis.studies import analyze_studies
     from itermap.study.files import replacing
 
     format = format or ExportFormat.parquet
-    frame = load_results(folder) if table is ExportTable.results else getattr(analyze_studies(folder), table.value)
+    if table is ExportTable.results:  # every run, measured or not yet, so that the file is the whole study
+        frame = load_results(folder, unmeasured=True)
+    else:
+        frame = getattr(analyze_studies(folder), table.value)
     output = output or folder / f"{table.value}.{format.value}"
     if output.is_dir():
         raise StudyError(
@@ -432,9 +436,11 @@ def export(
         )
     if not output.parent.is_dir():
         raise StudyError(f"--output {output}: no folder {output.parent}; create it first, or choose another")
+    with open_store(folder) as store:  # the spec, environment and version travel in a Parquet file's metadata
+        meta, sessions = (store.meta(), store.sessions()) if table is ExportTable.results else ({}, [])
     with replacing(output) as tmp:
         try:
-            frame.to_parquet(tmp, index=False) if format is ExportFormat.parquet else frame.to_csv(tmp, index=False)
+            write_export(frame, tmp, format.value, meta, sessions)
         except OSError as e:  # pyarrow's errors name no file
             raise OSError(e.errno, e.strerror or str(e), str(output)) from None
     console.print(f"{len(frame)} rows -> {output}", highlight=False)
@@ -442,18 +448,34 @@ def export(
 
 @app.command()
 def report(
-    folders: Annotated[
-        list[Path], typer.Argument(help="A study folder, or several to compare side by side (with --out).")
+    studies: Annotated[
+        list[Path],
+        typer.Argument(
+            help="A study folder or a file written by `itermap export` (.parquet, .csv), or several to compare side "
+            "by side (with --out)."
+        ),
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Where to write [default: the study's folder; needed for several].")
+        Path | None,
+        typer.Option(
+            "--out", help="Where to write [default: the study's folder; for FILE.parquet a folder FILE beside it]."
+        ),
+    ] = None,
+    spec: Annotated[
+        str | None,
+        typer.Option(
+            "--spec", help="A preset or spec TOML whose [[compare]] pairs to use [default: the studies' own specs]."
+        ),
     ] = None,
     open_: Annotated[bool, typer.Option("--open", help="Open report.html in the default web browser.")] = False,
 ) -> None:
-    """Analyse a study (finished or partial), or several, and write report.html, summary.md and figures/."""
+    """Analyse a study (finished or partial, its folder or its exported file), or several, and write report.html,
+    summary.md and figures/."""
+    from itermap.analysis.studies import declared_compare
     from itermap.report import write_report
 
-    path = write_report(folders, out)
+    path = write_report(studies, out, spec)
+    info(declared_compare(studies, spec)[1])
     console.print(
         f"report:  {path}\nsummary: {path.parent / 'summary.md'}\nfigures: {path.parent / 'figures'}", highlight=False
     )

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from itermap.models import FamilyConfig, parse_config
+from itermap.analysis.exported import is_export, json_columns, plain, read_export
+from itermap.models import FAMILIES, FamilyConfig, parse_config
 from itermap.study.errors import StudyError
 from itermap.study.lock import held
 from itermap.study.store import FILENAME, Store
@@ -30,6 +31,8 @@ SEPARATOR = " · "  # between a group's family part and each varying field
 
 def open_store(folder: str | Path) -> Store:
     """The folder's results store, read-only (use it as a `with` block); a clear error when there is none."""
+    if Path(folder).is_file():
+        raise StudyError(f"{folder}: not a study folder nor a .parquet or .csv file (`itermap export` writes those)")
     if not (Path(folder) / FILENAME).is_file():
         raise StudyError(f"{folder}: no {FILENAME} here; is it a study folder (runs/<name>)?")
     return Store(Path(folder), readonly=True)
@@ -91,19 +94,68 @@ def runs_frame(found: list[tuple[dict, FamilyConfig, dict]]) -> pd.DataFrame:
     return frame
 
 
-def folder_list(folders: str | Path | Sequence[str | Path]) -> list[Path]:
-    """One study folder or several, as a list of paths."""
-    return [Path(folders)] if isinstance(folders, (str, Path)) else [Path(f) for f in folders]
+Source = str | Path | pd.DataFrame  # a study folder, a study file (`itermap export`), or its rows in memory
 
 
-def study_labels(folders: list[Path], names: list[str]) -> list[str]:
-    """What tells several studies apart: their names, or their folders' names where two studies share a name."""
-    for labels in (names, [f.resolve().name for f in folders]):
+def source_list(sources: Source | Sequence[Source]) -> list[Path | pd.DataFrame]:
+    """One study (folder, file or DataFrame) or several, as a list."""
+    if isinstance(sources, (str, Path, pd.DataFrame)):
+        sources = [sources]
+    return [s if isinstance(s, pd.DataFrame) else Path(s) for s in sources]
+
+
+def file_runs(frame: pd.DataFrame, all_runs: bool = False) -> list[tuple[dict, FamilyConfig, dict]]:
+    """Each run of an exported table (`stored_runs` of the store it came from): its run columns, family config and
+    config fields, with every cell the Python value the store held (JSON text decoded, gaps None)."""
+    derived = {*RUN_COLUMNS, *METRIC_COLUMNS, "group", "width", "depth"}
+    fields = [c for c in frame.columns if c not in derived]
+    encoded = json_columns(frame, fields)
+    found = []
+    for row in frame.drop_duplicates("run_id").to_dict("records"):
+        cells = {k: plain(v) for k, v in row.items()}
+        cells |= {c: json.loads(cells[c]) for c in encoded if cells[c] is not None}
+        stored = {k: cells[k] for k in RUN_COLUMNS if k in cells} | {"planned": cells.get("planned", 1)}
+        if not (stored["planned"] or all_runs):
+            continue
+        config = {f: cells[f] for f in fields}
+        own = FAMILIES[stored["family"]].Config.model_fields if stored["family"] in FAMILIES else {}
+        model = {f: v for f, v in config.items() if f in own and v is not None}
+        found.append((stored, parse_config({"family": stored["family"], **model}), config))
+    return found
+
+
+def read_source(source: Path | pd.DataFrame, all_runs: bool) -> tuple[str, list, pd.DataFrame]:
+    """A study's name, runs (`stored_runs`) and metric rows, from its folder's store, its exported file or its rows."""
+    if isinstance(source, Path) and not is_export(source):
+        with open_store(source) as store:
+            metrics = pd.read_sql_query("SELECT * FROM metrics ORDER BY rowid", store.db)
+            metrics["step"] = metrics.get("step", pd.Series(dtype="Int64")).astype("Int64")  # version 1 has none
+            return store.meta().get("study", source.name), stored_runs(store, all_runs), metrics
+    frame = source if isinstance(source, pd.DataFrame) else read_export(source)[0]
+    names = frame["study"].dropna() if "study" in frame else ()
+    name = names.iloc[0] if len(names) else source.stem if isinstance(source, Path) else "results"
+    rows = frame[frame["metric"].notna()]
+    metrics = pd.DataFrame({
+        "run_id": rows["run_id"].astype(str), "epoch": rows["epoch"].astype("int64"),
+        "split": rows["split"].astype(str), "metric": rows["metric"].astype(str),
+        "value": rows["value"].astype("float64"),
+        "step": (rows["step"] if "step" in rows else pd.Series(pd.NA, index=rows.index)).astype("Int64"),
+    }).reset_index(drop=True)  # fmt: skip
+    return str(name), file_runs(frame, all_runs), metrics
+
+
+def study_labels(sources: list[Path | pd.DataFrame], names: list[str]) -> list[str]:
+    """What tells several studies apart: their names, or the names of their folders or files (less the suffix; a
+    DataFrame is `results-i`) where two studies share a name."""
+    own = [f"results-{i}" if isinstance(s, pd.DataFrame) else s.resolve().stem if is_export(s) else s.resolve().name
+           for i, s in enumerate(sources)]  # fmt: skip
+    for labels in (names, own):
         if len(set(labels)) == len(labels):
             return labels
-    first, second = [f for f, label in zip(folders, labels) if labels.count(label) > 1][:2]
+    first, second = [s for s, label in zip(sources, labels) if labels.count(label) > 1][:2]
+    first, second = ("a DataFrame" if isinstance(s, pd.DataFrame) else s for s in (first, second))
     raise StudyError(
-        f"{first} and {second}: studies of one name in folders of one name would mix their runs; "
+        f"{first} and {second}: studies of one name in folders (or files) of one name would mix their runs; "
         "give each folder a name of its own (rename or copy one) to compare them"
     )
 
@@ -113,26 +165,20 @@ def labelled(runs: list[tuple[dict, FamilyConfig, dict]], label: str) -> list[tu
     return [(s | {"study": label, "run_id": f"{label}:{s['run_id']}"}, cfg, c | {"study": label}) for s, cfg, c in runs]
 
 
-def load_results(
-    folders: str | Path | Sequence[str | Path], unmeasured: bool = False, all_runs: bool = False
-) -> pd.DataFrame:
-    """Tidy results of a study folder, or of several side by side: run_id, study, dataset, family, arch, group, params, macs, seed, epoch, split, metric, value, status, diverged_epoch, then config fields.
+def load_results(sources: Source | Sequence[Source], unmeasured: bool = False, all_runs: bool = False) -> pd.DataFrame:
+    """Tidy results of a study, or of several side by side: run_id, study, dataset, family, arch, group, params, macs, seed, epoch, split, metric, value, status, diverged_epoch, then config fields.
 
-    `unmeasured=True` adds one metric-less row for each run with no metric rows yet, so a partial study's
-    missing runs are still listed. `all_runs=True` includes runs that the study's current spec no longer plans.
-    Several folders: each run's `study` is its study's label (module docstring), in its group and its run id.
+    A study is its folder, its file written by `itermap export` (Parquet or CSV), or that file's rows as a DataFrame;
+    each gives the same table. `unmeasured=True` adds one metric-less row for each run with no metric rows yet, so a
+    partial study's missing runs are still listed. `all_runs=True` includes runs that the study's current spec no
+    longer plans. Several studies: each run's `study` is its study's label (module docstring), in its group and its
+    run id.
     """
-    folders = folder_list(folders)
-    found, measured, names = [], [], []
-    for folder in folders:
-        with open_store(folder) as store:
-            names.append(store.meta().get("study", folder.name))
-            found.append(stored_runs(store, all_runs))
-            metrics = pd.read_sql_query("SELECT * FROM metrics ORDER BY rowid", store.db)
-            metrics["step"] = metrics.get("step", pd.Series(dtype="Int64")).astype("Int64")  # version 1 has none
-            measured.append(metrics)
-    if len(folders) > 1:
-        labels = study_labels(folders, names)
+    sources = source_list(sources)
+    names, found, measured = zip(*(read_source(s, all_runs) for s in sources))
+    found, measured = list(found), list(measured)
+    if len(sources) > 1:
+        labels = study_labels(sources, list(names))
         found = [labelled(runs, label) for runs, label in zip(found, labels)]
         measured = [m.assign(run_id=label + ":" + m["run_id"]) for m, label in zip(measured, labels)]
     runs = runs_frame([r for runs in found for r in runs])
@@ -146,15 +192,27 @@ def load_results(
     )
 
 
-def study_info(folder: str | Path) -> dict:
+def study_info(source: str | Path) -> dict:
     """A study's spec text, name, versions, device, wall time, last update, counts of runs by status, and the
-    environment of each session that trained it.
+    environment of each session that trained it; from its folder, or from its exported file (what the file's
+    metadata holds, the counts from its rows).
 
-    The store's `running` is counted as `interrupted` when no process holds the folder's lock (the run was killed).
+    The store's `running` is counted as `interrupted` when no process holds the folder's lock (the run was killed);
+    in a file, always.
     """
-    with open_store(folder) as store:
-        meta, counts, sessions = store.meta(), store.counts(), store.sessions()
-    if not held(folder):  # a run the store calls running, whose process is gone (killed), is interrupted
+    if is_export(source):
+        frame, found = read_export(source)
+        meta, sessions, lock_held = found["meta"], found["environment"], False
+        meta.setdefault("study", read_source(Path(source), True)[0])
+        runs = frame.drop_duplicates("run_id")
+        planned = runs["planned"].fillna(1).astype(bool) if "planned" in runs else pd.Series(True, index=runs.index)
+        counts = {str(k): int(n) for k, n in runs.loc[planned, "status"].value_counts().items()}
+        counts["unplanned"] = int((~planned).sum())
+    else:
+        with open_store(source) as store:
+            meta, counts, sessions = store.meta(), store.counts(), store.sessions()
+        lock_held = held(source)
+    if not lock_held:  # a run the store calls running, whose process is gone (killed), is interrupted
         counts["interrupted"] = counts.pop("running", 0)
     total = sum(n for s, n in counts.items() if s != "unplanned")
     return {

@@ -1,24 +1,68 @@
-"""Study folders analysed as the report analyses them: one study, or several side by side."""
+"""Studies analysed as the report analyses them: one study (folder, exported file or DataFrame), or several side by
+side, with the [[compare]] pairs their specs declare."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
+import pandas as pd
+
+from itermap.analysis.compare import selects
 from itermap.analysis.overview import Analysis, analyze
-from itermap.analysis.results import folder_list, load_results, study_info
-from itermap.study.spec import parse_text
+from itermap.analysis.results import Source, load_results, source_list, study_info
+from itermap.study.errors import StudyError
+from itermap.study.spec import Spec, load_spec, parse_text
 
 
-def analyze_studies(folders: str | Path | Sequence[str | Path], metric: str = "test_accuracy") -> Analysis:
-    """Every table of one study folder or several (`load_results`), its spec's [[compare]] pairs compared on `metric`.
+def declared_compare(sources: Source | Sequence[Source], spec: str | Spec | None = None) -> tuple[list[Any], str]:
+    """The [[compare]] tables to analyse, and one line saying where they come from: `spec` (a preset name, a TOML
+    file or a Spec) where given, else each study's own spec (its folder's, or its exported file's metadata), else
+    none (the default pairs: each two groups that differ in one respect)."""
+    if spec is not None:
+        spec = spec if isinstance(spec, Spec) else load_spec(spec)
+        said = f"comparing the pairs declared in {spec.origin}"
+        return spec.compare, said if spec.compare else f"{spec.origin} declares no pairs: comparing default pairs"
+    compare, bare = [], []
+    for source in source_list(sources):
+        text = "" if isinstance(source, pd.DataFrame) else study_info(source)["spec"]
+        compare += parse_text(text, f"{source}: the study's spec").compare if text else []
+        bare += [] if text else ["a DataFrame" if isinstance(source, pd.DataFrame) else str(source)]
+    if not bare:
+        return (
+            compare,
+            "comparing the pairs declared in the studies' specs"
+            if compare
+            else "no pairs declared: comparing default pairs",
+        )
+    return compare, f"{', '.join(bare)}: no spec recorded; comparing " + (
+        "the other studies' pairs" if compare else "default pairs (--spec NAME_OR_TOML gives a study's own)"
+    )
+
+
+def check_groups(results: pd.DataFrame, compare: Sequence[Any], origin: str) -> None:
+    """A one-line StudyError when a [[compare]] side selects no group of the results (a spec meant for other data)."""
+    groups = sorted(results["group"].dropna().unique())
+    for c in compare:
+        for side in (c.a, c.b):
+            if not any(selects(side, g) for g in groups):
+                raise StudyError(
+                    f"{origin}: [[compare]] {side!r} names no group of these results; they hold {', '.join(groups)}"
+                )
+
+
+def analyze_studies(
+    sources: Source | Sequence[Source], metric: str = "test_accuracy", spec: str | Spec | None = None
+) -> Analysis:
+    """Every table of one study or several (`load_results`: folders, exported files, DataFrames), the declared
+    [[compare]] pairs (`declared_compare`: `spec`, else the studies' own) compared on `metric`.
 
     The tables are DataFrames: `finals` (one row per finished run), `summary` (per configuration), `comparisons`
     (equal parameters or multiply-adds), `matched`, `convergence`, with `results` the tidy rows they come from.
     Several studies compare each one's declared pairs within it, and, with no pair declared, groups across studies.
     """
-    compare = []
-    for folder in folder_list(folders):
-        spec = study_info(folder)["spec"]
-        compare += parse_text(spec, f"{folder}: the study's spec").compare if spec else []
-    return analyze(load_results(folders, unmeasured=True), metric=metric, compare=compare)
+    results = load_results(sources, unmeasured=True)
+    compare, _ = declared_compare(sources, spec)
+    if spec is not None:
+        check_groups(results, compare, f"--spec {spec if isinstance(spec, str) else spec.origin}")
+    return analyze(results, metric=metric, compare=compare)

@@ -41,12 +41,13 @@ def _when(stamp: float | None) -> str:
 def _info(info: dict) -> str:
     """The study's metadata (study_info): device, versions, wall time, run counts, the environment of each training
     session, planning notes and spec."""
-    wall = info.get("wall_seconds") or 0.0
+    wall = info.get("wall_seconds") or 0.0  # 0 and no device: a file exported without metadata (a CSV)
     rows = {
         "Study": info.get("study"),
-        "Device": f"{info.get('device')}" + (f" ({info['device_name']})" if info.get("device_name") else ""),
+        "Device": f"{info.get('device') or 'not recorded'}"
+        + (f" ({info['device_name']})" if info.get("device_name") else ""),
         "Versions": ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items()),
-        "Wall time": f"{wall:.1f} s" if wall < 120 else f"{wall / 60:.1f} min",
+        "Wall time": "not recorded" if not wall else f"{wall:.1f} s" if wall < 120 else f"{wall / 60:.1f} min",
         "Created": _when(info.get("created")),
         "Last update": _when(info.get("updated")),
         "Runs": f"{info.get('runs')} (" + ", ".join(f"{n} {k}" for k, n in info.get("counts", {}).items()) + ")",
@@ -56,7 +57,7 @@ def _info(info: dict) -> str:
         html += "<h3>Environment</h3>" + _table(tables.environment(info["environment"]))
     if info.get("notes"):
         html += "<h3>Planning notes</h3><ul>" + "".join(f"<li>{escape(n)}</li>" for n in info["notes"]) + "</ul>"
-    return html + f"<h3>Spec (resolved)</h3><pre>{escape(info.get('spec', ''))}</pre>"
+    return html + f"<h3>Spec (resolved)</h3><pre>{escape(info.get('spec') or 'not recorded')}</pre>"
 
 
 def _figure(png: bytes, caption: str) -> str:

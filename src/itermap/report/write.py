@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from itermap.analysis.exported import is_export
 from itermap.analysis.overview import Analysis
-from itermap.analysis.results import folder_list, study_info, study_labels
+from itermap.analysis.results import source_list, study_info, study_labels
 from itermap.analysis.studies import analyze_studies
 from itermap.report.continua import continua_figures
 from itermap.report.depth import anytime_figure
@@ -15,6 +16,7 @@ from itermap.report.figures import figures, save
 from itermap.report.html import report_html
 from itermap.report.summary import summary_markdown
 from itermap.study.errors import StudyError
+from itermap.study.spec import Spec
 
 
 def render(an: Analysis, folder: Path, study: str, info: dict) -> Path:
@@ -59,15 +61,24 @@ def combined_info(infos: list[dict], labels: list[str]) -> dict:
     }
 
 
-def write_report(folders: str | Path | Sequence[str | Path], out: str | Path | None = None) -> Path:
-    """Analyse the study in a folder (or several studies side by side) and write the report into `out` (by default
-    the one study's folder; needed for several); return report.html's path."""
-    folders = folder_list(folders)
-    if out is None and len(folders) > 1:
-        raise StudyError(f"a report of {len(folders)} studies needs a folder of its own: add `--out DIR`")
-    infos = [study_info(f) for f in folders]
-    analysis = analyze_studies(folders)
-    info = infos[0] if len(infos) == 1 else combined_info(infos, study_labels(folders, [i["study"] for i in infos]))
-    out = Path(out or folders[0])
+def default_out(source: Path) -> Path:
+    """Where a study's report goes by default: its folder, or for an exported file a folder of the file's name
+    beside it (results.parquet -> results/)."""
+    return source.with_suffix("") if is_export(source) else source
+
+
+def write_report(
+    sources: str | Path | Sequence[str | Path], out: str | Path | None = None, spec: str | Spec | None = None
+) -> Path:
+    """Analyse a study (its folder or exported file), or several side by side, and write the report into `out` (by
+    default `default_out`; needed for several); `spec` gives the [[compare]] pairs (`declared_compare`). Returns
+    report.html's path."""
+    sources = source_list(sources)
+    if out is None and len(sources) > 1:
+        raise StudyError(f"a report of {len(sources)} studies needs a folder of its own: add `--out DIR`")
+    infos = [study_info(s) for s in sources]
+    analysis = analyze_studies(sources, spec=spec)
+    info = infos[0] if len(infos) == 1 else combined_info(infos, study_labels(sources, [i["study"] for i in infos]))
+    out = Path(out or default_out(sources[0]))
     out.mkdir(parents=True, exist_ok=True)
     return render(analysis, out, str(info["study"]), info)
