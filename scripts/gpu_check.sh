@@ -7,7 +7,7 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
 #     pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 \
-#     pooch==1.9.0 platformdirs==4.14.8
+#     pooch==1.9.0 platformdirs==4.14.8 tomli-w==1.2.0
 #   mkdir -p .data && cp -r ../shared/data/. .data/
 # Then run `bash scripts/gpu_check.sh` there with carry [".whl", ".data"] and a timeout that leaves a rerun.
 #

@@ -6,6 +6,9 @@ These need a CUDA GPU and are skipped without one (CI has none); run them on a G
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 import torch
 
@@ -70,3 +73,31 @@ def test_resumed_captured_pack_gives_identical_rows():
         (r.member, r.epoch, r.split, r.metric) for e in rows[1:] for r in e
     ]
     assert [r.value for e in later for r in e] == pytest.approx([r.value for e in rows[1:] for r in e], rel=1e-6)
+
+
+def test_capture_with_a_dropped_pack_in_a_cycle_and_collections_at_every_allocation():
+    """A captured pack dropped in a cycle, so that only the cyclic GC frees it and its graph, and the GC run at
+    almost every allocation: the next pack's capture runs no collection (one destroying that graph there would
+    invalidate the capture), succeeds, frees the dropped pack, and its rows equal an eager run's."""
+    dropped, _ = trained("rnn", "cuda", True, "float32")
+    dropped.cycle = dropped
+    freed = weakref.ref(dropped)
+    del dropped
+    during_capture: list[bool] = []  # per collection: whether it started while the current stream was capturing
+
+    def started(phase: str, info: dict) -> None:
+        if phase == "start":
+            during_capture.append(torch.cuda.is_current_stream_capturing())
+
+    thresholds = gc.get_threshold()
+    gc.set_threshold(1)
+    gc.callbacks.append(started)
+    try:
+        replayed, rows = trained("rnn", "cuda", True, "float32")
+    finally:
+        gc.callbacks.remove(started)
+        gc.set_threshold(*thresholds)
+    assert freed() is None and during_capture and not any(during_capture)
+    assert replayed.replay is not None and replayed.replay.graph is not None and replayed.replay.steps > WARMUP
+    _, want = trained("rnn", "cuda", False, "float32")
+    assert rows.keys() == want.keys() and rows == pytest.approx(want, rel=1e-5, abs=1e-6)

@@ -13,55 +13,80 @@ What capture needs (see the CUDA graphs section of the PyTorch docs), and how it
   gathers its rows from the data on the device;
 - grads are None when capture starts (the step zeroes them with set_to_none), so the captured backward writes
   them rather than adding to them, and every replay writes them afresh;
-- Adam keeps its step count on the device (`trainer.adam(..., capturable=True)`).
+- Adam keeps its step count on the device (`trainer.adam(..., capturable=True)`);
+- no graph is destroyed during a capture (CUDA forbids it and invalidates the capture): a finished pack's graph is
+  freed by reference counting when its trainer is dropped, as the replay keeps no reference to its trainer, and the
+  cyclic GC, which could free some other graph at any moment, runs before a capture and not during it (`gc_paused`).
 A batch of another size (an epoch's shorter last one) runs eagerly; replays resume after it.
 """
 
 from __future__ import annotations
 
+import gc
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 
 WARMUP = 3  # eager steps before capture
 
+Step = Callable[[torch.Tensor], torch.Tensor]  # step(idx) -> losses
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Collect garbage now, then run no collection until the block ends; the GC's enabled state is restored."""
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
 
 class Replay:
-    """`step(idx) -> losses` run eagerly for `WARMUP` steps, captured at the next, then replayed for every batch of
-    that size."""
+    """A training step run eagerly for `WARMUP` steps, captured at the next, then replayed for every batch of that
+    size."""
 
-    def __init__(self, step: Callable[[torch.Tensor], torch.Tensor]):
-        self.step, self.steps = step, 0
+    def __init__(self) -> None:
+        # The step comes with every call instead of being kept here: a kept `trainer.eager_step` would make trainer ->
+        # replay -> trainer a cycle, which only the cyclic GC frees, at a moment of its choosing, perhaps while
+        # another pack is being captured, where destroying this graph invalidates that capture.
+        self.steps = 0
         self.side: torch.cuda.Stream | None = None  # where eager steps run
         self.graph: torch.cuda.CUDAGraph | None = None
         self.idx = self.loss = torch.empty(0)  # the graph's static input and output, once captured
 
-    def __call__(self, idx: torch.Tensor) -> torch.Tensor:
-        """One training step on the examples `idx` [M or 1, B]; returns the losses [M]."""
+    def __call__(self, step: Step, idx: torch.Tensor) -> torch.Tensor:
+        """`step` on the examples `idx` [M or 1, B], always the same step for one replay; returns the losses [M]."""
         self.steps += 1
         if self.graph is not None and idx.shape == self.idx.shape:
             self.idx.copy_(idx)
             self.graph.replay()
             return self.loss.clone()  # the static output is overwritten by the next replay
         if self.steps <= WARMUP or self.graph is not None:
-            return self.eager(idx)
-        return self.capture(idx)
+            return self.eager(step, idx)
+        return self.capture(step, idx)
 
-    def eager(self, idx: torch.Tensor) -> torch.Tensor:
+    def eager(self, step: Step, idx: torch.Tensor) -> torch.Tensor:
         """The step as is, on a side stream (as warm-up before a capture must run)."""
         side = self.side = self.side or torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side), warnings.catch_warnings():
             warnings.filterwarnings("ignore", "This instance was constructed with capturable=True")  # it will be
-            loss = self.step(idx)
+            loss = step(idx)
         torch.cuda.current_stream().wait_stream(side)
         return loss
 
-    def capture(self, idx: torch.Tensor) -> torch.Tensor:
+    def capture(self, step: Step, idx: torch.Tensor) -> torch.Tensor:
         """Record the step on `idx`'s batch size into a graph, then replay it once: recording runs nothing."""
         self.idx, self.graph = idx.clone(), torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.loss = self.step(self.idx)
+        # PyTorch no longer collects before a capture (pytorch#161037); a collection during it could free a dropped
+        # pack's graph (say one left in a cycle by a caller) mid-capture.
+        with gc_paused(), torch.cuda.graph(self.graph):
+            self.loss = step(self.idx)
         self.graph.replay()
         return self.loss.clone()

@@ -51,6 +51,9 @@ def prepare(cfg, train: TrainConfig, images: torch.Tensor, data: Dataset, device
 def adam(params: list[torch.Tensor], lr: float, capturable: bool = False) -> torch.optim.Adam:
     """Adam over the stacked tensors: fused kernels where the device has them, else foreach; `capturable` keeps its
     step count on the device, so that a CUDA graph can hold its step (train/capture.py)."""
+    # torch.optim imports torch._dynamo at a process's first optimizer, and that import leaves a reference cycle
+    # holding its callers' frames: the first trainer of a process is freed only by the cyclic GC. Importing it with
+    # this module would cost every command a second; `capture.gc_paused` collects it before any capture instead.
     try:
         return torch.optim.Adam(params, lr=lr, fused=True, capturable=capturable)
     except RuntimeError:
@@ -127,7 +130,7 @@ class PackTrainer:
         if self.capture and not device.startswith("cuda"):
             raise ValueError(f"capture: CUDA graphs need a CUDA device, not {device!r}")
         self.optimizer = adam(list(self.params.values()), train.lr, capturable=self.capture)
-        self.replay = Replay(self.eager_step) if self.capture else None
+        self.replay = Replay() if self.capture else None  # given `eager_step` per call: no cycle through it
         self.epoch = 0
         self.diverged: list[int | None] = [None] * m
 
@@ -163,7 +166,7 @@ class PackTrainer:
 
     def step(self, idx: torch.Tensor) -> torch.Tensor:
         """One Adam step on the examples `idx` [M or 1, B] of the train split; returns the losses [M]."""
-        return self.replay(idx) if self.replay is not None else self.eager_step(idx)
+        return self.replay(self.eager_step, idx) if self.replay is not None else self.eager_step(idx)
 
     def eager_step(self, idx: torch.Tensor) -> torch.Tensor:
         """`step`, run op by op."""
@@ -264,5 +267,5 @@ class PackTrainer:
             for k, v in self.params.items():
                 v.copy_(state["params"][k])
         self.optimizer.load_state_dict(state["optimizer"])  # new state tensors: a captured step would miss them
-        self.replay = Replay(self.eager_step) if self.capture else None
+        self.replay = Replay() if self.capture else None
         self.epoch, self.diverged = state["epoch"], list(state["diverged"])
