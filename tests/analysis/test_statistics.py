@@ -15,8 +15,8 @@ from itermap.analysis.aggregate import summarize
 from itermap.analysis.band import max_t_band
 from itermap.analysis.convergence import convergence, late_slope
 from itermap.analysis.curves import interpolate, params_to_reach
-from itermap.analysis.intervals import difference_ci, iqm, rate_ci, spread
-from itermap.analysis.overview import adjust
+from itermap.analysis.intervals import iqm, rate_ci, spread
+from itermap.analysis.paired import adjust, adjust_within, difference_ci
 from itermap.analysis.verdict import curve_verdict
 
 A_PARAMS, B_PARAMS = (1000, 2000, 4000, 8000), (1500, 3000, 6000, 12000)
@@ -294,3 +294,9 @@ def test_holm_runs_within_headline_and_exploratory_families():
     out = adjust(table, KEYS)
     assert list(out["p_holm"]) == pytest.approx([0.02, 0.02, 0.03, 0.02])
     assert list(out["family_size"]) == [2, 2, 2, 1] and out["significant"].all()
+
+
+def test_holm_within_counts_untested_rows_as_p_one():
+    table = pd.DataFrame({"dataset": ["d1", "d1", "d2", "d2"], "p": [0.01, np.nan, 0.02, 0.04]})
+    assert list(adjust_within(table.copy())["p_holm"]) == pytest.approx([0.04, 1.0, 0.06, 0.08])
+    assert list(adjust_within(table, "dataset")["p_holm"]) == pytest.approx([0.02, 1.0, 0.04, 0.04])

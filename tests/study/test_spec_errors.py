@@ -202,20 +202,27 @@ def test_missing_file(cli, tmp_path):
     assert done.stderr.strip() == f"error: {tmp_path / 'nope.toml'}: no such file"
 
 
-def test_unknown_preset_lists_presets():
-    result = CliRunner().invoke(app, ["plan", "quik"])
-    assert result.exit_code == 2 and f"presets: {', '.join(preset_names())}" in result.stderr
+# name: (command line, {tmp} the test's folder; the message, which starts stderr when it is an "error: " line)
+COMMAND_LINES = {
+    "unknown-preset": (["plan", "quik"], f"presets: {', '.join(preset_names())}"),
+    "bad-override": (
+        ["plan", "quick", "--datasets", "mnist,svhn", "--no-calibrate"],
+        "error: command line: data.datasets: unknown data set 'svhn'",
+    ),
+    "status-without-study": (["status", "{tmp}"], "no results.sqlite"),
+    "spec-a-folder": (["run", "{tmp}", "--out", "{tmp}/out"], "error: {tmp}: a folder; give a spec's TOML file"),
+    "spec-a-device": (
+        ["run", "/dev/null", "--out", "{tmp}/out"],
+        "error: /dev/null: not a regular file; give a spec's TOML file",
+    ),
+}
 
 
-def test_bad_override_names_the_command_line():
-    result = CliRunner().invoke(app, ["plan", "quick", "--datasets", "mnist,svhn", "--no-calibrate"])
-    assert result.exit_code == 2
-    assert result.stderr.startswith("error: command line: data.datasets: unknown data set 'svhn'")
-
-
-def test_status_of_a_folder_without_a_study(tmp_path):
-    result = CliRunner().invoke(app, ["status", str(tmp_path)])
-    assert result.exit_code == 2 and "no results.sqlite" in result.stderr
+@pytest.mark.parametrize("args, message", COMMAND_LINES.values(), ids=COMMAND_LINES.keys())
+def test_bad_command_line(args, message, tmp_path):
+    result, message = CliRunner().invoke(app, [a.format(tmp=tmp_path) for a in args]), message.format(tmp=tmp_path)
+    starts = message.startswith("error: ")
+    assert result.exit_code == 2 and (result.stderr.startswith(message) if starts else message in result.stderr)
 
 
 def test_a_byte_order_mark_is_read_past(tmp_path):
@@ -223,13 +230,6 @@ def test_a_byte_order_mark_is_read_past(tmp_path):
     path.write_text("\ufeff" + spec(), encoding="utf-8")
     result = CliRunner().invoke(app, ["plan", str(path), "--no-calibrate"])
     assert result.exit_code == 0, result.stderr
-
-
-@pytest.mark.parametrize("path, kind", [(".", "a folder"), ("/dev/null", "not a regular file")])
-def test_a_spec_path_that_is_not_a_file(path, kind, tmp_path):
-    path = tmp_path if path == "." else path
-    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
-    assert result.exit_code == 2 and result.stderr.startswith(f"error: {path}: {kind}; give a spec's TOML file")
 
 
 def test_plan_refuses_a_model_that_cannot_fit(cli, tmp_path):

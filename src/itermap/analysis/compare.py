@@ -18,10 +18,10 @@ from scipy import stats
 
 from itermap.analysis.band import max_t_band
 from itermap.analysis.curves import interpolate, params_to_reach, reach_draws
-from itermap.analysis.intervals import LEVEL, MIN_SEEDS, difference_ci, seed_range
+from itermap.analysis.intervals import LEVEL, MIN_SEEDS, seed_range
+from itermap.analysis.paired import ALPHA, difference_ci
 from itermap.analysis.results import SEPARATOR
 
-ALPHA = 1 - LEVEL
 N_RESAMPLES = 9999  # bootstrap resamples of every comparison
 SEED = 0  # a fresh numpy.random.default_rng(SEED) per comparison: a report is identical on every rerun
 AXES = {"params": "parameters", "macs": "multiply-adds"}  # what groups can be compared at equal amounts of
@@ -202,16 +202,6 @@ def compare_curves(
             "multiplier_high_bound": [e[3] for e in ends],
         }
     )
-
-
-def holm(pvalues: np.ndarray) -> np.ndarray:
-    """Holm step-down adjusted p-values (family-wise error control across the given tests)."""
-    p = np.asarray(pvalues, float)
-    order = np.argsort(p)
-    adjusted = np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order])
-    out = np.empty_like(p)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
 
 
 def probability_of_improvement(x: np.ndarray, y: np.ndarray, axis: int = -1) -> float | np.ndarray:

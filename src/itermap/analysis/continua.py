@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from itermap.analysis.compare import ALPHA, holm
-from itermap.analysis.depth import final_accuracy, paired_by_seed
+from itermap.analysis.depth import final_accuracy
 from itermap.analysis.intervals import MIN_SEEDS, spread
+from itermap.analysis.paired import ALPHA, adjust_within, paired_by_seed
 
 REFERENCE_WINDOW = 3  # the 2020 experiment's choice
 
@@ -29,13 +29,11 @@ def _levels(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _holm(leads: pd.DataFrame) -> pd.DataFrame:
+def _holds(leads: pd.DataFrame) -> pd.DataFrame:
     """Holm over each data set's leads (NaN p: no test), `holds` where the adjusted p is below ALPHA and the lead positive."""
     if leads.empty:
         return leads
-    leads["p_holm"] = leads.groupby("dataset")["p"].transform(
-        lambda p: pd.Series(holm(p.fillna(1.0).to_numpy()), p.index)
-    )
+    adjust_within(leads, "dataset")
     leads["holds"] = (leads["p_holm"] < ALPHA) & (leads["diff"] > 0) & leads["p"].notna()
     return leads
 
@@ -73,7 +71,7 @@ def window_leads(runs: pd.DataFrame) -> pd.DataFrame:
         level = mlp[(mlp["dataset"] == dataset) & (mlp["budget"] == budget)]
         if len(level):
             rows.append({**head, "against": "MLP-1", **paired_by_seed(best, level)})
-    return _holm(pd.DataFrame(rows))
+    return _holds(pd.DataFrame(rows))
 
 
 def sparsity_levels(runs: pd.DataFrame) -> pd.DataFrame:
@@ -93,7 +91,7 @@ def sparsity_leads(runs: pd.DataFrame) -> pd.DataFrame:
                 rows.append({"dataset": dataset, "budget": int(budget), "fraction": f, "end": end,
                              "a_mean": inner["accuracy"].mean(), "params": int(inner["params"].iloc[0]),
                              **paired_by_seed(inner, mine[mine["fraction"] == end])})  # fmt: skip
-    return _holm(pd.DataFrame(rows))
+    return _holds(pd.DataFrame(rows))
 
 
 def continua_tables(results: pd.DataFrame) -> dict[str, pd.DataFrame]:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from itermap.analysis.aggregate import final_metrics
-from itermap.analysis.compare import holm
 from itermap.analysis.intervals import LEVEL, MIN_SEEDS, spread
+from itermap.analysis.paired import adjust_within, paired_by_seed
 
 SHAPE = ["dataset", "depth", "hidden", "inject", "heads"]  # what a tied and an untied variant share
 
@@ -29,23 +28,6 @@ def final_accuracy(results: pd.DataFrame) -> pd.DataFrame:
     return finals.dropna(subset=["accuracy"]).merge(runs, on="run_id")
 
 
-def paired(a: np.ndarray, b: np.ndarray) -> dict[str, object]:
-    """Mean of the per-seed differences d = a - b; from MIN_SEEDS seeds its t interval and two-sided p, else d's range."""
-    d = np.asarray(a, float) - np.asarray(b, float)
-    low, high, kind = spread(d)
-    judged = kind == "ci" and d.std() > 0  # every seed moved alike: no spread to judge by
-    p = float(stats.ttest_1samp(d, 0.0).pvalue) if judged else np.nan
-    return {"diff": float(d.mean()), "ci_low": low, "ci_high": high, "interval": kind, "p": p}
-
-
-def paired_by_seed(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, object]:
-    """Runs `a` minus runs `b` in final accuracy over the seeds both have: n, a_mean, b_mean and `paired`'s fields."""
-    x, y = a.set_index("seed")["accuracy"], b.set_index("seed")["accuracy"]
-    seeds = sorted(set(x.index) & set(y.index))
-    x, y = x.loc[seeds], y.loc[seeds]
-    return {"n": len(seeds), "a_mean": x.mean(), "b_mean": y.mean(), **paired(x.to_numpy(), y.to_numpy())}
-
-
 def paired_differences(runs: pd.DataFrame, field: str, a: object, b: object, keys: list[str]) -> pd.DataFrame:
     """Per configuration `keys`: variant `field = a` minus `field = b` in final accuracy, paired over shared seeds."""
     rows = []
@@ -56,9 +38,7 @@ def paired_differences(runs: pd.DataFrame, field: str, a: object, b: object, key
             sizes = {"a_params": int(x["params"].iloc[0]), "b_params": int(y["params"].iloc[0])}
             rows.append({**dict(zip(keys, key)), **lead, **sizes})
     table = pd.DataFrame(rows)
-    if not table.empty:
-        table["p_holm"] = holm(table["p"].fillna(1.0).to_numpy())
-    return table
+    return adjust_within(table) if not table.empty else table
 
 
 def tying_cost(results: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""Intervals over seeds on plain arrays: the t interval of a mean or of a difference, a seed range, a rate's interval.
+"""Intervals over seeds on plain arrays: the t interval of a mean, a seed range, a rate's interval (a difference's:
+analysis/paired.py).
 
 Below MIN_SEEDS seeds a t interval is valid but so wide, and so sensitive to one odd seed, that the report shows the
 seeds' range instead and writes no inferential sentence.
@@ -33,13 +34,6 @@ def spread(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, str]
     if len(values) >= MIN_SEEDS:
         return (*mean_ci(values, level), "ci")
     return (*seed_range(values), "range")
-
-
-def difference_ci(x: np.ndarray, y: np.ndarray, paired: bool, level: float = LEVEL) -> tuple[float, float, float]:
-    """(low, high, p) for mean(x) - mean(y): paired t on x_i - y_i, or Welch's t with Satterthwaite's degrees of freedom."""
-    res = stats.ttest_rel(x, y) if paired else stats.ttest_ind(x, y, equal_var=False)
-    ci = res.confidence_interval(level)
-    return float(ci.low), float(ci.high), float(res.pvalue)
 
 
 def rate_ci(k: int, n: int, level: float = LEVEL) -> tuple[float, float]:

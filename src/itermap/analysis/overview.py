@@ -9,11 +9,12 @@ from typing import Any
 import pandas as pd
 
 from itermap.analysis.aggregate import final_metrics, summarize
-from itermap.analysis.compare import ALPHA, compare_curves, compare_matched, declared_pairs, default_pairs, holm
+from itermap.analysis.compare import compare_curves, compare_matched, declared_pairs, default_pairs
 from itermap.analysis.continua import continua_tables, continua_verdicts
 from itermap.analysis.convergence import convergence
 from itermap.analysis.depth import depth_tables, depth_verdicts
 from itermap.analysis.fidelity import fewest_params_verdicts, fidelity_table
+from itermap.analysis.paired import adjust
 from itermap.analysis.verdict import (
     curve_verdict,
     diverged_notes,
@@ -62,19 +63,6 @@ def comparisons_of(groups: list[str], compare: Sequence[Any]) -> list[tuple[str,
             for a, b in declared_pairs(groups, c.a, c.b):
                 found[a, b, at] = found.get((a, b, at), False) or c.headline
     return [(*key, head) for key, head in found.items()]
-
-
-def adjust(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Holm across the tests of `table` (one p per distinct `keys`; NaN p: no test) within each family (headline or
-    exploratory): adds `p_holm`, `family_size` and `significant` (p_holm < ALPHA)."""
-    if table.empty:
-        return table
-    tests = table.dropna(subset=["p"]).drop_duplicates(keys)[[*keys, "headline", "p"]]
-    tests["family_size"] = tests.groupby("headline")["p"].transform("size")
-    tests["p_holm"] = tests.groupby("headline")["p"].transform(lambda p: holm(p.to_numpy()))
-    out = table.merge(tests[[*keys, "family_size", "p_holm"]], on=keys, how="left")
-    out["significant"] = out["p_holm"] < ALPHA
-    return out
 
 
 def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Sequence[Any] = ()) -> Analysis:
