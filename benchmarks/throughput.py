@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from itermap.data import load
-from itermap.models import MLPConfig, RNNConfig, UnrolledConfig, family
+from itermap.models import MLPConfig, RNNConfig, UnrolledConfig, family_of
 from itermap.study.compose import FIXED_MACS, packed
 from itermap.study.estimate import wall_seconds
 from itermap.study.plan import make_plan
@@ -73,7 +73,7 @@ def matmul_gflops(device: str, n: int = 1024, reps: int = 20) -> float:
 
 def naive_seconds(cfg, data, train: TrainConfig, steps: int, warmup: int, device: str) -> float:
     """Seconds per step of one model trained the way a user would write it (batches moved to the device)."""
-    fam = family(cfg)
+    fam = family_of(cfg)
     module = fam.to_torch(cfg, fam.init(cfg, 0)).to(device)
     opt = torch.optim.Adam(module.parameters(), lr=train.lr)
     x = prepare(cfg, train, data.train_images, data, "cpu")
@@ -116,8 +116,12 @@ def protocol(data, train: TrainConfig, packings: list[str], naive: dict[str, flo
     steps: dict[str, list[float]] = {k: [] for k in packings}
     for _ in range(args.repeats):
         for k, packs in compositions.items():
-            steps[k].append(sum(pack_seconds([r.cfg for r in p.runs], p.seeds, [sources[r.dataset] for r in p.runs],
-                                             train, args) for p in packs))  # fmt: skip
+            steps[k].append(
+                sum(
+                    pack_seconds([r.cfg for r in p.runs], p.seeds, [sources[r.dataset] for r in p.runs], train, args)
+                    for p in packs
+                )
+            )
     print(
         f"\nseed2020, 420 runs, one step of batch {train.batch_size} each ({args.repeats} interleaved repeats, median):"
     )
@@ -137,8 +141,12 @@ def start_worker(args, train: TrainConfig) -> None:
     """A worker of `cores`: one intra-op thread, as `itermap run --workers N` gives each of its processes."""
     torch.set_num_threads(1)
     data = load("fashion-mnist-mini")
-    WORKER.update(args=args, train=train, data=data,
-                  sources={"mnist": dataclasses.replace(data, name="mnist"), "fashion-mnist": data})  # fmt: skip
+    WORKER.update(
+        args=args,
+        train=train,
+        data=data,
+        sources={"mnist": dataclasses.replace(data, name="mnist"), "fashion-mnist": data},
+    )
 
 
 def timed(task: tuple) -> float:
@@ -175,13 +183,17 @@ def cores(train: TrainConfig, args) -> None:
             seconds = {p.pack_id: t for p, t in zip(plan.packs, times)}
             results["packs, workers"].append(wall_seconds(plan, seconds, args.workers))
     step = {k: statistics.median(v) for k, v in results.items()}
-    print(f"\nseed2020 on {args.workers} worker processes of 1 thread (this process: {torch.get_num_threads()} threads),"
-          f" one step of batch {train.batch_size} for all 420 runs ({args.repeats} interleaved repeats, median):")  # fmt: skip
+    print(
+        f"\nseed2020 on {args.workers} worker processes of 1 thread (this process: {torch.get_num_threads()} threads),"
+        f" one step of batch {train.batch_size} for all 420 runs ({args.repeats} interleaved repeats, median):"
+    )
     for k, v in results.items():
         print(f"  {k:<18} {1e3 * step[k]:9.1f} ms  (repeats: {', '.join(f'{1e3 * t:.0f}' for t in v)} ms)")
-    print(f"  packs on {args.workers} workers against the naive loop in 1 process: "
-          f"{step['naive, 1 process'] / step['packs, workers']:.2f}x; against it on {args.workers} workers: "
-          f"{step['naive, workers'] / step['packs, workers']:.2f}x")  # fmt: skip
+    print(
+        f"  packs on {args.workers} workers against the naive loop in 1 process: "
+        f"{step['naive, 1 process'] / step['packs, workers']:.2f}x; against it on {args.workers} workers: "
+        f"{step['naive, workers'] / step['packs, workers']:.2f}x"
+    )
 
 
 def main() -> None:
@@ -218,7 +230,7 @@ def main() -> None:
         naive_total = pack_total = ideal_total = 0.0  # ideal: every pack at the matmul peak
         naive = {}  # s per model-sample, by arch
         for cfg in GRIDS[args.grid]:
-            fam = family(cfg)
+            fam = family_of(cfg)
             t_naive = naive[cfg.arch] = naive_seconds(cfg, data, train, args.steps, args.warmup, args.device) / b
             members = list(range(args.seeds))
             t_pack = pack_seconds([cfg] * args.seeds, members, [data] * args.seeds, train, args) / (b * args.seeds)

@@ -153,8 +153,10 @@ def main() -> int:
     ce_note = f"; largest |cross-entropy diff| {ce.max():.2g} nats" if len(ce) else ""
     outside = table.loc[~table["within"], "arch"].tolist()
     verdict = f"outside 3 SE: {', '.join(outside)}" if outside else "every mean difference within 3 SE"
-    print(f"Test accuracy at epoch {args.epochs}, here (CPU) minus published, {args.dataset}: {verdict}{ce_note}; "
-          f"per seed in {folder / 'verify_published.csv'}.")  # fmt: skip
+    print(
+        f"Test accuracy at epoch {args.epochs}, here (CPU) minus published, {args.dataset}: {verdict}{ce_note}; "
+        f"per seed in {folder / 'verify_published.csv'}."
+    )
     return 1 if outside else 0
 
 

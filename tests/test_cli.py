@@ -43,9 +43,11 @@ def test_presets_lists_the_shipped_presets():
 def small_spec(tmp_path: Path, seeds: int) -> Path:
     """A spec file: MLP-1 of 4 and 8 units and an RNN 1x4 on the mini data, 2 epochs, `seeds` seeds."""
     spec = tmp_path / "s.toml"
-    spec.write_text('[study]\nname = "s"\n[data]\ndatasets = ["fashion-mnist-mini"]\n[train]\nepochs = 2\n'
-                    f'seeds = {seeds}\n[[grid]]\nfamily = "mlp"\nhidden = [[4], [8]]\n[[grid]]\nfamily = "rnn"\n'
-                    'hidden = 4\n')  # fmt: skip
+    spec.write_text(
+        '[study]\nname = "s"\n[data]\ndatasets = ["fashion-mnist-mini"]\n[train]\nepochs = 2\n'
+        f'seeds = {seeds}\n[[grid]]\nfamily = "mlp"\nhidden = [[4], [8]]\n[[grid]]\nfamily = "rnn"\n'
+        "hidden = 4\n"
+    )
     return spec
 
 
@@ -91,8 +93,10 @@ def test_plan_json_names_every_run(tmp_path):
 def test_verbose_plan_lists_every_run(tmp_path, monkeypatch):
     monkeypatch.setattr(cli.console, "width", 200)
     spec = tmp_path / "s.toml"
-    spec.write_text('[study]\nname = "s"\n[data]\ndatasets = ["fashion-mnist-mini"]\n[train]\nseeds = 2\n'
-                    '[[grid]]\nfamily = "mlp"\nhidden = [[4], [8]]\n')  # fmt: skip
+    spec.write_text(
+        '[study]\nname = "s"\n[data]\ndatasets = ["fashion-mnist-mini"]\n[train]\nseeds = 2\n'
+        '[[grid]]\nfamily = "mlp"\nhidden = [[4], [8]]\n'
+    )
     ids = [r.run_id for r in make_plan(load_spec(str(spec))).runs]
     plain, verbose = (
         CliRunner().invoke(app, [*v, "plan", str(spec), "--no-calibrate", "--device", "cpu"]) for v in ([], ["-v"])
@@ -112,8 +116,10 @@ def test_presets_json_matches_the_plans():
 def test_quiet_run_from_environment_defaults_then_status_json(tmp_path, shared_data, monkeypatch):
     monkeypatch.setattr(cli.console, "width", 1000)  # long temporary paths on one line
     spec = tmp_path / "t.toml"
-    spec.write_text('[study]\nname = "t"\n[data]\ndatasets = ["fashion-mnist-mini"]\nlimit_train = 100\n'
-                    'limit_test = 50\n[train]\nepochs = 1\nseeds = 2\n[[grid]]\nfamily = "mlp"\nhidden = [[4]]\n')  # fmt: skip
+    spec.write_text(
+        '[study]\nname = "t"\n[data]\ndatasets = ["fashion-mnist-mini"]\nlimit_train = 100\n'
+        'limit_test = 50\n[train]\nepochs = 1\nseeds = 2\n[[grid]]\nfamily = "mlp"\nhidden = [[4]]\n'
+    )
     env = {"ITERMAP_DATA_DIR": str(shared_data), "ITERMAP_DEVICE": "cpu", "ITERMAP_WORKERS": "0"}
     refused = CliRunner().invoke(app, ["run", str(spec), "--out", str(tmp_path / "t")], env=env)
     assert refused.exit_code == 2 and "--workers" in refused.stderr  # ITERMAP_WORKERS is read (0 is below the minimum)

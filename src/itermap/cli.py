@@ -85,9 +85,12 @@ DeviceOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")]
 PackingOpt = Annotated[
     str,
-    typer.Option("--packing", help="Which runs train together: auto (the device's cost model), configs (one "
-                 "configuration per pack) or wide (every width and data set that can share a pack)."),
-]  # fmt: skip
+    typer.Option(
+        "--packing",
+        help="Which runs train together: auto (the device's cost model), configs (one "
+        "configuration per pack) or wide (every width and data set that can share a pack).",
+    ),
+]
 
 
 def info(text: str) -> None:
@@ -148,14 +151,27 @@ def presets(as_json: JsonOpt = False) -> None:
 
     plans = {name: make_plan(load_spec(name)) for name in preset_names()}
     if as_json:
-        print_json([{"name": name, "description": plan.spec.study.description, "runs": len(plan.runs),
-                     "packs": len(plan.packs), "epochs": plan.spec.train.epochs,
-                     "macs": sum(pack_macs(p) for p in plan.packs)} for name, plan in plans.items()])  # fmt: skip
+        print_json(
+            [
+                {
+                    "name": name,
+                    "description": plan.spec.study.description,
+                    "runs": len(plan.runs),
+                    "packs": len(plan.packs),
+                    "epochs": plan.spec.train.epochs,
+                    "macs": sum(pack_macs(p) for p in plan.packs),
+                }
+                for name, plan in plans.items()
+            ]
+        )
         return
     for name, plan in plans.items():
         macs = sum(pack_macs(p) for p in plan.packs)
-        console.print(f"[bold]{name}[/bold]: {len(plan.runs)} runs in {len(plan.packs)} packs, "
-                      f"{plan.spec.train.epochs} epochs, {macs:.2g} multiply-adds of training", highlight=False)  # fmt: skip
+        console.print(
+            f"[bold]{name}[/bold]: {len(plan.runs)} runs in {len(plan.packs)} packs, "
+            f"{plan.spec.train.epochs} epochs, {macs:.2g} multiply-adds of training",
+            highlight=False,
+        )
         console.print(f"  {plan.spec.study.description}", highlight=False)
     info("Timed estimate on this machine: itermap plan NAME")
 
@@ -183,9 +199,9 @@ def plan(
     from itermap.study.plan import make_plan
     from itermap.study.runner import device_name, finished_in, resolve_device, resolve_spec
 
-    configs = make_plan(resolve_spec(study, seeds, epochs, names(datasets)))
+    planned = make_plan(resolve_spec(study, seeds, epochs, names(datasets)))
     device = resolve_device(device)
-    the_plan = packed(configs, device, packing)
+    the_plan = packed(planned, device, packing)
     check_memory(the_plan, device)
     seconds = estimate_seconds(the_plan, device) if calibrate else {}
     macs = sum(pack_macs(p) for p in the_plan.packs)
@@ -198,8 +214,17 @@ def plan(
     for i, p in enumerate(the_plan.packs, 1):
         for j, (run, seeds_of) in enumerate(configurations(p)):
             est = duration(seconds[p.pack_id]) if seconds and j == 0 else ""
-            table.add_row(str(i) if j == 0 else "", run.dataset, run.cfg.arch, f"{run.params:,}", f"{run.macs:,}",
-                          f"{run.budget:,}" if run.budget else "", str(len(seeds_of)), str(run.train.epochs), est)  # fmt: skip
+            table.add_row(
+                str(i) if j == 0 else "",
+                run.dataset,
+                run.cfg.arch,
+                f"{run.param_count:,}",
+                f"{run.macs:,}",
+                f"{run.budget:,}" if run.budget else "",
+                str(len(seeds_of)),
+                str(run.train.epochs),
+                est,
+            )
     console.print(table)
     if verbosity["level"] > 0:
         runs = Table("run id", "pack id", "data set", "arch", "seed")
@@ -209,15 +234,23 @@ def plan(
         console.print(runs)
     for note in the_plan.notes:
         console.print(f"note: {note}", highlight=False)
-    console.print(f"{the_plan.spec.study.name}: {len(the_plan.runs)} runs in {len(the_plan.packs)} packs, "
-                  f"{macs:.2g} multiply-adds of training", highlight=False)  # fmt: skip
+    console.print(
+        f"{the_plan.spec.study.name}: {len(the_plan.runs)} runs in {len(the_plan.packs)} packs, "
+        f"{macs:.2g} multiply-adds of training",
+        highlight=False,
+    )
     if wall is not None:
         at_once = f" with {workers} packs at once" if workers > 1 else ""
-        console.print(f"estimated time on {device_name(device)}{at_once}: {duration(wall)} "
-                      "(from a short calibration; rough)", highlight=False)  # fmt: skip
+        console.print(
+            f"estimated time on {device_name(device)}{at_once}: {duration(wall)} (from a short calibration; rough)",
+            highlight=False,
+        )
     if done is not None:
-        console.print(f"{out}: {done} of {len(the_plan.runs)} runs already finished there; `itermap run` trains the "
-                      f"other {len(the_plan.runs) - done}", highlight=False)  # fmt: skip
+        console.print(
+            f"{out}: {done} of {len(the_plan.runs)} runs already finished there; `itermap run` trains the "
+            f"other {len(the_plan.runs) - done}",
+            highlight=False,
+        )
 
 
 def configurations(pack: Pack) -> list[tuple[Run, list[int]]]:
@@ -234,11 +267,11 @@ def plan_document(
     """`plan --json`: the study, its runs and packs (sizes, estimated seconds when calibrated) and its notes."""
     packs = [{"pack_id": p.pack_id, "epochs": p.first.train.epochs, "run_ids": [r.run_id for r in p.runs],
               "estimated_seconds": seconds.get(p.pack_id),
-              "configurations": [{"dataset": r.dataset, "arch": r.cfg.arch, "params": r.params, "macs": r.macs,
+              "configurations": [{"dataset": r.dataset, "arch": r.cfg.arch, "params": r.param_count, "macs": r.macs,
                                   "budget": r.budget, "seeds": seeds_of} for r, seeds_of in configurations(p)]}
              for p in the_plan.packs]  # fmt: skip
     runs = [{"run_id": r.run_id, "pack_id": p.pack_id, "dataset": r.dataset, "family": r.cfg.family, "arch": r.cfg.arch,
-             "params": r.params, "macs": r.macs, "budget": r.budget, "seed": r.seed, "epochs": r.train.epochs}
+             "params": r.param_count, "macs": r.macs, "budget": r.budget, "seed": r.seed, "epochs": r.train.epochs}
             for p in the_plan.packs for r in p.runs]  # fmt: skip
     return {"study": the_plan.spec.study.name, "device": device, "macs": macs,
             "estimated_seconds": wall, "finished": done,
@@ -265,7 +298,7 @@ def run(
             envvar="ITERMAP_WORKERS",
             help="Train N packs at once in N processes of one thread each (CPU only; `auto` device means cpu).",
         ),
-    ] = 1,  # fmt: skip
+    ] = 1,
     executor: Annotated[
         str, typer.Option("--executor", help="local (here, or --workers processes) or ray (each pack a Ray task).")
     ] = "local",
@@ -280,16 +313,29 @@ def run(
     packing: PackingOpt = "auto",
 ) -> None:
     """Train a study into its folder; the same command again resumes it after an interruption."""
-    train(study, out, device, seeds, epochs, names(datasets), force_new=force_new, quiet=quiet, workers=workers,
-          executor=executor, address=address, shard=shard, packing=packing)  # fmt: skip
+    train(
+        study,
+        quiet=quiet,
+        out=out,
+        device=device,
+        seeds=seeds,
+        epochs=epochs,
+        datasets=names(datasets),
+        force_new=force_new,
+        workers=workers,
+        executor=executor,
+        address=address,
+        shard=shard,
+        packing=packing,
+    )
 
 
-def train(study: str | Spec, *args: object, quiet: bool, **options: object) -> None:
-    """Train a study (`run_study`), then say where its results are; Ctrl-C says how to resume."""
+def train(study: str | Spec, *, quiet: bool, **options: object) -> None:
+    """Train a study (`run_study`, its options by keyword), then say where its results are; Ctrl-C: how to resume."""
     from itermap.study.runner import run_study
 
     try:
-        folder = run_study(study, *args, quiet=quiet or verbosity["level"] < 0, **options)
+        folder = run_study(study, quiet=quiet or verbosity["level"] < 0, **options)
     except KeyboardInterrupt:
         typer.echo("interrupted; run the same command again to resume", err=True)
         raise typer.Exit(130) from None
@@ -308,8 +354,10 @@ def merge(
     missing = merge_shards(out, shards)
     console.print(f"merged {len(shards)} shards into {out}", highlight=False)
     if missing:
-        console.print(f"shards {', '.join(map(str, missing))} are missing: `itermap run SPEC --out {out}` trains "
-                      "their runs", highlight=False)  # fmt: skip
+        console.print(
+            f"shards {', '.join(map(str, missing))} are missing: `itermap run SPEC --out {out}` trains their runs",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -337,7 +385,7 @@ def distill(
         spec = with_kept_teacher(spec, teacher, run_id)
     elif spec.teacher is None:
         raise StudyError(f"{study}: no [teacher] table; give a kept run as --teacher DIR --run ID")
-    train(spec, out, device, seeds, epochs, quiet=quiet, workers=workers)
+    train(spec, quiet=quiet, out=out, device=device, seeds=seeds, epochs=epochs, workers=workers)
 
 
 @app.command()
@@ -357,11 +405,15 @@ def status(folder: FolderArg, as_json: JsonOpt = False) -> None:
         ago = duration(time.time() - found["updated"])
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(found["updated"]))
         console.print(f"  last update {when} ({ago} ago), wall time {duration(found['wall_seconds'])}", highlight=False)
-    console.print("  complete" if complete else "  incomplete: "
-                  "`itermap run` with the same arguments resumes it", highlight=False)  # fmt: skip
+    console.print(
+        "  complete" if complete else "  incomplete: `itermap run` with the same arguments resumes it", highlight=False
+    )
     if found["unplanned"]:
-        console.print(f"  {found['unplanned']} more runs kept from earlier specs, outside the current plan "
-                      "(itermap.load_results(DIR, all_runs=True) reads them)", highlight=False)  # fmt: skip
+        console.print(
+            f"  {found['unplanned']} more runs kept from earlier specs, outside the current plan "
+            "(itermap.load_results(DIR, all_runs=True) reads them)",
+            highlight=False,
+        )
 
 
 class ExportFormat(str, Enum):
@@ -391,7 +443,7 @@ def export(
             help="results: one row per measured number; finals: per run; summary: per "
             "configuration; comparisons: the report's equal-parameter (or -MACs) comparisons.",
         ),
-    ] = ExportTable.results,  # fmt: skip
+    ] = ExportTable.results,
     format: Annotated[ExportFormat | None, typer.Option("--format", help="File format [default: parquet].")] = None,
     output: Annotated[
         Path | None, typer.Option("--output", help="Output file [default: DIR/<table>.<format>].")
@@ -406,7 +458,7 @@ def export(
             help="MLflow tracking URI (sqlite:///mlflow.db, http://host:5000) "
             "[default: MLflow's own, e.g. MLFLOW_TRACKING_URI].",
         ),
-    ] = None,  # fmt: skip
+    ] = None,
 ) -> None:
     """Write a study's tidy results or a derived table as Parquet or CSV, or replay the study into MLflow."""
     if to is ExportTarget.mlflow:
@@ -428,7 +480,10 @@ def export(
     if table is ExportTable.results:  # every run, measured or not yet, so that the file is the whole study
         frame = load_results(folder, unmeasured=True)
     else:
-        frame = getattr(analyze_studies(folder), table.value)
+        found = analyze_studies(folder)
+        frame = (
+            found.table("budgets", "comparisons") if table is ExportTable.comparisons else getattr(found, table.value)
+        )
     output = output or folder / f"{table.value}.{format.value}"
     if output.is_dir():
         raise StudyError(
@@ -508,7 +563,7 @@ def convert(
             "--to",
             help="Target form, repeatable; `mlp` of an RNN is its untied unrolling, `rnn` of an MLP "
             "an iterative map reading 3 columns a step, `tanh-rnn` an approximating nn.RNN.",
-        ),  # fmt: skip
+        ),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", help="Output file (default: DIR/converted/<run>-<form>.safetensors).")

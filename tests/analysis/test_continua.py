@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from itermap.analysis.continua import continua_tables, continua_verdicts
+from itermap.analysis.continua import continua_tables, verdicts
 
 
 def tidy(runs: list[dict], truth: list[float], seeds: int, rng_seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -46,7 +46,7 @@ def pts(x: float) -> str:
 def test_window_verdict_pairs_by_seed_and_holm_by_hand():
     runs = [rnn(1), rnn(3), rnn(7), rnn(28), mlp()]
     results, acc = tidy(runs, [0.70, 0.78, 0.80, 0.70, 0.80], seeds=6)
-    (verdict,) = continua_verdicts(continua_tables(results), "toy")
+    (verdict,) = verdicts(continua_tables(results), "toy")
     assert verdict.startswith("Windows at 1,000 parameters: best is 7 columns per step")
     tests = [stats.ttest_rel(acc[2], acc[1]), stats.ttest_rel(acc[2], acc[4])]  # over window 3, over MLP-1
     p = np.array([t.pvalue for t in tests])
@@ -68,7 +68,7 @@ def test_sparsity_band_beats_both_ends():
     runs = [sparse(0.0), sparse(0.25), sparse(0.5), sparse(1.0), mlp()]
     results, acc = tidy(runs, [0.70, 0.78, 0.77, 0.72, 0.71], seeds=6, rng_seed=1)
     tables = continua_tables(results)
-    (verdict,) = continua_verdicts(tables, "toy")
+    (verdict,) = verdicts(tables, "toy")
     assert "f = 0.25, 0.5 beat both ends; the best interior point f = 0.25" in verdict
     d = acc[1] - acc[0]
     lead = tables["sparsity_leads"].set_index(["fraction", "end"]).loc[(0.25, 0.0)]
@@ -79,7 +79,7 @@ def test_sparsity_band_beats_both_ends():
 def test_below_five_seeds_the_verdicts_only_describe():
     runs = [sparse(0.0), sparse(0.5), sparse(1.0), rnn(3), rnn(28), mlp()]
     results, acc = tidy(runs, [0.70, 0.78, 0.72, 0.75, 0.70, 0.74], seeds=3)
-    window, sparsity = continua_verdicts(continua_tables(results), "toy")
+    window, sparsity = verdicts(continua_tables(results), "toy")
     assert "the 2020 choice itself" in window and "descriptive only" in window and "CI" not in window
     d = acc[3] - acc[5]  # window 3 over MLP-1
     assert f"over MLP-1 {pts(d.mean())} points (seeds' range [{pts(d.min())}, {pts(d.max())}])" in window

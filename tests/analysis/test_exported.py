@@ -55,7 +55,6 @@ headline = true
 a = "rnn-1"
 b = "mlp-2"
 """
-TABLES = ["finals", "summary", "comparisons", "matched", "convergence"]
 
 
 @pytest.fixture(scope="module")
@@ -108,24 +107,34 @@ def test_report_from_the_parquet_equals_the_report_from_the_folder(study, tmp_pa
     summary = (tmp_path / "file" / "summary.md").read_text()
     assert summary == (tmp_path / "folder" / "summary.md").read_text() and "### Environment" in summary
     from_folder, from_file = itermap.analyze(study), itermap.analyze(study / "results.parquet")
-    for table in TABLES:
+    for table in ("results", "finals", "summary"):
         assert_frame_equal(getattr(from_file, table), getattr(from_folder, table), obj=table)
-    assert from_file.verdicts == from_folder.verdicts and len(from_file.comparisons) > 0
-    assert set(from_file.comparisons[["a", "b"]].itertuples(index=False)) == {("rnn-1", "mlp-1"), ("rnn-1", "mlp-2")}
+    assert from_file.found.keys() == from_folder.found.keys()
+    for question, tables in from_folder.found.items():
+        for name, table in tables.items():
+            assert_frame_equal(from_file.found[question][name], table, obj=f"{question}: {name}")
+    assert from_file.verdicts == from_folder.verdicts and len(from_file.table("budgets", "comparisons")) > 0
+    assert set(from_file.table("budgets", "comparisons")[["a", "b"]].itertuples(index=False)) == {
+        ("rnn-1", "mlp-1"),
+        ("rnn-1", "mlp-2"),
+    }
 
 
 def test_csv_without_metadata_and_spec_gives_the_same_comparisons(study, tmp_path):
     """A CSV carries no spec: with --spec the study's own pairs; without, the default pairs, said in one info line."""
     from_folder = itermap.analyze(study)
     with_spec = itermap.analyze(study / "results.csv", spec=str(study / "study.toml"))
-    assert_frame_equal(with_spec.comparisons, from_folder.comparisons)
+    assert_frame_equal(with_spec.table("budgets", "comparisons"), from_folder.table("budgets", "comparisons"))
     frame = pd.read_csv(study / "results.csv")  # the same rows handed over as a DataFrame
-    assert_frame_equal(itermap.analyze(frame, spec=str(study / "study.toml")).comparisons, from_folder.comparisons)
+    assert_frame_equal(
+        itermap.analyze(frame, spec=str(study / "study.toml")).table("budgets", "comparisons"),
+        from_folder.table("budgets", "comparisons"),
+    )
     done = cli("report", study / "results.csv", "--out", tmp_path / "default")
     assert done.returncode == 0, done.stderr
     assert "no spec recorded; comparing default pairs" in done.stdout
     default = itermap.analyze(study / "results.csv")
-    pairs = set(default.comparisons[["a", "b"]].itertuples(index=False))
+    pairs = set(default.table("budgets", "comparisons")[["a", "b"]].itertuples(index=False))
     assert ("mlp-1", "mlp-2") in pairs and ("mlp-1", "rnn-1") in pairs  # default pairs: every two groups, sorted
     done = cli("report", study / "results.csv", "--spec", study / "study.toml", "--out", tmp_path / "spec")
     assert done.returncode == 0, done.stderr

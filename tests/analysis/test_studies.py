@@ -76,7 +76,8 @@ def test_analyze_tables_equal_a_numpy_recomputation(studies):
     np.testing.assert_allclose(finals["test_accuracy"], values, atol=1e-12)
     # Two studies: the same configuration of each is compared at its (equal) parameter count, seed by seed.
     both = itermap.analyze([alpha, beta])
-    pair = both.comparisons[(both.comparisons["x"] == row["params"]) & both.comparisons["a"].str.startswith("mlp-1")]
+    comparisons = both.table("budgets", "comparisons")
+    pair = comparisons[(comparisons["x"] == row["params"]) & comparisons["a"].str.startswith("mlp-1")]
     assert list(pair[["a", "b"]].iloc[0]) == ["mlp-1 · study=alpha", "mlp-1 · study=beta"]
     expected = values.mean() - final_test_accuracy(beta, "mlp-8").mean()
     assert pair["diff"].iloc[0] == pytest.approx(expected, abs=1e-12) and pair["seeds"].iloc[0] == 2

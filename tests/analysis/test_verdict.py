@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from itermap.analysis.budgets import comparisons_of
 from itermap.analysis.compare import declared_pairs, default_pairs
-from itermap.analysis.overview import comparisons_of
 from itermap.analysis.verdict import curve_verdict, no_overlap_verdict
 from itermap.study.spec import CompareSection
 

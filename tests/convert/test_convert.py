@@ -9,7 +9,7 @@ import torch
 
 from itermap import convert as C
 from itermap.data import load, views
-from itermap.models import MLPConfig, RNNConfig, family
+from itermap.models import MLPConfig, RNNConfig, family_of
 from itermap.models import itermap as im
 from itermap.models.stacked import stack
 from itermap.train import PackTrainer, TrainConfig
@@ -38,7 +38,7 @@ def name(v) -> str:
 @pytest.mark.parametrize("cfg,to", CASES, ids=name)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
 def test_conversion_of_random_member_is_exact(cfg, to, dtype):
-    params = family(cfg).init(cfg, 3, dtype)
+    params = family_of(cfg).init(cfg, 3, dtype)
     check = C.verify(C.family_form(cfg, params), C.convert(cfg, params, to), random_images())
     assert check.max_abs_diff <= TOL[dtype]
     assert check.agreement == 1.0
@@ -47,7 +47,7 @@ def test_conversion_of_random_member_is_exact(cfg, to, dtype):
 @pytest.mark.parametrize("cfg", RNNS, ids=name)
 def test_stacked_itermap_gives_every_steps_rnn_logits(cfg):
     """The family forward of the converted members (not only the module): iterations L+1..T+L are steps 1..T."""
-    fam = family(cfg)
+    fam = family_of(cfg)
     members = [fam.init(cfg, s, torch.float64) for s in (1, 2)]
     converted = [C.rnn_to_itermap(cfg, p) for p in members]
     target = converted[0][0]
@@ -61,7 +61,7 @@ def test_stacked_itermap_gives_every_steps_rnn_logits(cfg):
 def test_two_layer_rnn_needs_the_schedule():
     """Without holding h2 at zero for its first iteration, tanh(b2) leaks into the recurrence: not equal."""
     cfg = RNNConfig(hidden=8, layers=2, window=7)
-    params = family(cfg).init(cfg, 0, torch.float64)
+    params = family_of(cfg).init(cfg, 0, torch.float64)
     target, p = C.rnn_to_itermap(cfg, params)
     unscheduled = target.model_copy(update={"slots": tuple(s.model_copy(update={"start": 1}) for s in target.slots)})
     rnn, images = C.family_form(cfg, params), random_images()
@@ -71,7 +71,7 @@ def test_two_layer_rnn_needs_the_schedule():
 
 @pytest.mark.parametrize("cfg", MLPS, ids=name)
 def test_mlp_itermap_mlp_round_trip_gives_identical_weights(cfg):
-    params = family(cfg).init(cfg, 5, torch.float32)
+    params = family_of(cfg).init(cfg, 5, torch.float32)
     back_cfg, back = C.itermap_to_mlp(*C.mlp_to_itermap(cfg, params))
     assert back_cfg == cfg
     assert back.keys() == params.keys() and all(torch.equal(back[k], params[k]) for k in params)
@@ -80,15 +80,17 @@ def test_mlp_itermap_mlp_round_trip_gives_identical_weights(cfg):
 def test_itermap_that_is_not_an_mlp_refuses_to_become_one():
     cfg = RNNConfig(hidden=4, layers=1, window=7)
     with pytest.raises(ValueError, match="MLP pattern"):
-        C.convert(*C.rnn_to_itermap(cfg, family(cfg).init(cfg, 0)), "mlp")
+        C.convert(*C.rnn_to_itermap(cfg, family_of(cfg).init(cfg, 0)), "mlp")
     with pytest.raises(ValueError, match="no exact conversion"):
-        C.convert(MLPConfig(hidden=[4]), family(MLPConfig(hidden=[4])).init(MLPConfig(hidden=[4]), 0), "unrolled-tied")
+        C.convert(
+            MLPConfig(hidden=[4]), family_of(MLPConfig(hidden=[4])).init(MLPConfig(hidden=[4]), 0), "unrolled-tied"
+        )
 
 
 def test_parameter_accounting_by_hand():
     """A 1-layer RNN with 2 units on 4x6 images, 2 columns per step (T = 3 steps of 8 inputs), 3 classes."""
     cfg = RNNConfig(hidden=2, layers=1, window=2, image=(4, 6), classes=3)
-    params = family(cfg).init(cfg, 0, torch.float64)
+    params = family_of(cfg).init(cfg, 0, torch.float64)
     images = random_images(16)[:, :4, :6]
     costs = {to: C.verify(C.family_form(cfg, params), C.convert(cfg, params, to), images) for to in RNN_FORMS}
     assert all(v.max_abs_diff <= 1e-12 for v in costs.values())
@@ -147,7 +149,7 @@ def test_itermap_mlp_pattern_trains_like_the_mlp(mnist_small):
         t.run_epoch()
     mlp, itermap = trainers
     for i in range(2):
-        start = C.mlp_to_itermap(mlp_cfg, family(mlp_cfg).init(mlp_cfg, 3 + i, torch.float64))[1]
+        start = C.mlp_to_itermap(mlp_cfg, family_of(mlp_cfg).init(mlp_cfg, 3 + i, torch.float64))[1]
         want = C.mlp_to_itermap(mlp_cfg, mlp.member_params(i))[1]
         got = itermap.member_params(i)
         assert all((got[k] - want[k]).abs().max() <= 1e-10 for k in want)

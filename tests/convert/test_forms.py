@@ -9,7 +9,7 @@ import torch
 
 from itermap import convert as C
 from itermap.data import load, views
-from itermap.models import MLPConfig, family
+from itermap.models import MLPConfig, family_of
 from itermap.models import itermap as im
 from itermap.models.stacked import stack
 from itermap.study.training import one_thread
@@ -39,7 +39,7 @@ def reference_logits(cfg: MLPConfig, params, images: torch.Tensor) -> torch.Tens
 @pytest.mark.parametrize("window", WINDOWS)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
 def test_random_mlp_as_windowed_map_is_exact(cfg, window, dtype):
-    params = family(cfg).init(cfg, 3, dtype)
+    params = family_of(cfg).init(cfg, 3, dtype)
     target, mapped = C.mlp_to_windows(cfg, params, window)
     images = random_images()
     form = C.family_form(target, mapped)
@@ -49,13 +49,13 @@ def test_random_mlp_as_windowed_map_is_exact(cfg, window, dtype):
     stacked = im.forward(target, stack([mapped]), form.view(images.to(dtype))[None])[0]
     assert (stacked - got).abs().max() <= TOL[dtype]
     steps = -(-28 // window)
-    assert target.iterations == steps + len(cfg.hidden) and target.steps == steps
+    assert target.iterations == steps + len(cfg.hidden) and target.window_count == steps
 
 
 def test_windowed_map_accounting_by_hand():
     """mlp-4 on 28x28, window 7: T = 4 windows of 196; accumulators p1..p3 of 4 units."""
     cfg = MLPConfig(hidden=[4])
-    params = family(cfg).init(cfg, 0, torch.float64)
+    params = family_of(cfg).init(cfg, 0, torch.float64)
     check = C.verify(C.family_form(cfg, params), C.convert(cfg, params, "rnn"), random_images(8))
     mlp, rnn = check.source, check.target
     assert (mlp.stored, mlp.macs, mlp.steps) == (784 * 4 + 4 + 4 * 10 + 10, 784 * 4 + 40, 1)
@@ -95,13 +95,13 @@ def test_trained_mlp_as_windowed_map_agrees_on_the_whole_test_split(fashion_smal
 @pytest.mark.parametrize("cfg", MLPS[:3], ids=lambda c: c.arch)
 def test_tanh_rnn_error_falls_with_the_scale(cfg):
     """nn.RNN (tanh everywhere) approximating the MLP: max |logit error| shrinks monotonically, about as scale^2."""
-    params = family(cfg).init(cfg, 1, torch.float64)
+    params = family_of(cfg).init(cfg, 1, torch.float64)
     images = random_images(32, seed=1)
     want = reference_logits(cfg, params, images)
     errors = []
     for scale in (1e-1, 1e-2, 1e-3):
         target, weights = C.mlp_to_tanh_rnn(cfg, params, window=7, scale=scale)
-        module = family(target).to_torch(target, weights)
+        module = family_of(target).to_torch(target, weights)
         assert isinstance(module[0] if isinstance(module, torch.nn.Sequential) else module, torch.nn.Module)
         errors.append((C.logits(C.family_form(target, weights), images) - want).abs().max().item())
     assert errors[0] > errors[1] > errors[2] > 0
@@ -111,7 +111,7 @@ def test_tanh_rnn_error_falls_with_the_scale(cfg):
 def test_tanh_rnn_refuses_what_it_cannot_approximate():
     relu = MLPConfig(hidden=[4], activation="relu")
     with pytest.raises(ValueError, match="tanh MLP"):
-        C.mlp_to_tanh_rnn(relu, family(relu).init(relu, 0))
+        C.mlp_to_tanh_rnn(relu, family_of(relu).init(relu, 0))
     cfg = MLPConfig(hidden=[4])
     with pytest.raises(ValueError, match="use one of 1, 2, 4, 7, 14, 28"):
-        C.mlp_to_tanh_rnn(cfg, family(cfg).init(cfg, 0), window=3)
+        C.mlp_to_tanh_rnn(cfg, family_of(cfg).init(cfg, 0), window=3)

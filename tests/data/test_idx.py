@@ -76,7 +76,7 @@ def bad_file(tmp_path: Path, kind: str) -> Path:
         "negative dimensions",
         "overflowing dimensions",
         "zero images",
-    ],  # fmt: skip
+    ],
 )
 def test_bad_file_gives_one_clear_line(tmp_path: Path, kind: str) -> None:
     path = bad_file(tmp_path, kind)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from itermap.data import views
-from itermap.models import MLPConfig, RNNConfig, family
+from itermap.models import MLPConfig, RNNConfig, family_of
 from itermap.models.stacked import member, stack
 
 CONFIGS = [
@@ -35,7 +35,7 @@ DESIGN_RNN = {
 
 def stacked_and_reference(cfg, dtype, m=3, b=5, seed=0):
     """Logits of M members from the stacked forward and from each member's to_torch module."""
-    fam = family(cfg)
+    fam = family_of(cfg)
     params = stack([fam.init(cfg, 100 + i, dtype) for i in range(m)])
     images = torch.randn(b, *cfg.image, dtype=dtype, generator=torch.Generator().manual_seed(seed))
     x = fam.view(cfg, images)  # [B, ...]
@@ -57,23 +57,23 @@ def test_stacked_forward_equals_torch_module(cfg, dtype, tol):
 @pytest.mark.parametrize("hidden,count", DESIGN_COUNTS.items())
 def test_mlp_counts_match_design_and_torch(hidden, count):
     cfg = MLPConfig(hidden=list(hidden))
-    module = family(cfg).to_torch(cfg, family(cfg).init(cfg, 0))
-    assert family(cfg).count_params(cfg) == count == sum(p.numel() for p in module.parameters())
+    module = family_of(cfg).to_torch(cfg, family_of(cfg).init(cfg, 0))
+    assert family_of(cfg).count_params(cfg) == count == sum(p.numel() for p in module.parameters())
 
 
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("hidden", [2, 8, 16, 32, 64])
 def test_rnn_counts_match_design_and_torch(layers, hidden):
     cfg = RNNConfig(hidden=hidden, layers=layers, window=3)
-    module = family(cfg).to_torch(cfg, family(cfg).init(cfg, 0))
+    module = family_of(cfg).to_torch(cfg, family_of(cfg).init(cfg, 0))
     count = sum(p.numel() for p in module.parameters())
-    assert family(cfg).count_params(cfg) == DESIGN_RNN[layers][hidden] == count
+    assert family_of(cfg).count_params(cfg) == DESIGN_RNN[layers][hidden] == count
     assert isinstance(module.rnn, torch.nn.RNN) and module.rnn.num_layers == layers
 
 
 def test_per_step_logits_end_with_last_step_logits():
     cfg = RNNConfig(hidden=6, layers=2, window=4)
-    fam = family(cfg)
+    fam = family_of(cfg)
     params = stack([fam.init(cfg, s, torch.float64) for s in (1, 2)])
     x = fam.view(cfg, torch.randn(3, 28, 28, dtype=torch.float64)).expand(2, -1, -1, -1)
     steps = fam.forward(cfg, params, x, steps=True)  # [M, T, B, C]
@@ -90,7 +90,7 @@ def test_per_step_logits_end_with_last_step_logits():
 @pytest.mark.parametrize("cfg", [MLPConfig(hidden=[64]), RNNConfig(hidden=64, layers=2)], ids=lambda c: c.arch)
 def test_init_follows_pytorch_default_bounds(cfg):
     """Each tensor is U(-1/sqrt(fan), 1/sqrt(fan)) with fan = fan_in (Linear) or hidden (RNN)."""
-    params = family(cfg).init(cfg, 7, torch.float64)
+    params = family_of(cfg).init(cfg, 7, torch.float64)
     for name, p in params.items():
         fan = cfg.hidden if cfg.family == "rnn" and name != "w_out" and name != "b_out" else None
         if fan is None:
@@ -104,7 +104,7 @@ def test_init_follows_pytorch_default_bounds(cfg):
 
 def test_init_depends_on_seed_only():
     cfg = MLPConfig(hidden=[8])
-    a, b, c = (family(cfg).init(cfg, s) for s in (3, 3, 4))
+    a, b, c = (family_of(cfg).init(cfg, s) for s in (3, 3, 4))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a["w0"], c["w0"])
 
@@ -112,5 +112,5 @@ def test_init_depends_on_seed_only():
 def test_view_matches_windows():
     cfg = RNNConfig(hidden=4, window=3)
     x = torch.randn(2, 28, 28)
-    assert torch.equal(family(cfg).view(cfg, x), views.windows(x, 3))
-    assert family(cfg).view(cfg, x).shape == (2, 9, 84)
+    assert torch.equal(family_of(cfg).view(cfg, x), views.windows(x, 3))
+    assert family_of(cfg).view(cfg, x).shape == (2, 9, 84)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from itermap.models import MLPConfig, family, parse_config
+from itermap.models import MLPConfig, family_of, parse_config
 from itermap.models import itermap as im
 from itermap.models.itermap import Block, IterMapConfig, Slot
 from itermap.models.stacked import member, stack
@@ -102,14 +102,14 @@ def test_init_of_an_mlp_pattern_draws_what_mlp_init_draws():
         iterations=3,
     )
     mlp_cfg = MLPConfig(hidden=[8, 4])
-    got, want = im.init(cfg, 7), family(mlp_cfg).init(mlp_cfg, 7)
+    got, want = im.init(cfg, 7), family_of(mlp_cfg).init(mlp_cfg, 7)
     names = {"w_h1_x": "w0", "b_h1": "b0", "w_h2_h1": "w1", "b_h2": "b1", "w_y_h2": "w2", "b_y": "b2"}
     assert got.keys() == names.keys() and all(torch.equal(got[k], want[v]) for k, v in names.items())
 
 
 def test_registered_as_a_family():
     cfg = parse_config(MIXED.model_dump(mode="json"))
-    assert cfg == MIXED and family(cfg) is im
+    assert cfg == MIXED and family_of(cfg) is im
     assert hash(cfg) == hash(MIXED)  # frozen and hashable: masks are cached per block
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from itermap.data import views
-from itermap.models import MLPConfig, RNNConfig, family
+from itermap.models import MLPConfig, RNNConfig, family_of
 from itermap.models.stacked import stack
 
 
@@ -20,8 +20,8 @@ def test_window_28_rnn_is_the_one_hidden_layer_mlp(axis):
     # One step (h_0 = 0): h = tanh(W_ih x + b_ih + b_hh), logits = W_out h + b_out, which is MLP-1 with
     # w0 = W_ih (its inputs put in the flat image's row-major order), b0 = b_ih + b_hh, w1 = W_out, b1 = b_out.
     rnn = RNNConfig(hidden=12, window=28, axis=axis)
-    assert rnn.steps == 1 and rnn.inputs == 784
-    p = family(rnn).init(rnn, 3, torch.float64)
+    assert rnn.window_count == 1 and rnn.inputs == 784
+    p = family_of(rnn).init(rnn, 3, torch.float64)
     # The window's element k reads flat pixel order[k]: column-major for columns, row-major (identity) for rows.
     order = views.windows(torch.arange(784).view(1, 28, 28), 28, axis)[0, 0]  # [784]
     w0 = torch.empty_like(p["w_ih0"])
@@ -29,8 +29,8 @@ def test_window_28_rnn_is_the_one_hidden_layer_mlp(axis):
     mlp = MLPConfig(hidden=[12])
     q = {"w0": w0, "b0": p["b_ih0"] + p["b_hh0"], "w1": p["w_out"], "b1": p["b_out"]}
     x = images()
-    got = family(rnn).forward(rnn, stack([p]), family(rnn).view(rnn, x)[None])  # [1, B, 10]
-    want = family(mlp).forward(mlp, stack([q]), family(mlp).view(mlp, x)[None])
+    got = family_of(rnn).forward(rnn, stack([p]), family_of(rnn).view(rnn, x)[None])  # [1, B, 10]
+    want = family_of(mlp).forward(mlp, stack([q]), family_of(mlp).view(mlp, x)[None])
     ref = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 12), torch.nn.Tanh(), torch.nn.Linear(12, 10))
     ref = ref.double()
     with torch.no_grad():
@@ -46,10 +46,10 @@ def test_window_28_rnn_is_the_one_hidden_layer_mlp(axis):
 def test_rows_are_the_transposed_image_read_by_columns(window):
     x = images()
     rows, cols = RNNConfig(hidden=5, window=window, axis="rows"), RNNConfig(hidden=5, window=window)
-    assert torch.equal(family(rows).view(rows, x), family(cols).view(cols, x.transpose(1, 2)))
-    p = stack([family(rows).init(rows, 1, torch.float64)])
-    got = family(rows).forward(rows, p, family(rows).view(rows, x)[None])
-    want = family(cols).forward(cols, p, family(cols).view(cols, x.transpose(1, 2))[None])
+    assert torch.equal(family_of(rows).view(rows, x), family_of(cols).view(cols, x.transpose(1, 2)))
+    p = stack([family_of(rows).init(rows, 1, torch.float64)])
+    got = family_of(rows).forward(rows, p, family_of(rows).view(rows, x)[None])
+    want = family_of(cols).forward(cols, p, family_of(cols).view(cols, x.transpose(1, 2))[None])
     assert torch.equal(got, want)
 
 
@@ -58,10 +58,10 @@ def test_rows_are_the_transposed_image_read_by_columns(window):
 def test_rnn_count_by_hand_and_torch(window, axis):
     # P = h (28 w + h + 2) + 10 (h + 1): W_ih, W_hh, b_ih, b_hh, then the readout.
     cfg = RNNConfig(hidden=9, window=window, axis=axis)
-    module = family(cfg).to_torch(cfg, family(cfg).init(cfg, 0))
+    module = family_of(cfg).to_torch(cfg, family_of(cfg).init(cfg, 0))
     assert (
-        family(cfg).count_params(cfg)
+        family_of(cfg).count_params(cfg)
         == 9 * (28 * window + 9 + 2) + 10 * 10
         == sum(p.numel() for p in module.parameters())
     )
-    assert cfg.steps == 28 // window
+    assert cfg.window_count == 28 // window

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from itermap.data import load
-from itermap.models import MLPConfig, SparseConfig, family
+from itermap.models import MLPConfig, SparseConfig, family_of
 from itermap.models.itermap import Block, IterMapConfig, Slot, block_mask, nonzeros, wname
 from itermap.models.sparse import pattern
 from itermap.models.stacked import stack
@@ -28,8 +28,8 @@ def test_a_blocks_parameters_are_its_masks_nonzeros_by_hand():
         iterations=3,
     )
     assert [nonzeros(cfg, b) for b in cfg.blocks] == [784, 4, 40]
-    assert family(cfg).count_params(cfg) == 784 + 4 + 40 + 4 + 10  # and the biases of h and y
-    params = family(cfg).init(cfg, 0)
+    assert family_of(cfg).count_params(cfg) == 784 + 4 + 40 + 4 + 10  # and the biases of h and y
+    params = family_of(cfg).init(cfg, 0)
     assert [int((params[wname(b)] != 0).sum()) for b in cfg.blocks] == [784, 4, 40]
 
 
@@ -44,10 +44,10 @@ def test_continuum_allocation_by_hand():
     maps = pattern(cfg)
     got = {(b.dst, b.src): int(block_mask(b, maps.size(b.dst), maps.size(b.src)).sum()) for b in maps.blocks}
     assert got == want
-    params = family(cfg).init(cfg, 1)
+    params = family_of(cfg).init(cfg, 1)
     assert {(b.dst, b.src): int((params[wname(b)] != 0).sum()) for b in maps.blocks} == want
     mlp2 = MLPConfig(hidden=[10, 10])
-    assert family(cfg).count_params(cfg) == sum(want.values()) + 30 == family(mlp2).count_params(mlp2) == 8070
+    assert family_of(cfg).count_params(cfg) == sum(want.values()) + 30 == family_of(mlp2).count_params(mlp2) == 8070
 
 
 def test_masks_are_seeded_and_nested_along_f():
@@ -74,21 +74,30 @@ def test_nonzeros_are_equal_along_each_budgets_continuum(preset):
     for budget, by_f in points.items():
         counts = set()
         for cfg in by_f.values():
-            module = family(cfg).to_torch(cfg, family(cfg).init(cfg, 0))
+            module = family_of(cfg).to_torch(cfg, family_of(cfg).init(cfg, 0))
             masks = dict(module.named_buffers())
-            weights = sum(int(masks[f"blocks.{n}.weight_mask"].sum()) if f"blocks.{n}.weight_mask" in masks
-                          else lin.weight.numel() for n, lin in module.blocks.items())  # fmt: skip
+            weights = sum(
+                int(masks[f"blocks.{n}.weight_mask"].sum())
+                if f"blocks.{n}.weight_mask" in masks
+                else lin.weight.numel()
+                for n, lin in module.blocks.items()
+            )
             counts.add(weights + sum(b.numel() for b in module.bias.values()))
-            assert family(cfg).count_params(cfg) in counts
+            assert family_of(cfg).count_params(cfg) in counts
         mlp2 = MLPConfig(hidden=[cfg.hidden] * 2)
-        assert counts == {family(mlp2).count_params(mlp2)}
+        assert counts == {family_of(mlp2).count_params(mlp2)}
         assert abs(counts.pop() - budget) <= 0.03 * budget
 
 
 def test_masked_weights_stay_zero_after_20_adam_steps():
     mini = load("fashion-mnist-mini")
-    data = replace(mini, train_images=mini.train_images[:1280], train_labels=mini.train_labels[:1280],
-                   test_images=mini.test_images[:200], test_labels=mini.test_labels[:200])  # fmt: skip
+    data = replace(
+        mini,
+        train_images=mini.train_images[:1280],
+        train_labels=mini.train_labels[:1280],
+        test_images=mini.test_images[:200],
+        test_labels=mini.test_labels[:200],
+    )
     cfg = SparseConfig(hidden=8, fraction=0.5)
     train = TrainConfig(epochs=1, batch_size=64, lr=1e-2)  # 1280 / 64 = 20 Adam steps
     trainer = PackTrainer(cfg, train, [0, 1], data)
@@ -109,11 +118,11 @@ def test_masked_weights_stay_zero_after_20_adam_steps():
 
 def test_fraction_zero_is_mlp_2():
     cfg, mlp = SparseConfig(hidden=7, fraction=0.0), MLPConfig(hidden=[7, 7])
-    p, q = family(cfg).init(cfg, 5, torch.float64), family(mlp).init(mlp, 5, torch.float64)
+    p, q = family_of(cfg).init(cfg, 5, torch.float64), family_of(mlp).init(mlp, 5, torch.float64)
     assert all(torch.equal(a, b) for a, b in zip(p.values(), q.values()))  # the same draws in the same order
     x = torch.randn(1, 9, 784, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    got = family(cfg).forward(cfg, stack([p]), x)
-    assert (got - family(mlp).forward(mlp, stack([q]), x)).abs().max() <= 1e-12
+    got = family_of(cfg).forward(cfg, stack([p]), x)
+    assert (got - family_of(mlp).forward(mlp, stack([q]), x)).abs().max() <= 1e-12
 
 
 def test_a_fraction_that_does_not_fit_is_refused():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from itermap.data import views
-from itermap.models import MLPConfig, UnrolledConfig, family
+from itermap.models import MLPConfig, UnrolledConfig, family_of
 from itermap.models.stacked import stack
 
 KINDS = list(itertools.product([True, False], ["every-step", "first"], ["shared", "separate"]))
@@ -18,7 +18,7 @@ KINDS = list(itertools.product([True, False], ["every-step", "first"], ["shared"
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
 def test_forward_equals_to_torch(tied, inject, heads, dtype, tol):
     cfg = UnrolledConfig(hidden=7, depth=3, tied=tied, inject=inject, heads=heads)
-    fam, seeds = family(cfg), [0, 1, 2]
+    fam, seeds = family_of(cfg), [0, 1, 2]
     members = [fam.init(cfg, s, dtype) for s in seeds]
     x = torch.randn(len(seeds), 11, 784, dtype=dtype)
     steps = fam.forward(cfg, stack(members), x, steps=True, through=cfg.anytime_steps)  # [M, T, B, C]
@@ -37,7 +37,7 @@ def test_forward_equals_to_torch(tied, inject, heads, dtype, tol):
 def test_tied_is_a_plain_rnn(inject):
     """Tied: nn.RNN(784, H) fed the image at every step (views.repeat), or the image and then zeros."""
     cfg = UnrolledConfig(hidden=6, depth=4, tied=True, inject=inject)
-    params = family(cfg).init(cfg, 3, torch.float64)
+    params = family_of(cfg).init(cfg, 3, torch.float64)
     rnn = torch.nn.RNN(784, 6, nonlinearity="tanh", batch_first=True, dtype=torch.float64)
     readout = torch.nn.Linear(6, 10, dtype=torch.float64)
     with torch.no_grad():
@@ -55,25 +55,25 @@ def test_tied_is_a_plain_rnn(inject):
     if inject == "first":
         seq = torch.cat([seq[:, :1], torch.zeros_like(seq[:, 1:])], dim=1)
     states, _ = rnn(seq)
-    got = family(cfg).forward(cfg, {k: v[None] for k, v in params.items()}, views.flat(images)[None])[0]
+    got = family_of(cfg).forward(cfg, {k: v[None] for k, v in params.items()}, views.flat(images)[None])[0]
     torch.testing.assert_close(got, readout(states[:, -1]), rtol=0, atol=1e-12)
-    assert family(cfg).count_params(cfg) == sum(p.numel() for p in (*rnn.parameters(), *readout.parameters()))
+    assert family_of(cfg).count_params(cfg) == sum(p.numel() for p in (*rnn.parameters(), *readout.parameters()))
 
 
 def test_untied_first_is_the_mlp():
     """Untied + first, last step: the mlp family with d hidden layers of H, from the very same init draws."""
     cfg, mlp = UnrolledConfig(hidden=8, depth=3, tied=False, inject="first"), MLPConfig(hidden=[8, 8, 8])
-    ours, theirs = family(cfg).init(cfg, 5, torch.float64), family(mlp).init(mlp, 5, torch.float64)
+    ours, theirs = family_of(cfg).init(cfg, 5, torch.float64), family_of(mlp).init(mlp, 5, torch.float64)
     as_mlp = {"w0": ours["u"][0], "b0": ours["b"][0], "w1": ours["w"][0], "b1": ours["b"][1], "w2": ours["w"][1],
               "b2": ours["b"][2], "w3": ours["w_out"], "b3": ours["b_out"]}  # fmt: skip
     for k, v in as_mlp.items():
         assert torch.equal(v, theirs[k]), k
     x = torch.randn(1, 13, 784, dtype=torch.float64)
-    got = family(cfg).forward(cfg, {k: v[None] for k, v in ours.items()}, x)
-    want = family(mlp).forward(mlp, {k: v[None] for k, v in theirs.items()}, x)
+    got = family_of(cfg).forward(cfg, {k: v[None] for k, v in ours.items()}, x)
+    want = family_of(mlp).forward(mlp, {k: v[None] for k, v in theirs.items()}, x)
     torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
-    assert family(cfg).count_params(cfg) == family(mlp).count_params(mlp)
-    assert family(cfg).macs(cfg) == family(mlp).macs(mlp)
+    assert family_of(cfg).count_params(cfg) == family_of(mlp).count_params(mlp)
+    assert family_of(cfg).macs(cfg) == family_of(mlp).macs(mlp)
 
 
 def test_counts_by_hand():
@@ -81,7 +81,7 @@ def test_counts_by_hand():
 
     def count(**kw) -> int:
         cfg = UnrolledConfig(hidden=h, depth=d, **kw)
-        return family(cfg).count_params(cfg)
+        return family_of(cfg).count_params(cfg)
 
     assert count(tied=True) == p * h + h * h + 2 * h + (h + 1) * c  # nn.RNN's, once, however often used
     assert count(tied=False) == d * p * h + (d - 1) * h * h + d * h + (h + 1) * c
@@ -89,4 +89,4 @@ def test_counts_by_hand():
     assert count(tied=True, heads="separate") == p * h + h * h + 2 * h + d * (h + 1) * c
     with pytest.raises(ValueError, match="runs at most 4 steps"):
         cfg = UnrolledConfig(hidden=h, depth=d, tied=False)
-        family(cfg).forward(cfg, stack([family(cfg).init(cfg, 0)]), torch.zeros(1, 2, p), steps=True, through=5)
+        family_of(cfg).forward(cfg, stack([family_of(cfg).init(cfg, 0)]), torch.zeros(1, 2, p), steps=True, through=5)

@@ -47,11 +47,23 @@ window = 7
 def tiny_spec(tmp_path):
     """Write a tiny two-family study spec (2 seeds, fashion-mnist-mini subset) and return its path."""
 
-    def write(name: str = "tiny", epochs: int = 2, limit_train: int = 600, mlp_hidden: str = "[[8], [8, 8]]",
-              keep_weights: bool = False, datasets: str = '["fashion-mnist-mini"]') -> Path:  # fmt: skip
+    def write(
+        name: str = "tiny",
+        epochs: int = 2,
+        limit_train: int = 600,
+        mlp_hidden: str = "[[8], [8, 8]]",
+        keep_weights: bool = False,
+        datasets: str = '["fashion-mnist-mini"]',
+    ) -> Path:
         path = tmp_path / f"{name}.toml"
-        text = TINY.format(name=name, epochs=epochs, limit_train=limit_train, mlp_hidden=mlp_hidden,
-                           keep_weights=str(keep_weights).lower(), datasets=datasets)  # fmt: skip
+        text = TINY.format(
+            name=name,
+            epochs=epochs,
+            limit_train=limit_train,
+            mlp_hidden=mlp_hidden,
+            keep_weights=str(keep_weights).lower(),
+            datasets=datasets,
+        )
         path.write_text(text)
         return path
 

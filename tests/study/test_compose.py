@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from itermap.cli import app
-from itermap.models import MLPConfig, family
+from itermap.models import MLPConfig, family_of
 from itermap.study import compose
 from itermap.study.compose import packed
 from itermap.study.errors import StudyError
@@ -48,7 +48,7 @@ def test_padding_joins_only_below_the_fixed_cost(monkeypatch):
     47,640 more. With a fixed cost worth 2,000 the first join pays and the second does not."""
     train = TrainConfig(epochs=1)
     packs = [Pack((Run("mnist", MLPConfig(hidden=[w]), train, 0),)) for w in (2, 4, 64)]
-    macs = {w: family(MLPConfig(hidden=[w])).macs(MLPConfig(hidden=[w])) for w in (2, 4, 64)}
+    macs = {w: family_of(MLPConfig(hidden=[w])).macs(MLPConfig(hidden=[w])) for w in (2, 4, 64)}
     assert macs[4] - macs[2] == 1588 and 2 * (macs[64] - macs[4]) == 95280
     monkeypatch.setitem(compose.FIXED_MACS, "cpu", 2000.0)
     joined = compose.compose(packs, "cpu")
@@ -60,12 +60,17 @@ def test_padding_joins_only_below_the_fixed_cost(monkeypatch):
 def test_only_what_can_share_a_pack_joins():
     """Other training settings, other depths, other windows and data sets of other sizes stay apart; a teacher the
     study trains stays alone, first, as it trains before its students."""
-    spec = Spec.model_validate({
-        "study": {"name": "apart"}, "data": {"datasets": ["fashion-mnist-mini", "mnist"]},
-        "train": {"epochs": 1, "seeds": 2},
-        "grid": [{"family": "mlp", "hidden": [[4], [8], [8, 8]], "train": {"lr": [1e-3, 1e-4]}},
-                 {"family": "rnn", "hidden": [4, 8], "window": [4, 7]}],
-    })  # fmt: skip
+    spec = Spec.model_validate(
+        {
+            "study": {"name": "apart"},
+            "data": {"datasets": ["fashion-mnist-mini", "mnist"]},
+            "train": {"epochs": 1, "seeds": 2},
+            "grid": [
+                {"family": "mlp", "hidden": [[4], [8], [8, 8]], "train": {"lr": [1e-3, 1e-4]}},
+                {"family": "rnn", "hidden": [4, 8], "window": [4, 7]},
+            ],
+        }
+    )
     wide = packed(make_plan(spec), "cpu", "wide")
     each = ["mlp-4, mlp-8", "mlp-4, mlp-8", "mlp-8-8", "mlp-8-8", "rnn-1x4, rnn-1x8", "rnn-1x4, rnn-1x8"]
     assert [p.label for p in wide.packs] == [f"{a} on {d}" for d in ("fashion-mnist-mini", "mnist") for a in each]
@@ -83,10 +88,13 @@ def test_packing_is_checked_and_shown_by_plan(tmp_path):
     with pytest.raises(StudyError, match="--packing 'tall': allowed: auto, configs, wide"):
         packed(make_plan(load_spec("quick")), "cpu", "tall")  # type: ignore[arg-type]
     spec = tmp_path / "s.toml"
-    spec.write_text('[study]\nname = "s"\n[data]\ndatasets = ["fashion-mnist-mini"]\n[train]\nepochs = 2\nseeds = 2\n'
-                    '[[grid]]\nfamily = "mlp"\nhidden = [[4], [8]]\n')  # fmt: skip
-    result = CliRunner().invoke(app, ["plan", str(spec), "--json", "--no-calibrate", "--device", "cpu",
-                                      "--packing", "wide"])  # fmt: skip
+    spec.write_text(
+        '[study]\nname = "s"\n[data]\ndatasets = ["fashion-mnist-mini"]\n[train]\nepochs = 2\nseeds = 2\n'
+        '[[grid]]\nfamily = "mlp"\nhidden = [[4], [8]]\n'
+    )
+    result = CliRunner().invoke(
+        app, ["plan", str(spec), "--json", "--no-calibrate", "--device", "cpu", "--packing", "wide"]
+    )
     assert result.exit_code == 0, result.stderr
     (pack,) = json.loads(result.stdout)["packs"]
     assert [(c["arch"], c["seeds"]) for c in pack["configurations"]] == [("mlp-4", [0, 1]), ("mlp-8", [0, 1])]

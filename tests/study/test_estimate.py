@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from itermap.models import MLPConfig, family
+from itermap.models import MLPConfig, family_of
 from itermap.study.compose import packed
 from itermap.study.estimate import pack_bytes, pack_macs, wall_seconds, work
 from itermap.study.plan import Pack, Plan, Run, make_plan
@@ -39,5 +39,5 @@ def test_a_wide_pack_counts_its_runs_and_pays_its_padding():
     assert sum(map(pack_macs, wide.packs)) == pytest.approx(sum(map(pack_macs, plan.packs)), rel=1e-12)
     mlp1 = wide.packs[1]
     assert mlp1.cfg == MLPConfig(hidden=[64]) and len(mlp1.runs) == 100
-    assert work(mlp1) == 100 * family(mlp1.cfg).macs(mlp1.cfg)  # every member at the widest shape
+    assert work(mlp1) == 100 * family_of(mlp1.cfg).macs(mlp1.cfg)  # every member at the widest shape
     assert pack_bytes(mlp1) == 4 * 100 * 50_890 * 4  # float32 weights, gradients and Adam's two moments

@@ -129,8 +129,9 @@ def test_a_version_1_folder_is_upgraded_in_place(trained, shared_data, tmp_path)
     plan = make_plan(load_spec(FIXTURES / "v1.toml"))
     assert set(new["run_id"]) == {r.run_id for r in plan.runs}
     key = ["arch", "seed", "epoch", "split", "metric"]
-    pd.testing.assert_series_equal(old.sort_values(key)["value"].reset_index(drop=True),
-                                   new.sort_values(key)["value"].reset_index(drop=True))  # fmt: skip
+    pd.testing.assert_series_equal(
+        old.sort_values(key)["value"].reset_index(drop=True), new.sort_values(key)["value"].reset_index(drop=True)
+    )
     assert {p.stem for p in (folder / "weights").glob("*.safetensors")} == {r.run_id for r in plan.runs}
     with closing(sqlite3.connect(folder / "results.sqlite")) as db:
         assert dict(db.execute("SELECT key, value FROM meta"))["store_version"] == str(VERSION)

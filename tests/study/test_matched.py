@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from itermap.models import family
+from itermap.models import family_of
 from itermap.study.plan import make_plan
 from itermap.study.spec import load_spec, parse
 
@@ -13,16 +13,20 @@ BASE = {"study": {"name": "m"}, "data": {"datasets": ["fashion-mnist-mini"]}, "t
 
 @pytest.mark.parametrize("tolerance", [0.01, 0.03, 0.1])
 def test_solved_widths_within_tolerance(tolerance):
-    families = [{"family": "mlp", "layers": 1}, {"family": "mlp", "layers": 3}, {"family": "rnn", "layers": 1, "window": 3},
-                {"family": "rnn", "layers": 2, "window": 7}]  # fmt: skip
+    families = [
+        {"family": "mlp", "layers": 1},
+        {"family": "mlp", "layers": 3},
+        {"family": "rnn", "layers": 1, "window": 3},
+        {"family": "rnn", "layers": 2, "window": 7},
+    ]
     budgets = [300, 1000, 2500, 5000, 12000, 40000]
     plan = make_plan(
         parse({**BASE, "matched": [{"budgets": budgets, "families": families, "tolerance": tolerance}]}, "test")
     )
     assert plan.runs
     for run in plan.runs:
-        assert run.params == family(run.cfg).count_params(run.cfg)
-        assert abs(run.params - run.budget) <= tolerance * run.budget, (run.cfg.arch, run.params, run.budget)
+        assert run.param_count == family_of(run.cfg).count_params(run.cfg)
+        assert abs(run.param_count - run.budget) <= tolerance * run.budget, (run.cfg.arch, run.param_count, run.budget)
     solved = {(run.cfg.family, run.budget) for run in plan.runs}
     left_out = len(families) * len(budgets) - len({(r.cfg.arch, r.budget) for r in plan.runs})
     assert len(plan.notes) == left_out  # every family x budget is either solved or explained
@@ -36,14 +40,14 @@ def test_width_is_nearest_integer():
         parse({**BASE, "matched": [{"budgets": [5000], "families": [{"family": "rnn"}], "tolerance": 0.05}]}, "test")
     )
     (run,) = plan.runs
-    fam = family(run.cfg)
+    fam = family_of(run.cfg)
     for width in (run.cfg.hidden - 1, run.cfg.hidden + 1):
         other = run.cfg.model_copy(update={"hidden": width})
-        assert abs(fam.count_params(other) - 5000) >= abs(run.params - 5000)
+        assert abs(fam.count_params(other) - 5000) >= abs(run.param_count - 5000)
 
 
 def test_matched_preset():
     plan = make_plan(load_spec("matched"))
     assert {r.dataset for r in plan.runs} == {"mnist", "fashion-mnist"} and {len(p.runs) for p in plan.packs} == {10}
-    assert all(abs(r.params - r.budget) <= 0.03 * r.budget for r in plan.runs)
+    assert all(abs(r.param_count - r.budget) <= 0.03 * r.budget for r in plan.runs)
     assert any("mlp-1 cannot reach 500 parameters" in n for n in plan.notes)

@@ -24,8 +24,12 @@ from itermap.study.spec import load_spec
 def runs(folder: Path) -> list[tuple]:
     """Each run as the store holds it, but for its timing."""
     with closing(sqlite3.connect(folder / "results.sqlite")) as db:
-        return sorted(db.execute("SELECT run_id, pack_id, study, config, planned, status, diverged_epoch, epochs_done,"
-                                 " device, threads FROM runs"))  # fmt: skip
+        return sorted(
+            db.execute(
+                "SELECT run_id, pack_id, study, config, planned, status, diverged_epoch, epochs_done,"
+                " device, threads FROM runs"
+            )
+        )
 
 
 def one_line_error(proc, text: str) -> None:

@@ -75,8 +75,9 @@ def study_losing_a_worker(spec: Path, out: Path, address: str, count_rows) -> tu
     return pids[0], raised[0] if raised else None
 
 
-def test_ray_gives_the_rows_and_weights_of_a_local_run_and_retries_a_lost_task(ray_address, tiny_spec, metric_rows,
-                                                                               count_rows, tmp_path):  # fmt: skip
+def test_ray_gives_the_rows_and_weights_of_a_local_run_and_retries_a_lost_task(
+    ray_address, tiny_spec, metric_rows, count_rows, tmp_path
+):
     """Rows and weights equal a local run's, although one pack's worker process was killed mid-task (retried)."""
     spec = tiny_spec(keep_weights=True, epochs=3)
     local = run_study(spec, out=tmp_path / "local", device="cpu", quiet=True)
@@ -96,8 +97,9 @@ def test_ray_gives_the_rows_and_weights_of_a_local_run_and_retries_a_lost_task(r
     assert (session["executor"], session["workers"]) == (f"ray at {ray_address}", 2)
 
 
-def test_a_killed_ray_driver_resumes_to_the_rows_of_a_local_run(ray_address, tiny_spec, start_itermap, count_rows,
-                                                                metric_rows, kill_when, tmp_path):  # fmt: skip
+def test_a_killed_ray_driver_resumes_to_the_rows_of_a_local_run(
+    ray_address, tiny_spec, start_itermap, count_rows, metric_rows, kill_when, tmp_path
+):
     spec = tiny_spec(epochs=4)
     want = metric_rows(run_study(spec, out=tmp_path / "local", device="cpu", quiet=True))
     out = tmp_path / "killed"
@@ -113,8 +115,9 @@ def test_a_killed_ray_driver_resumes_to_the_rows_of_a_local_run(ray_address, tin
     assert not list((out / "checkpoints").glob("*"))
 
 
-def test_a_task_lost_more_often_than_its_retries_stops_the_study(ray_address, tiny_spec, metric_rows, count_rows,
-                                                                  monkeypatch, tmp_path):  # fmt: skip
+def test_a_task_lost_more_often_than_its_retries_stops_the_study(
+    ray_address, tiny_spec, metric_rows, count_rows, monkeypatch, tmp_path
+):
     monkeypatch.setattr(itermap.study.ray_executor, "RETRIES", 0)
     out = tmp_path / "lost"
     _, raised = study_losing_a_worker(tiny_spec(epochs=3), out, ray_address, count_rows)

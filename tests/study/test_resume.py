@@ -15,8 +15,9 @@ LONG = dict(epochs=5, limit_train=1500, mlp_hidden="[[16], [16, 16]]")
 WIDE = dict(LONG, mlp_hidden="[[8], [16], [16, 16]]", datasets='["fashion-mnist-mini", "fashion-mnist"]')
 
 
-@pytest.mark.parametrize(("setting", "packing", "runs", "largest"), [(LONG, "auto", 8, 2), (WIDE, "wide", 20, 8)],
-                         ids=["ordinary", "wide"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("setting", "packing", "runs", "largest"), [(LONG, "auto", 8, 2), (WIDE, "wide", 20, 8)], ids=["ordinary", "wide"]
+)
 def test_kill_and_resume_equals_uninterrupted(
     tiny_spec, start_itermap, cli, metric_rows, count_rows, kill_when, tmp_path, setting, packing, runs, largest
 ):

@@ -44,7 +44,7 @@ CASES = [
         "zero-layers",
         spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [[4]]\n[[grid]]\nfamily = "rnn"\nhidden = 4\nlayers = [1, 0]\n'),
         ["grid[1].layers", "greater than 0"],
-    ),  # fmt: skip
+    ),
     (
         "mlp-hidden-flat",
         spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [64, 64]\n'),
@@ -68,17 +68,17 @@ CASES = [
         "tolerance-range",
         spec(grid='[[matched]]\nbudgets = [1000]\nfamilies = [{ family = "rnn" }]\ntolerance = 1.5\n'),
         ["matched[0].tolerance", "less than 1"],
-    ),  # fmt: skip
+    ),
     (
         "matched-width-given",
         spec(grid='[[matched]]\nbudgets = [1000]\nfamilies = [{ family = "rnn", hidden = 8 }]\n'),
         ["matched[0].families[0].hidden", "solved from the budget"],
-    ),  # fmt: skip
+    ),
     (
         "matched-mlp-no-layers",
         spec(grid='[[matched]]\nbudgets = [1000]\nfamilies = [{ family = "mlp", layers = 0 }]\n'),
         ["matched[0].families[0].layers", ">= 1"],
-    ),  # fmt: skip
+    ),
     (
         "window-too-wide",
         spec(grid='[[grid]]\nfamily = "rnn"\nhidden = 4\nwindow = 30\n'),

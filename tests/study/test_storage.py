@@ -22,8 +22,10 @@ def test_disk_full_keeps_what_was_recorded(fills, tiny_spec, isolated, cli, metr
         spec.write_text(spec.read_text().replace("keep_weights", "checkpoint_every = 1000\nkeep_weights"))
     mnt, kept = tmp_path / "mnt", tmp_path / "kept"
     mnt.mkdir()
-    full = isolated(f"mount -t tmpfs -o size={size} none {mnt} || exit 99\n"
-                    f"$ITERMAP run {spec} --out {mnt}/s --device cpu; rc=$?; cp -a {mnt}/s {kept}; exit $rc")  # fmt: skip
+    full = isolated(
+        f"mount -t tmpfs -o size={size} none {mnt} || exit 99\n"
+        f"$ITERMAP run {spec} --out {mnt}/s --device cpu; rc=$?; cp -a {mnt}/s {kept}; exit $rc"
+    )
     assert full.returncode != 99, full.stderr
     one_line_error(full, "free some space and run the same command again")
     assert "No space left on device" in full.stderr or "disk is full" in full.stderr
@@ -38,8 +40,10 @@ def test_disk_full_keeps_what_was_recorded(fills, tiny_spec, isolated, cli, metr
 def test_read_only_storage_gives_one_line(tiny_spec, isolated, tmp_path):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    proc = isolated(f"mount -t tmpfs none {mnt} && mkdir {mnt}/s && mount -o remount,ro {mnt} || exit 99\n"
-                    f"$ITERMAP run {tiny_spec()} --out {mnt}/s --device cpu")  # fmt: skip
+    proc = isolated(
+        f"mount -t tmpfs none {mnt} && mkdir {mnt}/s && mount -o remount,ro {mnt} || exit 99\n"
+        f"$ITERMAP run {tiny_spec()} --out {mnt}/s --device cpu"
+    )
     one_line_error(proc, "Read-only file system; the storage is read-only: write elsewhere")
 
 
@@ -49,18 +53,24 @@ def finished(tmp_path_factory, shared_data):
     import itermap
     from itermap.study.spec import parse
 
-    doc = {"study": {"name": "done"}, "data": {"datasets": ["fashion-mnist-mini"], "limit_train": 200, "limit_test": 100},
-           "train": {"epochs": 1, "seeds": 2}, "grid": [{"family": "mlp", "hidden": [[4], [8]]}]}  # fmt: skip
+    doc = {
+        "study": {"name": "done"},
+        "data": {"datasets": ["fashion-mnist-mini"], "limit_train": 200, "limit_test": 100},
+        "train": {"epochs": 1, "seeds": 2},
+        "grid": [{"family": "mlp", "hidden": [[4], [8]]}],
+    }
     return itermap.run_study(
         parse(doc, "test"), out=tmp_path_factory.mktemp("finished") / "s", device="cpu", quiet=True
     )
 
 
 def test_a_study_on_read_only_storage_reads(finished, isolated, tmp_path):
-    proc = isolated(f"mount --bind {finished} {finished} && mount -o remount,bind,ro {finished} || exit 99\n"
-                    f"$ITERMAP status {finished} && $ITERMAP export {finished} --format csv --output {tmp_path}/r.csv &&"
-                    f" python -c 'import itermap; print(len(itermap.load_results(\"{finished}\")), \"rows\")' &&"
-                    f" $ITERMAP report {finished}")  # fmt: skip
+    proc = isolated(
+        f"mount --bind {finished} {finished} && mount -o remount,bind,ro {finished} || exit 99\n"
+        f"$ITERMAP status {finished} && $ITERMAP export {finished} --format csv --output {tmp_path}/r.csv &&"
+        f' python -c \'import itermap; print(len(itermap.load_results("{finished}")), "rows")\' &&'
+        f" $ITERMAP report {finished}"
+    )
     assert "4 runs" in proc.stdout and "complete" in proc.stdout and "rows ->" in proc.stdout, proc.stderr
     assert (tmp_path / "r.csv").read_text().count("\n") > 4 and " rows\n" in proc.stdout
     one_line_error(proc, "Read-only file system")  # the report is the one command that writes into the folder
@@ -71,8 +81,10 @@ def test_export_to_a_bad_place_gives_one_line(finished, isolated, cli, tmp_path)
     one_line_error(cli("export", finished, "--output", tmp_path), "is a folder")
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    full = isolated(f"mount -t tmpfs -o size=8k none {mnt} || exit 99\n"
-                    f"dd if=/dev/zero of={mnt}/fill bs=1k count=8 2>/dev/null\n"  # a full disk
-                    f"$ITERMAP export {finished} --format csv --output {mnt}/r.csv; rc=$?; rm {mnt}/fill; ls -A {mnt}; exit $rc")  # fmt: skip
+    full = isolated(
+        f"mount -t tmpfs -o size=8k none {mnt} || exit 99\n"
+        f"dd if=/dev/zero of={mnt}/fill bs=1k count=8 2>/dev/null\n"  # a full disk
+        f"$ITERMAP export {finished} --format csv --output {mnt}/r.csv; rc=$?; rm {mnt}/fill; ls -A {mnt}; exit $rc"
+    )
     one_line_error(full, "No space left on device; free some space")
     assert full.stdout == ""  # no file left behind, not even a partial one

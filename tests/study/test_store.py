@@ -79,8 +79,12 @@ def test_a_corrupt_page_gives_one_line(tmp_path, cli):
     from itermap.study.errors import StudyError
     from itermap.study.spec import parse
 
-    doc = {"study": {"name": "hurt"}, "data": {"datasets": ["fashion-mnist-mini"], "limit_train": 100, "limit_test": 50},
-           "train": {"epochs": 1, "seeds": 2}, "grid": [{"family": "mlp", "hidden": [[4]]}]}  # fmt: skip
+    doc = {
+        "study": {"name": "hurt"},
+        "data": {"datasets": ["fashion-mnist-mini"], "limit_train": 100, "limit_test": 50},
+        "train": {"epochs": 1, "seeds": 2},
+        "grid": [{"family": "mlp", "hidden": [[4]]}],
+    }
     folder = itermap.run_study(parse(doc, "test"), out=tmp_path / "s", device="cpu", quiet=True)
     store = folder / "results.sqlite"
     with closing(sqlite3.connect(store)) as db:
@@ -90,8 +94,12 @@ def test_a_corrupt_page_gives_one_line(tmp_path, cli):
     data[(root - 1) * page_size : root * page_size] = b"\x5a" * page_size
     store.write_bytes(bytes(data))
     (folder / "study.toml").rename(tmp_path / "hurt.toml")
-    for command in (["status", folder], ["export", folder], ["report", folder],
-                    ["run", tmp_path / "hurt.toml", "--out", folder, "--device", "cpu"]):  # fmt: skip
+    for command in (
+        ["status", folder],
+        ["export", folder],
+        ["report", folder],
+        ["run", tmp_path / "hurt.toml", "--out", folder, "--device", "cpu"],
+    ):
         one_line_error(cli(*command), "not a readable itermap results database")
     with pytest.raises(StudyError, match="not a readable itermap results database"):
         itermap.load_results(folder)

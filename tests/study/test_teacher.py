@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from itermap.analysis.results import load_results
 from itermap.cli import app
 from itermap.convert import load_run, scaled_test_split
-from itermap.models import family
+from itermap.models import family_of
 from itermap.study.errors import SpecError
 from itermap.study.plan import make_plan
 from itermap.study.runner import run_study
@@ -44,10 +44,10 @@ def test_teacher_trains_first_and_its_students_learn_from_it(reverse):
     # a student's stored agreement and KL, recomputed with plain torch from both kept weights
     t_cfg, t_params, run = load_run(reverse / "weights" / f"{teacher_id}.safetensors")
     images = scaled_test_split("fashion-mnist-mini", "standardize", torch.float32)[:100]
-    t_module = family(t_cfg).to_torch(t_cfg, t_params)
+    t_module = family_of(t_cfg).to_torch(t_cfg, t_params)
     student_id = students.loc[students["loss"] == "distill", "run_id"].iloc[0]
     s_cfg, s_params, _ = load_run(reverse / "weights" / f"{student_id}.safetensors")
-    s_module = family(s_cfg).to_torch(s_cfg, s_params)
+    s_module = family_of(s_cfg).to_torch(s_cfg, s_params)
     with torch.no_grad():
         t = t_module(images.flatten(1))
         s = s_module(images.transpose(1, 2).reshape(100, 4, 7 * 28))  # 4 windows of 7 columns, column-major

@@ -95,7 +95,7 @@ def test_toy_family_end_to_end(toy_family, shared_data, tmp_path):
     plan = make_plan(parse(SPEC, "test"))
     solved = [r for r in plan.runs if r.budget]
     assert {r.cfg.arch for r in plan.runs} == {"toy-2", "toy-6", "toy-4", "mlp-2", "mlp-6"}
-    assert solved and all(abs(r.params - 3200) <= 0.05 * 3200 for r in solved)
+    assert solved and all(abs(r.param_count - 3200) <= 0.05 * 3200 for r in solved)
 
     folder = itermap.run_study(parse(SPEC, "test"), out=tmp_path / "toy", device="cpu", quiet=True)
     frame = itermap.load_results(folder)

@@ -72,8 +72,9 @@ def test_a_worker_done_early_is_no_death(cli, tmp_path):
         assert db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall() == [("done", 4)]
 
 
-def test_kill_driver_leaves_no_worker_and_resumes(tiny_spec, start_itermap, cli, metric_rows, count_rows,
-                                                  kill_when, tmp_path):  # fmt: skip
+def test_kill_driver_leaves_no_worker_and_resumes(
+    tiny_spec, start_itermap, cli, metric_rows, count_rows, kill_when, tmp_path
+):
     spec = tiny_spec(**LONG)
     reference = cli("run", spec, "--out", tmp_path / "reference", "--device", "cpu")
     assert reference.returncode == 0, reference.stderr

@@ -43,7 +43,7 @@ def test_replayed_steps_equal_eager_steps(kind):
     """float32 on the GPU: every row and weight of a captured pack within 1e-5 of the same pack stepped eagerly."""
     replayed, rows = trained(kind, "cuda", True, "float32")
     eager, want = trained(kind, "cuda", False, "float32")
-    assert replayed.replay is not None and replayed.replay.graph is not None and replayed.replay.steps > WARMUP
+    assert replayed.replay is not None and replayed.replay.graph is not None and replayed.replay.steps_taken > WARMUP
     assert rows.keys() == want.keys() and rows == pytest.approx(want, rel=1e-5, abs=1e-6)
     for i in range(len(replayed.seeds)):
         for k, v in eager.member_params(i).items():
@@ -98,6 +98,6 @@ def test_capture_with_a_dropped_pack_in_a_cycle_and_collections_at_every_allocat
         gc.callbacks.remove(started)
         gc.set_threshold(*thresholds)
     assert freed() is None and during_capture and not any(during_capture)
-    assert replayed.replay is not None and replayed.replay.graph is not None and replayed.replay.steps > WARMUP
+    assert replayed.replay is not None and replayed.replay.graph is not None and replayed.replay.steps_taken > WARMUP
     _, want = trained("rnn", "cuda", False, "float32")
     assert rows.keys() == want.keys() and rows == pytest.approx(want, rel=1e-5, abs=1e-6)

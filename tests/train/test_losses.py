@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from itermap.models import MLPConfig, RNNConfig, UnrolledConfig, family
+from itermap.models import MLPConfig, RNNConfig, UnrolledConfig, family_of
 from itermap.study.training import one_thread
 from itermap.train import PackTrainer, TrainConfig, batches, epoch_order
 from itermap.train.trainer import prepare
@@ -30,7 +30,7 @@ def step_logits(cfg, module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def every_step_alone(cfg, train: TrainConfig, seed: int, data) -> torch.nn.Module:
     """The member's to_torch module, torch.optim.Adam, and L = sum_k w_k CE(logits_k, y) written out here."""
-    fam = family(cfg)
+    fam = family_of(cfg)
     module = fam.to_torch(cfg, fam.init(cfg, seed, train.torch_dtype))
     opt = torch.optim.Adam(module.parameters(), lr=train.lr)
     x, y = prepare(cfg, train, data.train_images, data, "cpu"), data.train_labels
@@ -54,7 +54,7 @@ def test_every_step_equals_torch_nn(cfg, weights):
     trainer = PackTrainer(cfg, train, seeds, data)
     trainer.run_epoch()  # 320 / 16 = 20 steps
     for i, seed in enumerate(seeds):
-        got = family(cfg).to_torch(cfg, trainer.member_params(i)).state_dict()
+        got = family_of(cfg).to_torch(cfg, trainer.member_params(i)).state_dict()
         want = every_step_alone(cfg, train, seed, data).state_dict()
         for k in want:
             assert (got[k] - want[k]).abs().max() / want[k].abs().max() <= 1e-9, k
@@ -101,8 +101,8 @@ TEACHER = RNNConfig(hidden=8, layers=1, window=7)
 
 def teacher_of(data, train: TrainConfig):
     """A random RNN as the teacher (config, params), and its logits on both splits from its nn.RNN module."""
-    params = family(TEACHER).init(TEACHER, 11, train.torch_dtype)
-    module = family(TEACHER).to_torch(TEACHER, params)
+    params = family_of(TEACHER).init(TEACHER, 11, train.torch_dtype)
+    module = family_of(TEACHER).to_torch(TEACHER, params)
     with torch.no_grad():
         logits = [
             module(prepare(TEACHER, train, images, data, "cpu")) for images in (data.train_images, data.test_images)
@@ -113,7 +113,7 @@ def teacher_of(data, train: TrainConfig):
 def distill_alone(cfg, train: TrainConfig, seed: int, data, teacher: torch.Tensor) -> torch.nn.Module:
     """The student's nn.Sequential, torch.optim.Adam, and the distillation loss written out here:
     L = alpha tau^2 mean_b sum_c p_bc (log p_bc - log q_bc) + (1 - alpha) CE(s, y), p = softmax(t/tau), q = softmax(s/tau)."""
-    fam = family(cfg)
+    fam = family_of(cfg)
     module = fam.to_torch(cfg, fam.init(cfg, seed, train.torch_dtype))
     opt = torch.optim.Adam(module.parameters(), lr=train.lr)
     x, y = prepare(cfg, train, data.train_images, data, "cpu"), data.train_labels
@@ -138,7 +138,7 @@ def test_distill_equals_torch_nn(tau, alpha, single_thread):
     trainer = PackTrainer(cfg, train, seeds, data, teacher=teacher)
     trainer.run_epoch()  # 320 / 16 = 20 steps
     for i, seed in enumerate(seeds):
-        got = family(cfg).to_torch(cfg, trainer.member_params(i)).state_dict()
+        got = family_of(cfg).to_torch(cfg, trainer.member_params(i)).state_dict()
         want = distill_alone(cfg, train, seed, data, t_train).state_dict()
         for k in want:
             assert (got[k] - want[k]).abs().max() / want[k].abs().max() <= 1e-9, k
@@ -156,7 +156,7 @@ def test_fidelity_metrics_recomputed_from_logits(single_thread):
     trainer = PackTrainer(cfg, train, [0, 1], data, teacher=teacher)
     rows = trainer.run_epoch()
     for member in (0, 1):
-        module = family(cfg).to_torch(cfg, trainer.member_params(member))
+        module = family_of(cfg).to_torch(cfg, trainer.member_params(member))
         for split, images, t in (("train", data.train_images, t_train), ("test", data.test_images, t_test)):
             with torch.no_grad():
                 s = module(prepare(cfg, train, images, data, "cpu"))

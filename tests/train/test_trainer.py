@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from itermap.data import Dataset
-from itermap.models import MLPConfig, RNNConfig, family
+from itermap.models import MLPConfig, RNNConfig, family_of
 from itermap.train import PackTrainer, TrainConfig, batches, epoch_order
 from itermap.train.trainer import prepare
 
@@ -41,7 +41,7 @@ def torch_params(cfg, module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def train_alone(cfg, train: TrainConfig, seed: int, data: Dataset) -> torch.nn.Module:
     """The loop a user writes: the member's to_torch module, torch.optim.Adam, the same batches."""
-    fam = family(cfg)
+    fam = family_of(cfg)
     module = fam.to_torch(cfg, fam.init(cfg, seed, train.torch_dtype))
     opt = torch.optim.Adam(module.parameters(), lr=train.lr)
     x, y = prepare(cfg, train, data.train_images, data, "cpu"), data.train_labels
@@ -67,7 +67,7 @@ def test_pack_equals_members_trained_alone(cfg, order):
     for i, seed in enumerate(seeds):
         got = trainer.member_params(i)
         want = torch_params(cfg, train_alone(cfg, train, seed, data))
-        init = family(cfg).init(cfg, seed, torch.float64)
+        init = family_of(cfg).init(cfg, seed, torch.float64)
         for k in got:
             assert not torch.allclose(got[k], init[k]), f"{k} did not move"
             rel = (got[k] - want[k]).abs().max() / want[k].abs().max()
@@ -96,7 +96,7 @@ def test_evaluation_matches_torch_module():
     metrics, _ = trainer.evaluate("test")
     x = prepare(cfg, trainer.train, data.test_images, data, "cpu")
     for i in range(2):
-        logits = family(cfg).to_torch(cfg, trainer.member_params(i))(x)
+        logits = family_of(cfg).to_torch(cfg, trainer.member_params(i))(x)
         acc = (logits.argmax(1) == data.test_labels).double().mean()
         assert metrics["accuracy"][i].item() == pytest.approx(acc.item(), abs=1e-12)
         ce = F.cross_entropy(logits, data.test_labels)
@@ -151,8 +151,9 @@ def test_wide_pack_equals_ordinary_packs(kind, order):
     those of its configuration's own pack on its own data set to 1e-9, and every padded entry stays exactly 0."""
     cfgs, datas = WIDE[kind], [toy_data(seed=0), toy_data(seed=1)]
     datas[1] = dataclasses.replace(datas[1], name="toy-b", mean=0.4, std=0.3)  # standardized with its own stats
-    train = TrainConfig(epochs=1, batch_size=16, lr=1e-2, dtype="float64", data_order=order, data_seed=3,
-                        eval_steps=True)  # fmt: skip
+    train = TrainConfig(
+        epochs=1, batch_size=16, lr=1e-2, dtype="float64", data_order=order, data_seed=3, eval_steps=True
+    )
     members = [(cfg, d, seed) for cfg in cfgs for d in (0, 1) for seed in (4, 5)]
     wide = PackTrainer([c for c, _, _ in members], train, [s for *_, s in members], [datas[d] for _, d, _ in members])
     assert wide.cfg == cfgs[-1] and wide.source is not None

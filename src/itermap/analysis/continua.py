@@ -14,9 +14,24 @@ import pandas as pd
 
 from itermap.analysis.depth import final_accuracy
 from itermap.analysis.intervals import MIN_SEEDS, spread
+from itermap.analysis.measured import Measured
 from itermap.analysis.paired import ALPHA, adjust_within, paired_by_seed
 
+NAME = "continua"
 REFERENCE_WINDOW = 3  # the 2020 experiment's choice
+# The continua are found by the config fields their runs have, never by a family's name: a run on the window
+# continuum reads `window` columns or rows per step (any family with a `window`), a run on the sparsity continuum has
+# a `fraction`; the feed-forward reference (MLP-1) has neither and one hidden layer.
+
+
+def _has(runs: pd.DataFrame, field: str) -> pd.Series:
+    """Whether each run has the config field `field` (a column, set for the run)."""
+    return runs[field].notna() if field in runs else pd.Series(False, index=runs.index)
+
+
+def _feed_forward(runs: pd.DataFrame) -> pd.Series:
+    """The runs that see the whole image at once through one hidden layer: neither a window nor a fraction."""
+    return ~_has(runs, "window") & ~_has(runs, "fraction") & (runs["depth"] == 1)
 
 
 def _levels(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -40,24 +55,24 @@ def _holds(leads: pd.DataFrame) -> pd.DataFrame:
 
 def reference_levels(runs: pd.DataFrame) -> pd.DataFrame:
     """The matched groups off the continua (MLP-1, MLP-2, RNN-1 at one window) per data set and budget."""
-    off = runs[runs["budget"].notna() & (runs["family"] != "sparse")]
-    if "window" in off and off.loc[off["family"] == "rnn", "window"].nunique() > 1:
-        off = off[off["family"] != "rnn"]  # in a window study the RNNs are the continuum
+    off = runs[runs["budget"].notna() & ~_has(runs, "fraction")]
+    if "window" in off and off["window"].nunique() > 1:
+        off = off[~_has(off, "window")]  # in a window study the windowed runs are the continuum
     return _levels(off, ["dataset", "budget", "group"]) if len(off) else pd.DataFrame()
 
 
 def window_levels(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per data set, budget, axis and window: the RNN's final test accuracy over seeds."""
-    rnn = runs[(runs["family"] == "rnn") & runs["budget"].notna()].copy()
+    """Per data set, budget, axis and window: the windowed runs' final test accuracy over seeds."""
+    rnn = runs[_has(runs, "window") & runs["budget"].notna()].copy()
     rnn["axis"] = rnn["axis"].fillna("columns") if "axis" in rnn else "columns"  # a store from before `axis`
     return _levels(rnn, ["dataset", "budget", "axis", "window"])
 
 
 def window_leads(runs: pd.DataFrame) -> pd.DataFrame:
     """Per data set and budget: the best (axis, window) by mean and its paired lead over window 3 (same axis) and MLP-1."""
-    rnn = runs[(runs["family"] == "rnn") & runs["budget"].notna()].copy()
+    rnn = runs[_has(runs, "window") & runs["budget"].notna()].copy()
     rnn["axis"] = rnn["axis"].fillna("columns") if "axis" in rnn else "columns"
-    mlp = runs[(runs["family"] == "mlp") & (runs["depth"] == 1) & runs["budget"].notna()]
+    mlp = runs[_feed_forward(runs) & runs["budget"].notna()]
     rows = []
     for (dataset, budget), mine in rnn.groupby(["dataset", "budget"], sort=True):
         means = mine.groupby(["axis", "window"])["accuracy"].mean()
@@ -76,12 +91,12 @@ def window_leads(runs: pd.DataFrame) -> pd.DataFrame:
 
 def sparsity_levels(runs: pd.DataFrame) -> pd.DataFrame:
     """Per data set, budget and fraction f: the sparse map's final test accuracy over seeds."""
-    return _levels(runs[runs["family"] == "sparse"], ["dataset", "budget", "fraction"])
+    return _levels(runs[_has(runs, "fraction")], ["dataset", "budget", "fraction"])
 
 
 def sparsity_leads(runs: pd.DataFrame) -> pd.DataFrame:
     """Per data set, budget and interior f: its paired lead over each end of the continuum (smallest and largest f)."""
-    sparse = runs[runs["family"] == "sparse"]
+    sparse = runs[_has(runs, "fraction")]
     rows = []
     for (dataset, budget), mine in sparse.groupby(["dataset", "budget"], sort=True):
         fractions = sorted(mine["fraction"].unique())
@@ -94,6 +109,16 @@ def sparsity_leads(runs: pd.DataFrame) -> pd.DataFrame:
     return _holds(pd.DataFrame(rows))
 
 
+def applies(data: Measured) -> bool:
+    """Matched designs with several windows or several fractions."""
+    return bool(tables(data))
+
+
+def tables(data: Measured) -> dict[str, pd.DataFrame]:
+    """`reference`, `windows` and `window_leads`, `sparsity` and `sparsity_leads`: those the study has."""
+    return continua_tables(data.results)
+
+
 def continua_tables(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The continua section's tables; empty when the study has neither several windows nor several fractions."""
     has = lambda field: field in results and results[field].dropna().nunique() > 1  # noqa: E731
@@ -102,7 +127,7 @@ def continua_tables(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
         return {}
     runs = final_accuracy(results)
     tables = {"reference": reference_levels(runs)}
-    if has("window") and (runs["family"] == "rnn").any():
+    if has("window"):
         tables |= {"windows": window_levels(runs), "window_leads": window_leads(runs)}
     if has("fraction"):
         tables |= {"sparsity": sparsity_levels(runs), "sparsity_leads": sparsity_leads(runs)}
@@ -162,8 +187,8 @@ def sparsity_verdicts(leads: pd.DataFrame) -> list[str]:
     return out
 
 
-def continua_verdicts(tables: dict[str, pd.DataFrame], dataset: str) -> list[str]:
+def verdicts(found: dict[str, pd.DataFrame], dataset: str) -> list[str]:
     """The window and sparsity verdicts of one data set, where the study has what each needs."""
-    pick = {k: t[t["dataset"] == dataset] for k, t in tables.items()}
+    pick = {k: t[t["dataset"] == dataset] for k, t in found.items()}
     out = window_verdicts(pick["window_leads"]) if len(pick.get("window_leads", [])) else []
     return out + (sparsity_verdicts(pick["sparsity_leads"]) if len(pick.get("sparsity_leads", [])) else [])

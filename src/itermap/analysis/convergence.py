@@ -9,7 +9,10 @@ from scipy import stats
 
 from itermap.analysis.aggregate import CONFIG_KEYS
 from itermap.analysis.intervals import spread
+from itermap.analysis.measured import Measured
+from itermap.analysis.verdict import interval_text
 
+NAME = "convergence"
 LAST_K = 5  # evaluations averaged into a run's late level
 PER = 10  # slopes are shown per this many epochs
 
@@ -57,3 +60,38 @@ def convergence(df: pd.DataFrame, split: str = "test", metric: str = "accuracy")
         )
     cols = [*CONFIG_KEYS, "epochs", "seeds", "late_mean", "slope", "slope_low", "slope_high", "interval", "improving"]
     return pd.DataFrame(out, columns=cols)
+
+
+def applies(data: Measured) -> bool:
+    """Every study: whether its runs had stopped improving is part of every answer."""
+    return True
+
+
+def tables(data: Measured) -> dict[str, pd.DataFrame]:
+    """`convergence`: per configuration, the late slope of test accuracy (`convergence`)."""
+    return {"convergence": convergence(data.results)}
+
+
+def verdicts(found: dict[str, pd.DataFrame], dataset: str) -> list[str]:
+    """None: convergence qualifies the other answers, in notes."""
+    return []
+
+
+def notes(found: dict[str, pd.DataFrame], dataset: str) -> list[str]:
+    """The configurations of one data set still improving at the end (`improving_notes`)."""
+    conv = found["convergence"]
+    return improving_notes(conv[conv["dataset"] == dataset])
+
+
+def improving_notes(conv: pd.DataFrame) -> list[str]:
+    """One line naming the configurations whose late slope's interval (or every seed's slope) is above zero."""
+    rising = conv[conv["improving"]]
+    if rising.empty:
+        return []
+    items = ", ".join(
+        f"{r['arch']} {PER * 100 * r['slope']:+.1f} points per {PER} epochs "
+        f"({interval_text(PER * r['slope_low'], PER * r['slope_high'], r['interval'])}, {r['seeds']} seeds)"
+        for _, r in rising.iterrows()
+    )
+    epochs = rising["epochs"].max()
+    return [f"Still improving at epoch {epochs} ({len(rising)} of {len(conv)} configurations): {items}."]

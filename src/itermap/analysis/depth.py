@@ -14,8 +14,10 @@ import pandas as pd
 
 from itermap.analysis.aggregate import final_metrics
 from itermap.analysis.intervals import LEVEL, MIN_SEEDS, spread
+from itermap.analysis.measured import Measured
 from itermap.analysis.paired import adjust_within, paired_by_seed
 
+NAME = "depth"
 SHAPE = ["dataset", "depth", "hidden", "inject", "heads"]  # what a tied and an untied variant share
 
 
@@ -125,6 +127,16 @@ def supervision_verdict(gain: pd.DataFrame) -> str:
     return f"Supervision: training every step instead of the last changed final test accuracy of {' and of '.join(parts)}{basis}."
 
 
+def applies(data: Measured) -> bool:
+    """Studies whose runs differ in `tied` or `loss`, or that recorded every step's prediction."""
+    return bool(tables(data))
+
+
+def tables(data: Measured) -> dict[str, pd.DataFrame]:
+    """`anytime`, `tying`, `supervision`, `two_by_two`: those the study has what they need for."""
+    return depth_tables(data.results, data.anytime)
+
+
 def depth_tables(results: pd.DataFrame, anytime_rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The depth section's tables (empty when the study has neither tied variants nor anytime rows)."""
     has_tied = "tied" in results and results["tied"].dropna().nunique() > 1
@@ -140,9 +152,9 @@ def depth_tables(results: pd.DataFrame, anytime_rows: pd.DataFrame) -> dict[str,
     return {k: v for k, v in tables.items() if len(v)}
 
 
-def depth_verdicts(tables: dict[str, pd.DataFrame], dataset: str) -> list[str]:
+def verdicts(found: dict[str, pd.DataFrame], dataset: str) -> list[str]:
     """The two claims' verdicts for one data set, where the study has what each needs."""
-    pick = {k: t[t["dataset"] == dataset] for k, t in tables.items()}
+    pick = {k: t[t["dataset"] == dataset] for k, t in found.items()}
     out = [tying_verdict(pick["tying"])] if "tying" in pick and len(pick["tying"]) else []
     return out + (
         [supervision_verdict(pick["supervision"])] if "supervision" in pick and len(pick["supervision"]) else []

@@ -12,10 +12,27 @@ from __future__ import annotations
 import pandas as pd
 
 from itermap.analysis.intervals import MIN_SEEDS, spread
+from itermap.analysis.measured import Measured
 from itermap.analysis.verdict import params_text
 
+NAME = "fidelity"
 LEVEL = 0.99  # the agreement asked for
 KEYS = ["dataset", "group", "arch", "params", "teacher"]
+
+
+def applies(data: Measured) -> bool:
+    """Studies with students: runs trained on a teacher's logits."""
+    return "teacher" in data.results and data.results["teacher"].notna().any()
+
+
+def tables(data: Measured) -> dict[str, pd.DataFrame]:
+    """`fidelity`: per student configuration, its agreement with the teacher (`fidelity_table`)."""
+    return {"fidelity": fidelity_table(data.results)}
+
+
+def verdicts(found: dict[str, pd.DataFrame], dataset: str) -> list[str]:
+    """The fewest parameters at 99% agreement, per student group (`fewest_params_verdicts`)."""
+    return fewest_params_verdicts(found["fidelity"], dataset)
 
 
 def fidelity_table(results: pd.DataFrame) -> pd.DataFrame:

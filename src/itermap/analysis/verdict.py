@@ -12,7 +12,6 @@ import pandas as pd
 
 from itermap.analysis.aggregate import chance
 from itermap.analysis.compare import AXES, label
-from itermap.analysis.convergence import PER
 
 
 def params_text(n: float) -> str:
@@ -151,20 +150,6 @@ def interval_text(low: float, high: float, kind: str, scale: float = 100.0, fmt:
     """ "95% CI [a, b]" for a t interval, "seeds from a to b" for a range."""
     lo, hi = format(scale * low, fmt), format(scale * high, fmt)
     return f"95% CI [{lo}, {hi}]" if kind == "ci" else f"seeds from {lo} to {hi}"
-
-
-def improving_notes(conv: pd.DataFrame) -> list[str]:
-    """One line naming the configurations whose late slope's interval (or every seed's slope) is above zero."""
-    rising = conv[conv["improving"]]
-    if rising.empty:
-        return []
-    items = ", ".join(
-        f"{r['arch']} {PER * 100 * r['slope']:+.1f} points per {PER} epochs "
-        f"({interval_text(PER * r['slope_low'], PER * r['slope_high'], r['interval'])}, {r['seeds']} seeds)"
-        for _, r in rising.iterrows()
-    )
-    epochs = rising["epochs"].max()
-    return [f"Still improving at epoch {epochs} ({len(rising)} of {len(conv)} configurations): {items}."]
 
 
 def diverged_notes(summary: pd.DataFrame) -> list[str]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from itermap.data import views
-from itermap.models import FamilyConfig, IterMapConfig, MLPConfig, RNNConfig, family
+from itermap.models import FamilyConfig, IterMapConfig, MLPConfig, RNNConfig, family_of
 from itermap.models.itermap import INPUT, OUTPUT, Block, Slot
 from itermap.models.stacked import Params, numel
 
@@ -109,7 +109,7 @@ def rnn_pattern(cfg: RNNConfig) -> IterMapConfig:
     return IterMapConfig(
         slots=tuple(Slot(name=n, size=cfg.hidden, activation="tanh", start=l + 1) for l, n in enumerate(names)),
         blocks=(*blocks, Block(dst=OUTPUT, src=names[-1])),
-        iterations=cfg.steps + cfg.layers,
+        iterations=cfg.window_count + cfg.layers,
         input="windows",
         window=cfg.window,
         output_start=cfg.layers + 1,
@@ -155,7 +155,7 @@ def window_columns(cfg: MLPConfig, params: Params, window: int) -> list[torch.Te
 
 def mlp_windows_pattern(cfg: MLPConfig, window: int) -> IterMapConfig:
     """The recurrent form of an MLP reading `window` columns per step: accumulators p_1..p_{T-1}, then the MLP."""
-    steps, first = views.steps_of(cfg.image[1], window, "pad"), cfg.sizes[1]
+    steps, first = views.steps_of(cfg.image[1], window, "pad"), cfg.layer_widths[1]
     acc = [f"p{j + 1}" for j in range(steps - 1)]
     hidden = [f"h{i + 1}" for i in range(len(cfg.hidden))]
     slots = [Slot(name=n, size=first, activation="identity", start=j + 1) for j, n in enumerate(acc)]
@@ -186,7 +186,7 @@ def mlp_to_windows(cfg: MLPConfig, params: Params, window: int = 3) -> tuple[Ite
     cols = window_columns(cfg, params, window)
     acc = [s.name for s in target.slots[: len(cols) - 1]]  # p_1 .. p_{T-1}
     chain = [*(f"h{i + 1}" for i in range(len(cfg.hidden))), OUTPUT]
-    eye = torch.eye(cfg.sizes[1], dtype=params["w0"].dtype)
+    eye = torch.eye(cfg.layer_widths[1], dtype=params["w0"].dtype)
     out = {}
     for j, name in enumerate(acc):
         out[f"w_{name}_{INPUT}"], out[f"b_{name}"] = cols[j], torch.zeros_like(params["b0"])
@@ -218,7 +218,7 @@ def mlp_to_tanh_rnn(cfg: MLPConfig, params: Params, window: int = 7, scale: floa
         divisors = ", ".join(str(d) for d in range(1, cfg.image[1] + 1) if cfg.image[1] % d == 0)
         raise ValueError(f"window {window} leaves columns an RNN drops but the MLP reads; use one of {divisors}")
     cols = window_columns(cfg, params, window)
-    steps, first, dtype = len(cols), cfg.sizes[1], params["w0"].dtype
+    steps, first, dtype = len(cols), cfg.layer_widths[1], params["w0"].dtype
     layers = max(1, len(cfg.hidden))
     units = max([steps * first, *cfg.hidden[1:]])
     last = slice((steps - 1) * first, steps * first)  # block q: h_1, or p_T for an MLP without hidden layers
@@ -279,7 +279,7 @@ class UnrolledRNN(torch.nn.Module):
             return lin
 
         layers = []
-        for t in range(1 if tied else cfg.steps):
+        for t in range(1 if tied else cfg.window_count):
             row = []
             for l in range(cfg.layers):
                 w_ih, w_hh, bias = params[f"w_ih{l}"], params[f"w_hh{l}"], params[f"b_ih{l}"] + params[f"b_hh{l}"]
@@ -296,7 +296,7 @@ class UnrolledRNN(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         hs = [x.new_zeros(x.shape[0], self.cfg.hidden) for _ in range(self.cfg.layers)]
-        for t in range(self.cfg.steps):
+        for t in range(self.cfg.window_count):
             below = x[:, self.index[t]] if self.tied else x  # [B, window*H] or the whole [B, H*W]
             for l in range(self.cfg.layers):
                 inp = below if not self.tied and t == 0 else torch.cat([below, hs[l]], 1)
@@ -305,7 +305,9 @@ class UnrolledRNN(torch.nn.Module):
 
     def macs(self) -> int:
         """Multiply-adds per example: every Linear's weights once per time it is applied."""
-        steps = sum(self.layer(t, l).weight.numel() for t in range(self.cfg.steps) for l in range(self.cfg.layers))
+        steps = sum(
+            self.layer(t, l).weight.numel() for t in range(self.cfg.window_count) for l in range(self.cfg.layers)
+        )
         return steps + self.readout.weight.numel()
 
 
@@ -350,7 +352,7 @@ def family_form(cfg: FamilyConfig, params: Params) -> Form:
 
     (An iterative map's masked entries are stored as zeros and stay zero in training: their gradient is zero.)
     """
-    fam = family(cfg)
+    fam = family_of(cfg)
     cost = Cost(
         cfg.family,
         numel(params),

@@ -44,8 +44,10 @@ def load_run(path: Path) -> tuple[FamilyConfig, Params, dict]:
             run = json.loads(f.metadata()["config"])
             params = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, TypeError, KeyError, ValueError) as e:  # damaged, or no run's config in its metadata
-        raise ValueError(f"{path}: not readable as a run's kept weights ({e}); move it aside and run the study "
-                         "again: it trains that run again to keep its weights") from None  # fmt: skip
+        raise ValueError(
+            f"{path}: not readable as a run's kept weights ({e}); move it aside and run the study "
+            "again: it trains that run again to keep its weights"
+        ) from None
     return parse_config(run["model"]), params, run
 
 

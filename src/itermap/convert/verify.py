@@ -11,7 +11,7 @@ from rich.table import Table
 
 from itermap.convert.forms import Cost, Form, convert, family_form
 from itermap.data import load, views
-from itermap.models import MLPConfig, RNNConfig, family
+from itermap.models import MLPConfig, RNNConfig, family_of
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,10 @@ def demo(dtype: torch.dtype = torch.float64) -> list[tuple[str, list[Verificatio
     ]
     out = []
     for cfg, targets in cases:
-        params = family(cfg).init(cfg, 0, dtype)
+        params = family_of(cfg).init(cfg, 0, dtype)
         source = family_form(cfg, params)
-        title = f"{cfg.arch}, window {cfg.window} ({cfg.steps} steps)" if isinstance(cfg, RNNConfig) else cfg.arch
+        title = (
+            f"{cfg.arch}, window {cfg.window} ({cfg.window_count} steps)" if isinstance(cfg, RNNConfig) else cfg.arch
+        )
         out.append((title, [verify(source, convert(cfg, params, to), images) for to in targets]))
     return out

@@ -67,8 +67,10 @@ def find(folder: str, data_dir: str | Path | None = None) -> dict[str, Path] | N
             return files
         if files and directory != cache_dir() / folder:
             missing = ", ".join(f"{name}(.gz)" for name in FILES if name not in files)
-            raise DataError(f"{directory}: holds {len(files)} of the 4 IDX files of {folder}, without {missing}; "
-                            "add the missing ones, or empty the folder")  # fmt: skip
+            raise DataError(
+                f"{directory}: holds {len(files)} of the 4 IDX files of {folder}, without {missing}; "
+                "add the missing ones, or empty the folder"
+            )
     return None
 
 

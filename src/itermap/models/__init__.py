@@ -48,7 +48,7 @@ for _module in BUILTIN:
     register(_module)
 
 
-def family(cfg: FamilyConfig) -> Family:
+def family_of(cfg: FamilyConfig) -> Family:
     """The module that implements `cfg`'s family."""
     return FAMILIES[cfg.family]
 

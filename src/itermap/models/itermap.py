@@ -117,7 +117,7 @@ class IterMapConfig(FamilyConfig):
         return h * w if self.input == "static" else self.window * h
 
     @property
-    def steps(self) -> int:
+    def window_count(self) -> int:
         """Distinct inputs fed: 1 (static) or the number of whole column windows."""
         return 1 if self.input == "static" else views.steps_of(self.image[1], self.window, self.remainder)
 
@@ -246,7 +246,7 @@ def macs(cfg: IterMapConfig) -> int:
     for b in cfg.blocks:
         ks = range(start[b.dst], cfg.iterations + 1)
         if b.src == INPUT:
-            uses = 1 if cfg.input == "static" else sum(1 for k in ks if k <= cfg.steps)
+            uses = 1 if cfg.input == "static" else sum(1 for k in ks if k <= cfg.window_count)
         else:
             uses = sum(1 for k in ks if k > start[b.src])
         total += nonzeros(cfg, b) * uses

@@ -48,7 +48,7 @@ class MLPConfig(FamilyConfig):
         return self.model_copy(update={"hidden": [width] * len(self.hidden)}) if width >= self.width else None
 
     @property
-    def sizes(self) -> list[int]:
+    def layer_widths(self) -> list[int]:
         """Widths of every layer's output, input first: [784, *hidden, classes]."""
         return [self.image[0] * self.image[1], *self.hidden, self.classes]
 
@@ -61,16 +61,16 @@ def view(cfg: MLPConfig, x: torch.Tensor) -> torch.Tensor:
 def init(cfg: MLPConfig, seed: int, dtype: torch.dtype = torch.float32) -> Params:
     """One member's params with nn.Linear's default initialisation, drawn from `seed` alone."""
     gen, params = generator(seed), {}
-    for i, (fan_in, fan_out) in enumerate(zip(cfg.sizes[:-1], cfg.sizes[1:])):
+    for i, (fan_in, fan_out) in enumerate(zip(cfg.layer_widths[:-1], cfg.layer_widths[1:])):
         params[f"w{i}"], params[f"b{i}"] = init_linear(gen, fan_in, fan_out, dtype)
     return params
 
 
 def forward(cfg: MLPConfig, params: Params, x: torch.Tensor) -> torch.Tensor:
     """Stacked members on their own batches: x [M, B, 784] -> logits [M, B, C]."""
-    act, last = ACTIVATIONS[cfg.activation], len(cfg.sizes) - 2
+    act, last = ACTIVATIONS[cfg.activation], len(cfg.layer_widths) - 2
     for i in range(last + 1):
-        x = linear(x, params[f"w{i}"], params[f"b{i}"])  # [M, B, sizes[i+1]]
+        x = linear(x, params[f"w{i}"], params[f"b{i}"])  # [M, B, layer_widths[i+1]]
         if i < last:
             x = act(x)
     return x
@@ -78,24 +78,24 @@ def forward(cfg: MLPConfig, params: Params, x: torch.Tensor) -> torch.Tensor:
 
 def count_params(cfg: MLPConfig) -> int:
     """Weights and biases of all layers."""
-    return sum((a + 1) * b for a, b in zip(cfg.sizes[:-1], cfg.sizes[1:]))
+    return sum((a + 1) * b for a, b in zip(cfg.layer_widths[:-1], cfg.layer_widths[1:]))
 
 
 def macs(cfg: MLPConfig) -> int:
     """Multiply-adds of one example's forward pass."""
-    return sum(a * b for a, b in zip(cfg.sizes[:-1], cfg.sizes[1:]))
+    return sum(a * b for a, b in zip(cfg.layer_widths[:-1], cfg.layer_widths[1:]))
 
 
 def to_torch(cfg: MLPConfig, params: Params) -> torch.nn.Sequential:
     """One member as nn.Sequential(Flatten, Linear, Tanh, ..., Linear) holding the same weights."""
     act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "identity": torch.nn.Identity}[cfg.activation]
     layers: list[torch.nn.Module] = [torch.nn.Flatten()]
-    for i, (fan_in, fan_out) in enumerate(zip(cfg.sizes[:-1], cfg.sizes[1:])):
+    for i, (fan_in, fan_out) in enumerate(zip(cfg.layer_widths[:-1], cfg.layer_widths[1:])):
         lin = torch.nn.Linear(fan_in, fan_out, dtype=params[f"w{i}"].dtype)
         with torch.no_grad():
             lin.weight.copy_(params[f"w{i}"])
             lin.bias.copy_(params[f"b{i}"])
-        layers += [lin, act()] if i < len(cfg.sizes) - 2 else [lin]
+        layers += [lin, act()] if i < len(cfg.layer_widths) - 2 else [lin]
     return torch.nn.Sequential(*layers)
 
 

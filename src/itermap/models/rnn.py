@@ -40,12 +40,12 @@ class RNNConfig(FamilyConfig):
 
     @property
     def step_count(self) -> int:
-        return self.steps
+        return self.window_count
 
     @property
     def path(self) -> int:
         """Steps + layers: the last step's top layer is reached through every step of layer 1."""
-        return self.steps + self.layers
+        return self.window_count + self.layers
 
     @classmethod
     def sized(cls, fields: dict[str, Any], width: int) -> dict[str, Any]:
@@ -63,7 +63,7 @@ class RNNConfig(FamilyConfig):
         return self.window * (h if self.axis == "columns" else w)
 
     @property
-    def steps(self) -> int:
+    def window_count(self) -> int:
         """Steps per image: the columns (rows) that fill whole windows (the remainder is dropped)."""
         h, w = self.image
         return views.steps_of(w if self.axis == "columns" else h, self.window)
@@ -128,7 +128,7 @@ def count_params(cfg: RNNConfig) -> int:
 
 def macs(cfg: RNNConfig) -> int:
     """Multiply-adds of one example's forward pass (the first step has no recurrent term)."""
-    h, t = cfg.hidden, cfg.steps
+    h, t = cfg.hidden, cfg.window_count
     per_layer = [t * cfg.inputs * h] + [t * h * h] * (cfg.layers - 1)
     return sum(per_layer) + cfg.layers * (t - 1) * h * h + h * cfg.classes
 

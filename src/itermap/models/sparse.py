@@ -99,8 +99,10 @@ def allocation(cfg: SparseConfig) -> dict[tuple[str, str], int]:
     moved = sum(entries(cfg, b) for b in sub) - sum(kept.values())  # M
     room = sum(entries(cfg, o) for o in others)  # C
     if moved > room:
-        raise ValueError(f"fraction {cfg.fraction:g} moves {moved:,} weights, more than the {room:,} entries "
-                         f"off the sub-diagonal; use more layers or a smaller fraction")  # fmt: skip
+        raise ValueError(
+            f"fraction {cfg.fraction:g} moves {moved:,} weights, more than the {room:,} entries "
+            f"off the sub-diagonal; use more layers or a smaller fraction"
+        )
     quota = [moved * entries(cfg, o) / room for o in others]
     counts = [math.floor(q) for q in quota]
     by_remainder = sorted(range(len(others)), key=lambda i: (-(quota[i] - counts[i]), i))

@@ -9,9 +9,10 @@ from matplotlib.ticker import FixedLocator, NullLocator
 
 from itermap.analysis.compare import label
 from itermap.analysis.overview import Analysis
-from itermap.report.figures import STYLE, colours, panel_grid
+from itermap.report.figures import STYLE, Drawn, colours, panel_grid
 from itermap.report.tables import holm_p, interval, lead_interval, number, params_text, points
 
+QUESTION = "continua"
 TITLES = {
     "windows": "Windows: final test accuracy by window, per budget and reading direction",
     "window_leads": "Windows: the best window per budget, paired by seed against window 3 and MLP-1",
@@ -22,7 +23,7 @@ TITLES = {
 
 
 def _mine(an: Analysis, key: str, dataset: str) -> pd.DataFrame:
-    table = an.continua.get(key, pd.DataFrame())
+    table = an.table(QUESTION, key)
     return table[table["dataset"] == dataset] if len(table) else table
 
 
@@ -76,15 +77,23 @@ def _figure(an: Analysis, dataset: str, key: str, lines: list[str], x: str, titl
     return fig
 
 
-def continua_figures(an: Analysis, dataset: str) -> dict[str, Figure]:
-    """The window and sparsity figures of one data set that the study has data for, by file stem."""
-    drawn = {
-        f"{dataset}-windows": _figure(an, dataset, "windows", ["axis"], "window",
-                                      "test accuracy against the window, one line per reading direction"),
-        f"{dataset}-sparsity": _figure(an, dataset, "sparsity", [], "fraction",
-                                       "test accuracy along the sparsity continuum at equal non-zeros"),
-    }  # fmt: skip
-    return {stem: fig for stem, fig in drawn.items() if fig is not None}
+def figures(an: Analysis, dataset: str) -> list[Drawn]:
+    """The window and sparsity figures of one data set that the study has data for."""
+    drawn = [
+        ("windows", _figure(an, dataset, "windows", ["axis"], "window",
+                                 "test accuracy against the window, one line per reading direction"),
+              "The window continuum: final test accuracy against the window (columns or rows per step, log scale), one "
+              "panel per parameter budget, one line per reading direction, mean over seeds and its 95% t interval (the "
+              "seeds' range below 5 seeds); dashed: MLP-1 at the same budget with its band (window 28 is one step, "
+              "MLP-1 in all but name)."),
+        ("sparsity", _figure(an, dataset, "sparsity", [], "fraction",
+                                  "test accuracy along the sparsity continuum at equal non-zeros"),
+              "The sparsity continuum (docs/continua.md): final test accuracy against the fraction f of MLP-2's "
+              "weights moved off the sub-diagonal into recurrent, skip and feedback blocks at equal non-zeros, one "
+              "panel per budget, mean and 95% t interval (the seeds' range below 5 seeds); dashed: the MLPs and the "
+              "RNN at the same budget."),
+    ]  # fmt: skip
+    return [Drawn(stem, figure, caption) for stem, figure, caption in drawn if figure is not None]
 
 
 def _acc(r: pd.Series) -> str:
@@ -132,6 +141,6 @@ FORMATS = {
 }
 
 
-def continua_sections(an: Analysis, dataset: str) -> list[tuple[str, pd.DataFrame]]:
+def tables(an: Analysis, dataset: str) -> list[tuple[str, pd.DataFrame]]:
     """(title, table) of each continua table the study has, for one data set."""
     return [(TITLES[key], fmt(mine)) for key, fmt in FORMATS.items() if len(mine := _mine(an, key, dataset))]

@@ -10,9 +10,10 @@ from matplotlib.ticker import MaxNLocator
 
 from itermap.analysis.compare import label
 from itermap.analysis.overview import Analysis
-from itermap.report.figures import STYLE, colours, panel_grid
+from itermap.report.figures import STYLE, Drawn, colours, panel_grid
 from itermap.report.tables import holm_p, lead_interval, number, params_text, points
 
+QUESTION = "depth"
 TITLES = {
     "anytime": "Anytime: test accuracy of the prediction at step 1, at the trained depth d, and at the last step run",
     "tying": "Tying cost: untied minus tied at equal depth and width (test accuracy, paired over seeds)",
@@ -23,7 +24,7 @@ TITLES = {
 
 def anytime_figure(an: Analysis, dataset: str) -> Figure | None:
     """Test accuracy of every step's prediction, one panel per trained depth, one line per variant (mean, t 95% CI or range)."""
-    table = an.depth.get("anytime", pd.DataFrame())
+    table = an.table(QUESTION, "anytime")
     table = table[table["dataset"] == dataset] if len(table) else table
     if table.empty:
         return None
@@ -109,11 +110,22 @@ FORMATS = {
 }
 
 
-def depth_sections(an: Analysis, dataset: str) -> list[tuple[str, pd.DataFrame]]:
+def figures(an: Analysis, dataset: str) -> list[Drawn]:
+    """The anytime figure, where the study recorded every step's prediction."""
+    figure = anytime_figure(an, dataset)
+    caption = (
+        "Anytime accuracy: test accuracy of every step's prediction at the last epoch, per trained depth (dashed), "
+        "one line per variant, mean over seeds and its 95% t interval (the seeds' range below 5 seeds); tied nets "
+        "run on past their depth."
+    )
+    return [Drawn("anytime", figure, caption)] if figure is not None else []
+
+
+def tables(an: Analysis, dataset: str) -> list[tuple[str, pd.DataFrame]]:
     """(title, table) of each depth table the study has, for one data set."""
     out = []
     for key, fmt in FORMATS.items():
-        table = an.depth.get(key, pd.DataFrame())
+        table = an.table(QUESTION, key)
         mine = table[table["dataset"] == dataset] if len(table) else table
         if len(mine):
             out.append((TITLES[key], fmt(mine)))

@@ -9,16 +9,22 @@ from matplotlib.figure import Figure
 from itermap.analysis.compare import label
 from itermap.analysis.fidelity import LEVEL
 from itermap.analysis.overview import Analysis
-from itermap.report.figures import STYLE, Thousands, colours, panel_grid
+from itermap.report.figures import STYLE, Drawn, Thousands, colours, panel_grid
 from itermap.report.tables import params_text
 
+QUESTION = "fidelity"
 TITLE = "Fidelity to the teacher: final test agreement and KL(teacher || student) per student configuration"
+
+
+def _mine(an: Analysis, dataset: str) -> pd.DataFrame:
+    table = an.table(QUESTION, "fidelity")
+    return table[table["dataset"] == dataset] if len(table) else table
 
 
 def fidelity_figure(an: Analysis, dataset: str) -> Figure | None:
     """Test agreement with the teacher and KL(teacher || student) against student parameters (log scale), one line per
     group (mean, band: 95% t interval or the seeds' range), and the 99% agreement line."""
-    table = an.fidelity[an.fidelity["dataset"] == dataset] if len(an.fidelity) else an.fidelity
+    table = _mine(an, dataset)
     if table.empty:
         return None
     colour = colours(table["group"].unique())
@@ -52,9 +58,20 @@ def fidelity_figure(an: Analysis, dataset: str) -> Figure | None:
     return fig
 
 
-def fidelity_sections(an: Analysis, dataset: str) -> list[tuple[str, pd.DataFrame]]:
+def figures(an: Analysis, dataset: str) -> list[Drawn]:
+    """The fidelity figure, for a study with students."""
+    figure = fidelity_figure(an, dataset)
+    caption = (
+        "Fidelity of distilled students: top-1 agreement with the teacher and mean KL(teacher || student) on the "
+        "test split against student parameters, mean over seeds and its 95% t interval (the seeds' range below 5 "
+        "seeds); the dashed line marks 99% agreement."
+    )
+    return [Drawn("fidelity", figure, caption)] if figure is not None else []
+
+
+def tables(an: Analysis, dataset: str) -> list[tuple[str, pd.DataFrame]]:
     """The fidelity table of one data set (empty for a study without a teacher)."""
-    table = an.fidelity[an.fidelity["dataset"] == dataset] if len(an.fidelity) else an.fidelity
+    table = _mine(an, dataset)
     if table.empty:
         return []
 

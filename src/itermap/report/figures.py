@@ -4,13 +4,13 @@ through the canvas of the format saved, and importing this module leaves the ses
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogFormatter, MaxNLocator
+from matplotlib.ticker import LogFormatter
 
 from itermap.analysis.compare import label
 from itermap.analysis.curves import curve, interpolate
@@ -23,33 +23,16 @@ METRIC_LABELS = {
     "accuracy": ("Accuracy (%)", 100.0),
     "cross_entropy": ("Cross-entropy (nats)", 1.0),
 }
-CAPTIONS = {
-    "test-accuracy": "Final test accuracy against parameters (log scale): line and band are the mean over seeds and its "
-    "95% t interval (the seeds' range below 5 seeds), interpolated monotonically in log parameters; dots are single seeds.",
-    "test-cross-entropy": "Final test cross-entropy against parameters, drawn as the accuracy figure.",
-    "test-accuracy-macs": "Final test accuracy against multiply-adds per example (log scale): equal compute rather than "
-    "equal parameters (an RNN applies its weights once per step); drawn as the accuracy figure.",
-    "capacity": "Capacity: final train accuracy and cross-entropy against parameters.",
-    "efficiency": "Efficiency: mean test accuracy per 1,000 parameters (the 2020 definition) and per log10 parameter.",
-    "difference": "Test accuracy difference between each compared pair at equal parameters (or equal multiply-adds, "
-    "where the study compares at those), with its simultaneous 95% band over the budgets (the per-seed differences' "
-    "range below 5 seeds; nothing when the seeds differ) and the zero line.",
-    "profiles": "Performance profiles (run-score distributions, as rliable): the share of a group's finished runs, over "
-    "all its sizes, whose final test accuracy exceeds each threshold; the dotted line marks each group's "
-    "interquartile mean over those runs.",
-    "anytime": "Anytime accuracy: test accuracy of every step's prediction at the last epoch, per trained depth (dashed), "
-    "one line per variant, mean over seeds and its 95% t interval (the seeds' range below 5 seeds); tied nets run on past their depth.",
-    "fidelity": "Fidelity of distilled students: top-1 agreement with the teacher and mean KL(teacher || student) on the "
-    "test split against student parameters, mean over seeds and its 95% t interval (the seeds' range below 5 seeds); "
-    "the dashed line marks 99% agreement.",
-    "windows": "The window continuum: final test accuracy against the window (columns or rows per step, log scale), one "
-    "panel per parameter budget, one line per reading direction, mean over seeds and its 95% t interval (the seeds' range "
-    "below 5 seeds); dashed: MLP-1 at the same budget with its band (window 28 is one step, MLP-1 in all but name).",
-    "sparsity": "The sparsity continuum (docs/continua.md): final test accuracy against the fraction f of MLP-2's weights "
-    "moved off the sub-diagonal into recurrent, skip and feedback blocks at equal non-zeros, one panel per budget, mean "
-    "and 95% t interval (the seeds' range below 5 seeds); dashed: the MLPs and the RNN at the same budget.",
-    "learning-curves": "Learning curves of representative configurations (smallest, middle and largest of each group).",
-}
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A figure of a report section, with the file stem it is saved under (the data set's name goes before it) and
+    the caption printed beside it."""
+
+    stem: str
+    figure: Figure
+    caption: str
 
 
 class Thousands(LogFormatter):
@@ -65,14 +48,14 @@ def colours(groups: list[str]) -> dict[str, str]:
     return {g: cycle[i % len(cycle)] for i, g in enumerate(sorted(groups))}
 
 
-def _size_axis(ax, at: str = "params") -> None:
+def size_axis(ax, at: str = "params") -> None:
     ax.set_xscale("log")
     ax.set_xlabel(AXIS_LABELS[at])
     ax.xaxis.set_major_formatter(Thousands())
     ax.xaxis.set_minor_formatter(Thousands(labelOnlyBase=False))
 
 
-def _legend(ax, **kw) -> None:
+def legend(ax, **kw) -> None:
     """Legend with groups in name order and the diverged-run marker last."""
     handles, labels = ax.get_legend_handles_labels()
     if not labels:
@@ -125,7 +108,7 @@ def _metric_panel(
             transform=ax.get_xaxis_transform(),
             label=f"diverged run ({len(diverged)})",
         )
-    _size_axis(ax, at)
+    size_axis(ax, at)
     ax.set_ylabel(f"{split.capitalize()} {METRIC_LABELS[metric][0].lower()}")
 
 
@@ -138,7 +121,7 @@ def metric_figure(an: Analysis, dataset: str, split: str, metric: str, title: st
     rows = an.summary[an.summary["dataset"] == dataset]
     kinds = set(rows[f"{split}_{metric}_interval"].dropna()) - {""}
     band = {frozenset({"ci"}): "95% CI", frozenset({"range"}): "seeds' range"}.get(frozenset(kinds), "95% CI or range")
-    _legend(ax, title=f"Group (mean, {band}; dots: seeds)", title_fontsize=8)
+    legend(ax, title=f"Group (mean, {band}; dots: seeds)", title_fontsize=8)
     return fig
 
 
@@ -148,7 +131,7 @@ def capacity_figure(an: Analysis, dataset: str) -> Figure:
     colour = colours(an.summary["group"].unique())
     for ax, metric in zip(fig.subplots(1, 2), ("accuracy", "cross_entropy")):
         _metric_panel(ax, an, dataset, "train", metric, colour)
-    _legend(ax)
+    legend(ax)
     fig.suptitle(f"{dataset}: capacity, final train accuracy and cross-entropy against parameters")
     return fig
 
@@ -163,11 +146,11 @@ def efficiency_figure(an: Analysis, dataset: str) -> Figure:
         left.plot(pts["params"], 100 * 1000 * pts["test_efficiency"], "o-", color=colour[group], label=label(group))
         right.plot(pts["params"], 100 * pts["test_accuracy_per_log10_param"], "o-", color=colour[group])
     for ax in (left, right):
-        _size_axis(ax)
+        size_axis(ax)
     left.set_yscale("log")
     left.set_ylabel("Test accuracy per 1,000 parameters (% / 1k params)")
     right.set_ylabel("Test accuracy / log10(parameters) (%)")
-    _legend(left)
+    legend(left)
     fig.suptitle(
         f"{dataset}: efficiency, mean test accuracy divided by parameters (left) and by log10 parameters (right)"
     )
@@ -180,31 +163,6 @@ def panel_grid(panels: int, height: float) -> tuple[Figure, np.ndarray]:
     rows = max(1, -(-panels // cols))
     fig = Figure(figsize=(max(8.4, 4.2 * cols), height * rows), layout="constrained")
     return fig, fig.subplots(rows, cols, squeeze=False).ravel()
-
-
-def difference_figure(an: Analysis, dataset: str) -> Figure:
-    """A - B test accuracy at equal parameters (or multiply-adds) for every comparison, with its 95% band and zero line."""
-    cmp = an.comparisons[an.comparisons["dataset"] == dataset] if len(an.comparisons) else an.comparisons
-    pairs = list(dict.fromkeys(zip(cmp["a"], cmp["b"], cmp["at"]))) if len(cmp) else []
-    fig, axes = panel_grid(len(pairs), 3.6)
-    for ax, (a, b, at) in zip(axes, pairs):
-        rows = cmp[(cmp["a"] == a) & (cmp["b"] == b) & (cmp["at"] == at)]
-        head = " (headline)" if (a, b) in an.headline else " (exploratory)"
-        kind = {"band": "simultaneous 95% band", "range": "seeds' range"}.get(rows["interval"].iloc[0], "no interval")
-        ax.axhline(0, color="black", linewidth=1)
-        ax.fill_between(rows["x"], 100 * rows["low"], 100 * rows["high"], alpha=0.25, linewidth=0)
-        err = np.nan_to_num(100 * np.abs(rows[["low", "high"]].to_numpy().T - rows["diff"].to_numpy()))
-        ax.errorbar(rows["x"], 100 * rows["diff"], yerr=err, fmt="o-", capsize=3, label=f"difference, {kind}")
-        _size_axis(ax, at)
-        ax.set_ylabel("Test accuracy difference (points)")
-        ax.set_title(f"{label(a)} - {label(b)}{head}" + (", equal MACs" if at == "macs" else ""))
-    for ax in axes[len(pairs) :]:
-        ax.set_axis_off()
-        if not pairs:
-            ax.text(0.5, 0.5, "no two compared groups share a range", ha="center", va="center")
-    _legend(axes[0])
-    fig.suptitle(f"{dataset}: test accuracy difference at equal size (above zero: first group ahead)")
-    return fig
 
 
 def profile_figure(an: Analysis, dataset: str) -> Figure:
@@ -221,68 +179,8 @@ def profile_figure(an: Analysis, dataset: str) -> Figure:
     ax.set_xlabel("Final test accuracy threshold (%)")
     ax.set_ylabel("Share of runs at or above it")
     ax.set_title(f"{dataset}: performance profiles (dotted: interquartile mean)")
-    _legend(ax)
+    legend(ax)
     return fig
-
-
-def representative(summary: pd.DataFrame, dataset: str, group: str) -> list[str]:
-    """Up to three architectures of a group that finished: its smallest, middle and largest by parameters."""
-    rows = summary[(summary["dataset"] == dataset) & (summary["group"] == group) & (summary["done"] > 0)]
-    archs = rows.sort_values("params")["arch"].tolist()
-    return list(dict.fromkeys([archs[0], archs[len(archs) // 2], archs[-1]])) if archs else []
-
-
-def learning_figure(an: Analysis, dataset: str) -> Figure:
-    """Test accuracy against epoch (mean over finished seeds, min-max band) for representative configurations."""
-    groups = sorted(an.summary.loc[(an.summary["dataset"] == dataset) & (an.summary["done"] > 0), "group"].unique())
-    fig, axes = panel_grid(len(groups), 3.4)
-    res = an.results
-    test = res[
-        (res["dataset"] == dataset)
-        & (res["status"] == "done")
-        & (res["split"] == "test")
-        & (res["metric"] == "accuracy")
-    ]
-    for ax, group in zip(axes, groups):
-        for arch in representative(an.summary, dataset, group):
-            rows = test[test["arch"] == arch].groupby("epoch")["value"]
-            mean, lo, hi = rows.mean(), rows.min(), rows.max()
-            params = int(test.loc[test["arch"] == arch, "params"].iloc[0])
-            (line,) = ax.plot(mean.index, 100 * mean, label=f"{arch} ({params:,} params)")
-            ax.fill_between(mean.index, 100 * lo, 100 * hi, color=line.get_color(), alpha=0.2, linewidth=0)
-        ax.set_title(label(group))
-        ax.set_xlabel("Epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel("Test accuracy (%)")
-        ax.legend(fontsize=7)
-    for ax in axes[len(groups) :]:
-        ax.set_axis_off()
-    fig.suptitle(f"{dataset}: learning curves, test accuracy against epoch (mean over seeds, band: min to max)")
-    return fig
-
-
-def figures(an: Analysis, dataset: str) -> dict[str, Figure]:
-    """Every figure of one data set, by file stem."""
-    missing = int(an.summary.loc[an.summary["dataset"] == dataset, "missing"].sum())
-    partial = f" [partial: {missing} runs missing]" if missing else ""
-    compared = f"{dataset}: {{}} against {{}}, one curve per group{partial}"
-    with matplotlib.rc_context(STYLE):
-        return {
-            f"{dataset}-test-accuracy": metric_figure(
-                an, dataset, "test", "accuracy", compared.format("final test accuracy", "parameters")
-            ),
-            f"{dataset}-test-accuracy-macs": metric_figure(
-                an, dataset, "test", "accuracy", compared.format("final test accuracy", "multiply-adds"), at="macs"
-            ),
-            f"{dataset}-test-cross-entropy": metric_figure(
-                an, dataset, "test", "cross_entropy", compared.format("final test cross-entropy", "parameters")
-            ),
-            f"{dataset}-capacity": capacity_figure(an, dataset),
-            f"{dataset}-efficiency": efficiency_figure(an, dataset),
-            f"{dataset}-difference": difference_figure(an, dataset),
-            f"{dataset}-profiles": profile_figure(an, dataset),
-            f"{dataset}-learning-curves": learning_figure(an, dataset),
-        }
 
 
 def save(fig: Figure, folder: Path, stem: str) -> bytes:

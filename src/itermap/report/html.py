@@ -9,11 +9,7 @@ from html import escape
 import pandas as pd
 
 from itermap.analysis.overview import Analysis
-from itermap.report import tables
-from itermap.report.continua import continua_sections
-from itermap.report.depth import depth_sections
-from itermap.report.fidelity import fidelity_sections
-from itermap.report.figures import CAPTIONS
+from itermap.report import sections, tables
 
 CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -65,8 +61,9 @@ def _figure(png: bytes, caption: str) -> str:
     return f'<figure><img src="data:image/png;base64,{data}" alt="{escape(caption)}"><figcaption>{escape(caption)}</figcaption></figure>'
 
 
-def report_html(an: Analysis, study: str, info: dict, pngs: dict[str, dict[str, bytes]]) -> str:
-    """The page: run totals, per data set its verdicts, figures and tables, then the study's metadata."""
+def report_html(an: Analysis, study: str, info: dict, pngs: dict[str, list[tuple[bytes, str]]]) -> str:
+    """The page: run totals, per data set its verdicts, its sections' figures (`pngs`: each PNG and its caption)
+    and tables, then the study's metadata."""
     totals = tables.run_totals(an.summary)
     body = [
         f"<h1>itermap study <code>{escape(study)}</code></h1>",
@@ -93,23 +90,8 @@ def report_html(an: Analysis, study: str, info: dict, pngs: dict[str, dict[str, 
                 + "".join(f"<li>{escape(n)}</li>" for n in an.notes[dataset])
                 + "</ul>"
             )
-        body += [
-            _figure(png, CAPTIONS.get(stem.removeprefix(f"{dataset}-"), stem)) for stem, png in pngs[dataset].items()
-        ]
-        sections = [
-            ("Configurations", tables.configurations(an.summary, dataset)),
-            *(
-                (title, tables.comparison(an.comparisons, dataset, at))
-                for at, title in tables.COMPARISON_TITLES.items()
-            ),
-            ("Matched budgets: direct comparisons of test accuracy", tables.matched(an.matched, dataset)),
-            ("Convergence of test accuracy", tables.convergence(an.convergence, dataset)),
-            ("Diverged runs", tables.diverged(an.results, dataset)),
-            *depth_sections(an, dataset),
-            *fidelity_sections(an, dataset),
-            *continua_sections(an, dataset),
-        ]
-        body += [f"<h3>{escape(title)}</h3>{_table(t)}" for title, t in sections if len(t)]
+        body += [_figure(png, caption) for png, caption in pngs[dataset]]
+        body += [f"<h3>{escape(title)}</h3>{_table(table)}" for title, table in sections.tables(an, dataset)]
     body += ["<h2>Study</h2>", _info(info)]
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>itermap: {escape(study)}</title>'

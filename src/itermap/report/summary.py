@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from itermap.analysis.overview import Analysis
-from itermap.report import tables
-from itermap.report.continua import continua_sections
-from itermap.report.depth import depth_sections
-from itermap.report.fidelity import fidelity_sections
+from itermap.report import sections, tables
 
 
 def summary_markdown(an: Analysis, study: str, sessions: list[dict] | None = None) -> str:
@@ -28,20 +25,7 @@ def summary_markdown(an: Analysis, study: str, sessions: list[dict] | None = Non
         )
         if an.notes.get(dataset):
             parts += ["### Convergence and divergence notes", "\n".join(f"- {n}" for n in an.notes[dataset])]
-        parts += ["### Configurations", tables.markdown(tables.configurations(an.summary, dataset))]
-        sections = [
-            *(
-                (f"### {title}", tables.comparison(an.comparisons, dataset, at))
-                for at, title in tables.COMPARISON_TITLES.items()
-            ),
-            ("### Matched budgets: direct comparisons of test accuracy", tables.matched(an.matched, dataset)),
-            ("### Convergence of test accuracy", tables.convergence(an.convergence, dataset)),
-            ("### Diverged runs", tables.diverged(an.results, dataset)),
-            *((f"### {title}", table) for title, table in depth_sections(an, dataset)),
-            *((f"### {title}", table) for title, table in fidelity_sections(an, dataset)),
-            *((f"### {title}", table) for title, table in continua_sections(an, dataset)),
-        ]
-        parts += [p for title, table in sections if len(table) for p in (title, tables.markdown(table))]
+        parts += [p for title, table in sections.tables(an, dataset) for p in (f"### {title}", tables.markdown(table))]
     if sessions:
         parts += ["## Study", "### Environment", tables.markdown(tables.environment(sessions))]
     return "\n\n".join(parts) + "\n"

@@ -9,10 +9,8 @@ from itermap.analysis.exported import is_export
 from itermap.analysis.overview import Analysis
 from itermap.analysis.results import source_list, study_info, study_labels
 from itermap.analysis.studies import analyze_studies
-from itermap.report.continua import continua_figures
-from itermap.report.depth import anytime_figure
-from itermap.report.fidelity import fidelity_figure
-from itermap.report.figures import figures, save
+from itermap.report import sections
+from itermap.report.figures import save
 from itermap.report.html import report_html
 from itermap.report.summary import summary_markdown
 from itermap.study.errors import StudyError
@@ -24,13 +22,8 @@ def render(an: Analysis, folder: Path, study: str, info: dict) -> Path:
     folder = Path(folder)
     pngs = {}
     for dataset in an.datasets:
-        drawn = figures(an, dataset)
-        if (fig := anytime_figure(an, dataset)) is not None:
-            drawn[f"{dataset}-anytime"] = fig
-        if (fig := fidelity_figure(an, dataset)) is not None:
-            drawn[f"{dataset}-fidelity"] = fig
-        drawn |= continua_figures(an, dataset)
-        pngs[dataset] = {stem: save(fig, folder / "figures", stem) for stem, fig in drawn.items()}
+        drawn = sections.figures(an, dataset)
+        pngs[dataset] = [(save(d.figure, folder / "figures", f"{dataset}-{d.stem}"), d.caption) for d in drawn]
     (folder / "summary.md").write_text(summary_markdown(an, study, info.get("environment")))
     path = folder / "report.html"
     path.write_text(report_html(an, study, info, pngs))

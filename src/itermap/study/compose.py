@@ -19,7 +19,7 @@ import dataclasses
 from collections.abc import Hashable
 from typing import Literal, get_args
 
-from itermap.models import cover, family
+from itermap.models import cover, family_of
 from itermap.study.errors import StudyError
 from itermap.study.plan import Pack, Plan, Run
 
@@ -32,7 +32,7 @@ MAX_MEMBERS = 400  # a wide pack's members at most: bounds its evaluation memory
 def padding(runs: list[Run]) -> int:
     """Multiply-adds per example that padding adds to these runs trained in one pack."""
     shape = cover([r.cfg for r in runs])
-    wide = family(shape).macs(shape)
+    wide = family_of(shape).macs(shape)
     return sum(wide - r.macs for r in runs)
 
 
@@ -69,8 +69,11 @@ def compose(
         key, runs = joinable(pack, width), list(pack.runs)
         filling = groups.setdefault(key, [])
         # The open pack this one pads least, if that pays: padding(A u B) - padding(A) - padding(B) < F / c.
-        fits = [(padding(w + runs) - padding(w) - padding(runs), i) for i, w in enumerate(filling)
-                if len(w) + len(runs) <= MAX_MEMBERS]  # fmt: skip
+        fits = [
+            (padding(w + runs) - padding(w) - padding(runs), i)
+            for i, w in enumerate(filling)
+            if len(w) + len(runs) <= MAX_MEMBERS
+        ]
         extra, best = min(fits, default=(fixed, -1))
         if extra < fixed:
             filling[best] += runs

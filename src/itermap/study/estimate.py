@@ -14,7 +14,7 @@ from collections import defaultdict
 import torch
 
 from itermap.data import Dataset
-from itermap.models import family
+from itermap.models import family_of
 from itermap.study.errors import StudyError
 from itermap.study.plan import Pack, Plan
 from itermap.study.training import one_thread
@@ -37,12 +37,12 @@ def pack_macs(pack: Pack) -> float:
 
 def work(pack: Pack) -> int:
     """Multiply-adds of one example through every member, padding included: what a pack's step time grows with."""
-    return len(pack.runs) * family(pack.cfg).macs(pack.cfg)
+    return len(pack.runs) * family_of(pack.cfg).macs(pack.cfg)
 
 
 def pack_bytes(pack: Pack) -> int:
     """Memory a pack's training holds besides data and activations: each member's weights, gradients, Adam's moments."""
-    return 4 * len(pack.runs) * family(pack.cfg).count_params(pack.cfg) * pack.first.train.torch_dtype.itemsize
+    return 4 * len(pack.runs) * family_of(pack.cfg).count_params(pack.cfg) * pack.first.train.torch_dtype.itemsize
 
 
 def device_memory(device: str) -> int:
@@ -57,10 +57,12 @@ def check_memory(plan: Plan, device: str) -> None:
     pack = max(plan.packs, key=pack_bytes)
     need, have = pack_bytes(pack), device_memory(device)
     if need > have:
-        raise StudyError(f"{plan.spec.origin}: {pack.cfg.arch} has {family(pack.cfg).count_params(pack.cfg):,} "
-                         f"parameters; {len(pack.runs)} members of it need {need / 2**30:,.1f} GiB for weights, gradients and "
-                         f"Adam's state, more than the {have / 2**30:,.1f} GiB of {device}: use smaller models "
-                         "or fewer seeds")  # fmt: skip
+        raise StudyError(
+            f"{plan.spec.origin}: {pack.cfg.arch} has {family_of(pack.cfg).count_params(pack.cfg):,} "
+            f"parameters; {len(pack.runs)} members of it need {need / 2**30:,.1f} GiB for weights, gradients and "
+            f"Adam's state, more than the {have / 2**30:,.1f} GiB of {device}: use smaller models "
+            "or fewer seeds"
+        )
 
 
 def calibrate(pack: Pack, device: str) -> float:
@@ -72,7 +74,7 @@ def calibrate(pack: Pack, device: str) -> float:
     data = Dataset("calibration", images[:n], labels[:n], images[n:], labels[n:], 0.5, 0.3, run.cfg.classes)
     train = run.train.model_copy(update={"epochs": 3, "eval_train_every": 1, "eval_test_every": 1})
     # students: a fresh member of their own shape as the stand-in teacher (its logits are computed once, untimed)
-    teacher = (run.cfg, family(run.cfg).init(run.cfg, 0)) if run.train.teacher else None
+    teacher = (run.cfg, family_of(run.cfg).init(run.cfg, 0)) if run.train.teacher else None
     trainer = PackTrainer([r.cfg for r in pack.runs], train, pack.seeds, data, device, teacher)
     trainer.run_epoch()  # warm-up
     times = []

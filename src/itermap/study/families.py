@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ValidationError
 
-from itermap.models import FAMILIES, FamilyConfig, family
+from itermap.models import FAMILIES, FamilyConfig, family_of
 from itermap.study.errors import SpecError
 from itermap.study.spec import STUDY_WIDE, describe
 from itermap.train import TrainConfig
@@ -39,7 +39,7 @@ def build(fields: dict[str, Any], where: str) -> FamilyConfig:
     except ValidationError as e:
         raise SpecError(describe(e, cls, where, hide=FROM_DATA)) from None
     try:
-        family(cfg).view(cfg, torch.zeros(1, *cfg.image))
+        family_of(cfg).view(cfg, torch.zeros(1, *cfg.image))
     except ValueError as e:
         raise SpecError(f"{where}: {e} for images of {cfg.image[0]}x{cfg.image[1]}") from None
     return cfg
@@ -59,8 +59,10 @@ def build_train(base: dict[str, Any], overrides: dict[str, Any], where: str) -> 
 def check_loss(cfg: FamilyConfig, train: TrainConfig, where: str) -> None:
     """A loss that reads per-step logits needs a family that produces them."""
     if LOSSES[train.loss].steps and not cfg.has_steps:
-        raise SpecError(f"{where}: loss {train.loss!r} needs per-step logits, which family {cfg.family!r} "
-                        f"({cfg.arch}) does not produce; use loss = \"last\" for it")  # fmt: skip
+        raise SpecError(
+            f"{where}: loss {train.loss!r} needs per-step logits, which family {cfg.family!r} "
+            f'({cfg.arch}) does not produce; use loss = "last" for it'
+        )
 
 
 def is_list_field(cls: type[BaseModel], key: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from itermap.models import FamilyConfig, family
+from itermap.models import FamilyConfig, family_of
 from itermap.study.errors import SpecError
 from itermap.study.families import build, config_class
 
@@ -18,12 +18,12 @@ class Solution:
 
     budget: int
     cfg: FamilyConfig
-    params: int
+    param_count: int
 
     @property
     def error(self) -> float:
         """Relative distance of the parameter count from the budget."""
-        return abs(self.params - self.budget) / self.budget
+        return abs(self.param_count - self.budget) / self.budget
 
 
 def template(fields: dict[str, Any], where: str):
@@ -43,7 +43,7 @@ def template(fields: dict[str, Any], where: str):
 
 def solve(make, budget: int, tolerance: float) -> tuple[Solution | None, str]:
     """The width whose parameter count is nearest `budget` (counts grow with width), and a note when none is within tolerance."""
-    count = lambda width: family(make(width)).count_params(make(width))  # noqa: E731
+    count = lambda width: family_of(make(width)).count_params(make(width))  # noqa: E731
     lo, hi = 1, 1
     while count(hi) < budget and hi < MAX_WIDTH:
         lo, hi = hi, hi * 2
@@ -56,5 +56,5 @@ def solve(make, budget: int, tolerance: float) -> tuple[Solution | None, str]:
         return found, ""
     return None, (
         f"{found.cfg.group} cannot reach {budget:,} parameters within {tolerance:.0%} "
-        f"(nearest: {found.params:,} at width {best}); left out"
+        f"(nearest: {found.param_count:,} at width {best}); left out"
     )

@@ -33,8 +33,10 @@ def shard_meta(folder: Path) -> dict[str, str]:
     with Store(folder, readonly=True) as store:
         meta, version = store.meta(), store.version()
     if version != VERSION or "plan_id" not in meta:
-        raise StudyError(f"{folder}: a store of an older itermap (version {version}); run its `itermap run ... "
-                         "--shard i/N` command again with this one to upgrade it, then merge")  # fmt: skip
+        raise StudyError(
+            f"{folder}: a store of an older itermap (version {version}); run its `itermap run ... "
+            "--shard i/N` command again with this one to upgrade it, then merge"
+        )
     return meta
 
 
@@ -44,13 +46,17 @@ def check_shards(folders: list[Path]) -> list[dict[str, str]]:
     first, seen = metas[0], {}
     for folder, meta in zip(folders, metas):
         if meta["plan_id"] != first["plan_id"]:
-            raise StudyError(f"{folder} holds a shard of another plan ({meta['study']!r}, plan {meta['plan_id']}) "
-                             f"than {folders[0]} ({first['study']!r}, plan {first['plan_id']}): merge only shards "
-                             "of one spec run with the same overrides")  # fmt: skip
+            raise StudyError(
+                f"{folder} holds a shard of another plan ({meta['study']!r}, plan {meta['plan_id']}) "
+                f"than {folders[0]} ({first['study']!r}, plan {first['plan_id']}): merge only shards "
+                "of one spec run with the same overrides"
+            )
         index, count = parse_shard(meta.get("shard", WHOLE))
         if count != parse_shard(first.get("shard", WHOLE))[1]:
-            raise StudyError(f"{folder} is shard {index}/{count} but {folders[0]} is shard {first['shard']}: their "
-                             "runs overlap; merge the shards of one split (the same N)")  # fmt: skip
+            raise StudyError(
+                f"{folder} is shard {index}/{count} but {folders[0]} is shard {first['shard']}: their "
+                "runs overlap; merge the shards of one split (the same N)"
+            )
         if index in seen:
             raise StudyError(f"shard {index}/{count} given twice ({seen[index]} and {folder}); give each shard once")
         seen[index] = folder
@@ -76,8 +82,9 @@ def copy_rows(source: Store, target: sqlite3.Connection, folder: Path) -> None:
         columns = ", ".join(r[1] for r in target.execute(f"PRAGMA table_info({table})"))
         rows = source.db.execute(f"SELECT {columns} FROM {table}")
         try:
-            target.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(rows.description))})",
-                               rows)  # fmt: skip
+            target.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(rows.description))})", rows
+            )
         except sqlite3.IntegrityError:
             raise StudyError(f"{folder}: holds runs another shard also holds; give shards of one split only") from None
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from itermap.data import DATASETS
-from itermap.models import FamilyConfig, cover, family
+from itermap.models import FamilyConfig, cover, family_of
 from itermap.study.errors import SpecError
 from itermap.study.families import FROM_DATA, build, build_train, check_loss, config_class, is_list_field
 from itermap.study.matched import solve, template
@@ -70,12 +70,21 @@ class Run:
         limits = {
             k: v for k, v in (("limit_train", self.limit_train), ("limit_test", self.limit_test)) if v is not None
         }
-        return stable_id({"schema": ID_SCHEMA, "dataset": self.dataset, **limits, "model": canonical(self.cfg),
-                          "train": canonical(self.train), "seed": self.seed})  # fmt: skip
+        return stable_id(
+            {
+                "schema": ID_SCHEMA,
+                "dataset": self.dataset,
+                **limits,
+                "model": canonical(self.cfg),
+                "train": canonical(self.train),
+                "seed": self.seed,
+            }
+        )
 
     @property
-    def params(self) -> int:
-        return family(self.cfg).count_params(self.cfg)
+    def param_count(self) -> int:
+        """Trainable parameters of the model."""
+        return family_of(self.cfg).count_params(self.cfg)
 
     @property
     def sizes(self) -> tuple[int, int]:
@@ -86,7 +95,7 @@ class Run:
     @property
     def macs(self) -> int:
         """Multiply-adds of one example's forward pass."""
-        return family(self.cfg).macs(self.cfg)
+        return family_of(self.cfg).macs(self.cfg)
 
 
 @dataclass(frozen=True)
@@ -223,8 +232,10 @@ def make_plan(spec: Spec) -> Plan:
         check_compare(spec, entries)
         teacher = resolve(spec)
         if teacher is None and any(LOSSES[train.loss].teacher for _, train, _ in entries):
-            raise SpecError("loss 'distill' trains on a teacher's logits: add a [teacher] table (a model this study "
-                            "trains first, or study = DIR, run = ID of a kept run)")  # fmt: skip
+            raise SpecError(
+                "loss 'distill' trains on a teacher's logits: add a [teacher] table (a model this study "
+                "trains first, or study = DIR, run = ID of a kept run)"
+            )
     except SpecError as e:
         raise SpecError(f"{spec.origin}: {e}") from None
     seeds, limits = spec.train.seed_list, (spec.data.limit_train, spec.data.limit_test)

@@ -25,15 +25,12 @@ from itermap.study.plan import Pack
 from itermap.study.training import (
     EpochDone,
     PackData,
+    PackStart,
     PackStarted,
     Record,
     Task,
-    TeacherWeights,
     Training,
-    checkpoint_path,
     one_thread,
-    saved_state,
-    teacher_of,
 )
 from itermap.study.workers import Failed, messages
 
@@ -56,11 +53,18 @@ def connect(address: str | None) -> Any:
         address = address if address is not None else os.environ.get("RAY_ADDRESS", "local")
         env = {k: os.environ[k] for k in ("ITERMAP_DATA_DIR",) if k in os.environ}
         try:
-            ray.init(address=address, runtime_env={"env_vars": env}, include_dashboard=False,
-                     logging_level=logging.WARNING, log_to_driver=False)  # fmt: skip
+            ray.init(
+                address=address,
+                runtime_env={"env_vars": env},
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+            )
         except (ConnectionError, ValueError) as e:
-            raise StudyError(f"--address {address}: cannot connect to a Ray cluster ({e}); start one with "
-                             "`ray start --head` and give the address it prints") from None  # fmt: skip
+            raise StudyError(
+                f"--address {address}: cannot connect to a Ray cluster ({e}); start one with "
+                "`ray start --head` and give the address it prints"
+            ) from None
     return ray
 
 
@@ -71,13 +75,11 @@ def cluster(address: str | None) -> tuple[str, int, float]:
     return ray.get_runtime_context().gcs_address, int(resources.get("CPU", 0)), resources.get("GPU", 0.0)
 
 
-def pack_messages(
-    pack: Pack, training: Training, state: bytes | None, recorded: int, teacher: TeacherWeights | None
-) -> Iterator[Any]:
-    """The Ray task of one pack: its messages, from checkpoint contents `state` (and a student pack's `teacher`, read
-    by the driver like the checkpoint), trained with one thread."""
+def pack_messages(pack: Pack, training: Training, start: PackStart) -> Iterator[Any]:
+    """The Ray task of one pack: its messages from `start` (its checkpoint's contents and a student pack's teacher,
+    read by the driver), trained with one thread."""
     with one_thread():
-        yield from messages(pack, PackData(training.data_dir), training, state, recorded, teacher)
+        yield from messages(pack, PackData(training.data_dir), training, start)
 
 
 def train_on_ray(todo: list[Task], training: Training, record: Record, address: str | None) -> None:
@@ -91,8 +93,7 @@ def train_on_ray(todo: list[Task], training: Training, record: Record, address: 
     def submit() -> None:
         while waiting and len(running) < window:
             pack, recorded = waiting.popleft()
-            state, teacher = saved_state(checkpoint_path(training.folder, pack)), teacher_of(training.folder, pack)
-            running.append((pack, remote.remote(pack, training, state, recorded, teacher)))
+            running.append((pack, remote.remote(pack, training, PackStart.read(training, pack, recorded))))
 
     try:
         submit()
@@ -116,6 +117,8 @@ def received(ray: Any, ref: Any, pack: Pack) -> PackStarted | EpochDone | Failed
     try:
         return ray.get(ref)
     except ray.exceptions.RayError as e:
-        raise StudyError(f"the Ray task training pack {pack.pack_id} was lost after {RETRIES} retries "
-                         f"({type(e).__name__}); run the same command again to resume: every recorded epoch "
-                         "is kept") from None  # fmt: skip
+        raise StudyError(
+            f"the Ray task training pack {pack.pack_id} was lost after {RETRIES} retries "
+            f"({type(e).__name__}); run the same command again to resume: every recorded epoch "
+            "is kept"
+        ) from None

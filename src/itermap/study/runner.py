@@ -41,6 +41,7 @@ from itermap.study.training import (
     EpochDone,
     Executor,
     PackData,
+    PackStart,
     PackStarted,
     Record,
     Task,
@@ -48,13 +49,21 @@ from itermap.study.training import (
     checkpoint_path,
     one_thread,
     pack_epochs,
-    saved_state,
-    teacher_of,
 )
 from itermap.study.workers import train_in_workers
 
-OWNED = (FILENAME, f"{FILENAME}-wal", f"{FILENAME}-shm", "study.toml", "checkpoints", "weights", "teacher",
-         "report.html", "summary.md", "figures")  # fmt: skip  # what --force-new removes
+OWNED = (
+    FILENAME,
+    f"{FILENAME}-wal",
+    f"{FILENAME}-shm",
+    "study.toml",
+    "checkpoints",
+    "weights",
+    "teacher",
+    "report.html",
+    "summary.md",
+    "figures",
+)  # what --force-new removes
 
 
 LARGE = 100_000  # runs: a study this large says so before the seconds it takes to record its plan
@@ -113,8 +122,10 @@ def claim_folder(plan: Plan, folder: Path, force_new: bool, shard: str = WHOLE) 
             path = folder / name
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     elif held and held.get("shard", WHOLE) != shard:
-        raise StudyError(f"{folder} holds shard {held.get('shard', WHOLE)} of {held.get('study')!r}, not {shard}; "
-                         "give each shard its own --out (then `itermap merge` joins them)")  # fmt: skip
+        raise StudyError(
+            f"{folder} holds shard {held.get('shard', WHOLE)} of {held.get('study')!r}, not {shard}; "
+            "give each shard its own --out (then `itermap merge` joins them)"
+        )
 
 
 def record_plan(store: Store, plan: Plan, folder: Path, **meta: object) -> None:
@@ -173,11 +184,14 @@ class Recorder:
         """A pack starts or resumes: drop its rows after the checkpoint's epoch (and a checkpoint ahead of the store)."""
         if message.discarded is not None:
             checkpoint_path(self.folder, pack).unlink(missing_ok=True)
-            self.progress.say(f"{checkpoint_path(self.folder, pack)}: checkpoint at epoch {message.discarded} is ahead "
-                              "of the store (rows of earlier epochs are missing); discarded, the pack trains again "
-                              "from its first epoch")  # fmt: skip
-        self.store.start_pack(pack.pack_id, [r.run_id for r in pack.runs], message.epoch, message.diverged, self.device,
-                              message.threads)  # fmt: skip
+            self.progress.say(
+                f"{checkpoint_path(self.folder, pack)}: checkpoint at epoch {message.discarded} is ahead "
+                "of the store (rows of earlier epochs are missing); discarded, the pack trains again "
+                "from its first epoch"
+            )
+        self.store.start_pack(
+            pack.pack_id, [r.run_id for r in pack.runs], message.epoch, message.diverged, self.device, message.threads
+        )
         self.test_acc[pack.pack_id] = None
         self.progress.pack(pack.pack_id, pack.label, message.epoch, pack.first.train.epochs, len(pack.runs))
 
@@ -192,8 +206,15 @@ class Recorder:
             for run, data in zip(pack.runs, message.weights):
                 write_bytes(self.folder / "weights" / f"{run.run_id}.safetensors", data)
         records = [(run_ids[r.member], r.epoch, r.split, r.metric, r.value, r.step) for r in message.rows]
-        self.store.commit_epoch(run_ids, message.epoch, records, message.diverged, message.seconds, message.finished,
-                                wall_seconds=self.wall.total())  # fmt: skip
+        self.store.commit_epoch(
+            run_ids,
+            message.epoch,
+            records,
+            message.diverged,
+            message.seconds,
+            message.finished,
+            wall_seconds=self.wall.total(),
+        )
         checkpoint = checkpoint_path(self.folder, pack)
         if message.finished:
             checkpoint.unlink(missing_ok=True)
@@ -235,34 +256,42 @@ def run_study(
     if executor not in ("local", "ray"):
         raise StudyError(f"--executor {executor!r}: allowed: local, ray")
     if executor == "ray" and workers > 1:
-        raise StudyError(f"--executor ray with --workers {workers}: Ray runs as many packs at once as its cluster "
-                         "has CPUs; leave out --workers")  # fmt: skip
+        raise StudyError(
+            f"--executor ray with --workers {workers}: Ray runs as many packs at once as its cluster "
+            "has CPUs; leave out --workers"
+        )
     if address is not None and executor != "ray":
         raise StudyError(f"--address {address}: a Ray cluster's address needs --executor ray")
     if workers > 1 and device.startswith("cuda"):
-        raise StudyError(f"--device {device} with --workers {workers}: worker processes train on the CPU only; "
-                         "use --workers 1 for the GPU, or --device cpu")  # fmt: skip
+        raise StudyError(
+            f"--device {device} with --workers {workers}: worker processes train on the CPU only; "
+            "use --workers 1 for the GPU, or --device cpu"
+        )
     index, count = parse_shard(shard)
     spec = resolve_spec(study, seeds, epochs, datasets)
-    configs = make_plan(spec)  # a spec's faults are reported before a device or cluster is sought
+    planned = make_plan(spec)  # a spec's faults are reported before a device or cluster is sought
     if executor == "ray":
         device, name, cpus, label = ray_device(device, address)
     else:
         device = resolve_device("cpu" if workers > 1 and device == "auto" else device)
         name, label = device_name(device), "local"
-    whole = packed(configs, device, packing)
+    whole = packed(planned, device, packing)
     plan = shard_of(whole, index, count)
     if not plan.packs:
-        raise StudyError(f"--shard {shard}: the plan has only {len(whole.packs)} packs, so shard {index} would be "
-                         f"empty; split it into at most {len(whole.packs)} shards")  # fmt: skip
+        raise StudyError(
+            f"--shard {shard}: the plan has only {len(whole.packs)} packs, so shard {index} would be "
+            f"empty; split it into at most {len(whole.packs)} shards"
+        )
     if executor != "ray":
         check_memory(plan, device)
     folder = Path(out) if out is not None else Path("runs") / spec.study.name
     folder.mkdir(parents=True, exist_ok=True)
     progress = progress or StudyProgress(quiet=quiet)
     if workers > (cores := cores_given()):
-        progress.say(f"--workers {workers}: this machine gives itermap {cores} cores; using {cores} workers (more "
-                     "would only share them, each holding its own copy of the data)")  # fmt: skip
+        progress.say(
+            f"--workers {workers}: this machine gives itermap {cores} cores; using {cores} workers (more "
+            "would only share them, each holding its own copy of the data)"
+        )
         workers = cores
     if len(plan.runs) >= LARGE:
         progress.say(f"recording {len(plan.runs):,} runs in {folder / FILENAME}")
@@ -334,8 +363,10 @@ def run_packs(
     the `session`'s environment."""
     done = complete(store, folder, plan)
     if unkept := (store.finished_runs() - done) & {r.run_id for r in plan.runs}:
-        progress.say(f"{len(unkept)} finished runs have no kept weights, which keep_weights = true asks for: "
-                     "training them again to keep them (their rows are recomputed)")  # fmt: skip
+        progress.say(
+            f"{len(unkept)} finished runs have no kept weights, which keep_weights = true asks for: "
+            "training them again to keep them (their rows are recomputed)"
+        )
     todo = unfinished(plan, done)
     keep = {checkpoint_path(folder, p) for p in todo}
     for path in (folder / "checkpoints").glob("*.pt"):  # finished packs', or packs no plan trains any more
@@ -354,8 +385,9 @@ def run_packs(
     left = sum(len(p.runs) * p.first.train.epochs for p in todo)
     progress.start(len(plan.runs) - sum(len(p.runs) for p in todo), len(plan.runs), total - left, total)
     record = Recorder(todo, store, folder, device, progress, Clock(float(meta.get("wall_seconds", 0))))
-    training = Training(folder, plan.spec.data.data_dir, device, plan.spec.train.checkpoint_every,
-                        plan.spec.train.keep_weights)  # fmt: skip
+    training = Training(
+        folder, plan.spec.data.data_dir, device, plan.spec.train.checkpoint_every, plan.spec.train.keep_weights
+    )
     epochs_done = store.epochs_done()
     tasks = [(p, min(epochs_done[r.run_id] for r in p.runs)) for p in todo]
     # A distillation study's teachers train first, their weights kept whatever keep_weights says: their students
@@ -371,8 +403,5 @@ def in_process(todo: list[Task], training: Training, record: Record) -> None:
     data = PackData(training.data_dir)
     with one_thread():  # as in a worker: a run's numbers do not depend on --workers
         for pack, recorded in todo:
-            checkpoint = checkpoint_path(training.folder, pack)
-            for message in pack_epochs(pack, data(pack), training.device, checkpoint, saved_state(checkpoint),
-                                       recorded, training.checkpoint_every, training.keep_weights,
-                                       teacher_of(training.folder, pack)):  # fmt: skip
+            for message in pack_epochs(pack, data(pack), training, PackStart.read(training, pack, recorded)):
                 record(message)

@@ -34,7 +34,9 @@ def shard_of(plan: Plan, index: int, count: int) -> Plan:
     A teacher the study trains itself would be in one shard and its students in all: such a study is refused (its
     teacher can be trained first and named as a kept run); a kept teacher goes with every shard."""
     if count > 1 and None in plan.teachers.values():
-        raise StudyError(f"--shard {index}/{count}: this study trains its own [teacher], which every shard's students "
-                         "need; train the teacher first, then name it in [teacher] as study = DIR, run = ID")  # fmt: skip
+        raise StudyError(
+            f"--shard {index}/{count}: this study trains its own [teacher], which every shard's students "
+            "need; train the teacher first, then name it in [teacher] as study = DIR, run = ID"
+        )
     packs = plan.packs[index - 1 :: count]
     return Plan(plan.spec, [r for p in packs for r in p.runs], packs, plan.notes, plan.teachers)

@@ -226,8 +226,10 @@ def load_spec(study: str | Path) -> Spec:
     if isinstance(data_dir, str) and not Path(data_dir).expanduser().is_absolute():
         doc["data"]["data_dir"] = data_dir = str((path.parent / data_dir).resolve())  # relative to the spec file
     if isinstance(data_dir, str) and not Path(data_dir).expanduser().is_dir():
-        raise SpecError(f"{path}: data.data_dir: not a folder (got {data_dir!r}); give the folder that holds "
-                        "mnist/ and fashion-mnist/")  # fmt: skip
+        raise SpecError(
+            f"{path}: data.data_dir: not a folder (got {data_dir!r}); give the folder that holds "
+            "mnist/ and fashion-mnist/"
+        )
     return parse(doc, str(path))
 
 

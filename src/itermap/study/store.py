@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -52,6 +53,7 @@ SESSIONS = """CREATE TABLE IF NOT EXISTS sessions (
     cuda TEXT,  -- CUDA and cuDNN versions, when training on a GPU
     cudnn TEXT
 )"""
+SESSION_COLUMNS = tuple(re.findall(r"^    (\w+) ", SESSIONS, re.MULTILINE))  # in the schema's order
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -113,23 +115,36 @@ def failure(path: Path, error: sqlite3.DatabaseError) -> StudyError:
     """SQLite's error as one line naming the file and what to do."""
     name, text = getattr(error, "sqlite_errorname", ""), str(error)
     if name == "SQLITE_FULL" or "disk is full" in text:
-        return StudyError(f"{path}: the disk is full ({text}); free some space and run the same command again: "
-                          "every committed epoch is kept")  # fmt: skip
+        return StudyError(
+            f"{path}: the disk is full ({text}); free some space and run the same command again: "
+            "every committed epoch is kept"
+        )
     if name.startswith("SQLITE_READONLY") or "readonly" in text:
-        return StudyError(f"{path}: cannot write ({text}); the folder is on read-only storage or not yours: "
-                          "use --out for a writable folder")  # fmt: skip
+        return StudyError(
+            f"{path}: cannot write ({text}); the folder is on read-only storage or not yours: "
+            "use --out for a writable folder"
+        )
     if name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
         return StudyError(f"{path}: cannot open ({text}); check that the folder exists and can be read")
-    return StudyError(f"{path}: not a readable itermap results database ({text}); move it aside to keep it "
-                      "(`sqlite3 FILE .recover` may save its rows), then run the study again, or use --out "
-                      "for a new folder")  # fmt: skip
+    return StudyError(
+        f"{path}: not a readable itermap results database ({text}); move it aside to keep it "
+        "(`sqlite3 FILE .recover` may save its rows), then run the study again, or use --out "
+        "for a new folder"
+    )
 
 
 def run_of(row: sqlite3.Row) -> Run:
     """The planned run a stored row describes (its config rebuilt with today's defaults)."""
     config = json.loads(row["config"])
-    return Run(config["dataset"], parse_config(config["model"]), TrainConfig.model_validate(config["train"]),
-               config["seed"], config.get("limit_train"), config.get("limit_test"), row["budget"])  # fmt: skip
+    return Run(
+        config["dataset"],
+        parse_config(config["model"]),
+        TrainConfig.model_validate(config["train"]),
+        config["seed"],
+        config.get("limit_train"),
+        config.get("limit_test"),
+        row["budget"],
+    )
 
 
 def upgrade_v1(db: sqlite3.Connection) -> dict[str, str]:
@@ -166,11 +181,14 @@ class Store:
             self.inode = os.stat(self.path).st_ino
             owner = self.owner()
             if owner == "other":
-                raise StudyError(f"{self.path}: a SQLite database that itermap did not write; itermap leaves it and "
-                                 "the files beside it alone: move it aside, or use --out for another folder")  # fmt: skip
+                raise StudyError(
+                    f"{self.path}: a SQLite database that itermap did not write; itermap leaves it and "
+                    "the files beside it alone: move it aside, or use --out for another folder"
+                )
             if readonly and owner == "none":
-                raise StudyError(f"{self.path}: holds no study yet (its creation was interrupted); `itermap run` "
-                                 "creates it")  # fmt: skip
+                raise StudyError(
+                    f"{self.path}: holds no study yet (its creation was interrupted); `itermap run` creates it"
+                )
             if not readonly:  # only once the file is known to be itermap's (or empty)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
@@ -205,8 +223,10 @@ class Store:
         except FileNotFoundError:
             same = False
         if not same:
-            raise StudyError(f"{self.path} was deleted or replaced while this run wrote it, so what it recorded since "
-                             "is lost; run the same command again to train the study from what the folder holds")  # fmt: skip
+            raise StudyError(
+                f"{self.path} was deleted or replaced while this run wrote it, so what it recorded since "
+                "is lost; run the same command again to train the study from what the folder holds"
+            )
 
     def columns(self, table: str) -> set[str]:
         """Column names of `table` (empty when it does not exist)."""
@@ -267,7 +287,7 @@ class Store:
         study = plan.spec.study.name
         rows = [
             (r.run_id, p.pack_id, study, r.dataset, r.cfg.family, r.cfg.arch, json.dumps(r.config, sort_keys=True),
-             r.seed, r.params, r.macs, r.budget)
+             r.seed, r.param_count, r.macs, r.budget)
             for p in plan.packs for r in p.runs
         ]  # fmt: skip
         with self.transaction() as db:
@@ -297,9 +317,11 @@ class Store:
             db.executemany(
                 "UPDATE runs SET pack_id = ?, status = ?, diverged_epoch = ?, epochs_done = ?, device = ?,"
                 " threads = ?, started = COALESCE(started, ?), finished = NULL WHERE run_id = ?",
-                [(pack_id, "running" if d is None else "diverged", d, epoch, device, threads, now, r)
-                 for r, d in zip(run_ids, diverged)],
-            )  # fmt: skip
+                [
+                    (pack_id, "running" if d is None else "diverged", d, epoch, device, threads, now, r)
+                    for r, d in zip(run_ids, diverged)
+                ],
+            )
 
     def commit_epoch(
         self,
@@ -329,10 +351,12 @@ class Store:
             put_meta(db, {"updated": now, **meta})
 
     def add_session(self, environment: dict[str, object]) -> None:
-        """Record the environment of a session that trains (a row of `sessions`, keyed by its column names)."""
+        """Record the environment of a session that trains (a row of `sessions`: a value for every column)."""
+        if set(environment) != set(SESSION_COLUMNS):
+            raise ValueError(f"a session's environment gives {sorted(environment)}, not the columns {SESSION_COLUMNS}")
+        columns, values = ", ".join(SESSION_COLUMNS), ", ".join(f":{c}" for c in SESSION_COLUMNS)
         with self.transaction() as db:
-            db.execute(f"INSERT INTO sessions ({', '.join(environment)}) VALUES ({', '.join('?' * len(environment))})",
-                       list(environment.values()))  # fmt: skip
+            db.execute(f"INSERT INTO sessions ({columns}) VALUES ({values})", environment)
 
     def sessions(self) -> list[dict[str, object]]:
         """The recorded sessions, oldest first (none in a store older than version 3)."""

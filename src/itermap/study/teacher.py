@@ -45,11 +45,15 @@ def resolve(spec: Spec) -> Teacher | dict[str, Teacher] | None:
         except ValueError as e:
             raise SpecError(f"teacher: {e}") from None
         if spec.data.datasets != [run["dataset"]]:
-            raise SpecError(f"teacher: run {path.stem} was trained on {run['dataset']}; set [data] datasets = "
-                            f"[\"{run['dataset']}\"] to distil it")  # fmt: skip
+            raise SpecError(
+                f"teacher: run {path.stem} was trained on {run['dataset']}; set [data] datasets = "
+                f'["{run["dataset"]}"] to distil it'
+            )
         if run["train"]["scaling"] != spec.train.scaling:
-            raise SpecError(f"teacher: run {path.stem} read images scaled by {run['train']['scaling']!r}; set "
-                            f"[train] scaling = {run['train']['scaling']!r}")  # fmt: skip
+            raise SpecError(
+                f"teacher: run {path.stem} read images scaled by {run['train']['scaling']!r}; set "
+                f"[train] scaling = {run['train']['scaling']!r}"
+            )
         return Teacher(path.stem, cfg, source=path)
     fields = {k: v for k, v in table.items() if k not in ("train", "seed")}
     overrides, seed = table.get("train", {}), table.get("seed", 0)
@@ -59,8 +63,9 @@ def resolve(spec: Spec) -> Teacher | dict[str, Teacher] | None:
     if train.loss == "distill":
         raise SpecError("teacher.train.loss: the teacher learns from labels; use 'last' or 'every-step'")
     if train.scaling != spec.train.scaling:
-        raise SpecError("teacher.train.scaling: the teacher must read images scaled as its students do; set it in "
-                        "[train] for both")  # fmt: skip
+        raise SpecError(
+            "teacher.train.scaling: the teacher must read images scaled as its students do; set it in [train] for both"
+        )
     return Teacher("", build(fields, "teacher"), train, seed)
 
 

@@ -128,8 +128,9 @@ def teacher_of(folder: Path, pack: Pack) -> TeacherWeights | None:
         return None
     path = teacher_file(folder, pack.first.train.teacher)
     if not path.is_file():
-        raise StudyError(f"{path}: the students' teacher has no kept weights; run the study again: it trains its "
-                         "teacher first")  # fmt: skip
+        raise StudyError(
+            f"{path}: the students' teacher has no kept weights; run the study again: it trains its teacher first"
+        )
     try:
         cfg, params, _ = load_run(path)
     except ValueError as e:
@@ -137,37 +138,49 @@ def teacher_of(folder: Path, pack: Pack) -> TeacherWeights | None:
     return cfg, params
 
 
-def pack_epochs(
-    pack: Pack,
-    data: list[Dataset],
-    device: str,
-    checkpoint: Path,
-    state: bytes | None,
-    recorded: int,
-    checkpoint_every: int,
-    keep_weights: bool,
-    teacher: TeacherWeights | None = None,
-) -> Iterator[PackStarted | EpochDone]:
-    """Train one pack to the end from its checkpoint's `state` (the file's contents), yielding its start and each epoch.
+@dataclass(frozen=True)
+class PackStart:
+    """Where a pack's training starts: its checkpoint's contents (None when there is none), the epochs its runs have
+    committed to the store, and a student pack's trained teacher."""
 
-    `checkpoint` names the file in errors. The checkpoint is used only when the store holds every epoch before it
-    (`recorded`, the epochs its runs have committed, is at least the checkpoint's); one ahead of the store (a store deleted or rolled back) is discarded
-    and the pack trains from its first epoch, so no epoch goes unrecorded. Students get their `teacher` (`teacher_of`).
+    state: bytes | None
+    recorded: int
+    teacher: TeacherWeights | None = None
+
+    @classmethod
+    def read(cls, training: Training, pack: Pack, recorded: int) -> PackStart:
+        """The pack's checkpoint and teacher, read from the study folder where the executor runs it."""
+        return cls(saved_state(checkpoint_path(training.folder, pack)), recorded, teacher_of(training.folder, pack))
+
+
+def pack_epochs(
+    pack: Pack, data: list[Dataset], training: Training, start: PackStart
+) -> Iterator[PackStarted | EpochDone]:
+    """Train one pack on `data` (each member's data set) to the end from `start`, yielding its start and each epoch.
+
+    The checkpoint is used only when the store holds every epoch before it (`start.recorded` is at least the
+    checkpoint's); one ahead of the store (a store deleted or rolled back) is discarded and the pack trains from its
+    first epoch, so no epoch goes unrecorded. Students get their `start.teacher` (`teacher_of`).
     """
     cfgs, run = [r.cfg for r in pack.runs], pack.first
     for d in {id(d): d for d in data}.values():
         if d.train_images.shape[1:] != run.cfg.image or d.classes != run.cfg.classes:
-            raise StudyError(f"{d.name}: images {tuple(d.train_images.shape[1:])} with {d.classes} classes, "
-                             f"but {run.cfg.arch} expects {run.cfg.image} with {run.cfg.classes}")  # fmt: skip
+            raise StudyError(
+                f"{d.name}: images {tuple(d.train_images.shape[1:])} with {d.classes} classes, "
+                f"but {run.cfg.arch} expects {run.cfg.image} with {run.cfg.classes}"
+            )
+    device, teacher = training.device, start.teacher
     trainer = PackTrainer(cfgs, run.train, pack.seeds, data, device, teacher)
-    if state is not None:
+    if start.state is not None:
         try:
-            trainer.load_state_dict(torch.load(io.BytesIO(state), map_location="cpu", weights_only=True))
+            trainer.load_state_dict(torch.load(io.BytesIO(start.state), map_location="cpu", weights_only=True))
         except Exception as e:  # torch.load raises many kinds for a damaged file
-            raise StudyError(f"{checkpoint}: unreadable pack checkpoint ({type(e).__name__}); delete it to train "
-                             f"that pack again from its first epoch (its rows are recomputed)") from None  # fmt: skip
+            raise StudyError(
+                f"{checkpoint_path(training.folder, pack)}: unreadable pack checkpoint ({type(e).__name__}); delete "
+                "it to train that pack again from its first epoch (its rows are recomputed)"
+            ) from None
     discarded = None
-    if trainer.epoch > recorded:
+    if trainer.epoch > start.recorded:
         discarded, trainer = trainer.epoch, PackTrainer(cfgs, run.train, pack.seeds, data, device, teacher)
     yield PackStarted(pack.pack_id, trainer.epoch, list(trainer.diverged), torch.get_num_threads(), discarded)
     finished = False
@@ -175,10 +188,17 @@ def pack_epochs(
         started = time.time()
         rows = trainer.run_epoch()
         finished = trainer.done or all(d is not None for d in trainer.diverged)
-        due = not finished and trainer.epoch % checkpoint_every == 0
-        yield EpochDone(pack.pack_id, trainer.epoch, rows, list(trainer.diverged), time.time() - started, finished,
-                        checkpoint=state_bytes(trainer) if due else None,
-                        weights=weights_bytes(pack, trainer) if finished and keep_weights else None)  # fmt: skip
+        due = not finished and trainer.epoch % training.checkpoint_every == 0
+        yield EpochDone(
+            pack.pack_id,
+            trainer.epoch,
+            rows,
+            list(trainer.diverged),
+            time.time() - started,
+            finished,
+            checkpoint=state_bytes(trainer) if due else None,
+            weights=weights_bytes(pack, trainer) if finished and training.keep_weights else None,
+        )
 
 
 def state_bytes(trainer: PackTrainer) -> bytes:
@@ -194,6 +214,6 @@ def weights_bytes(pack: Pack, trainer: PackTrainer) -> list[bytes]:
         safetensors_bytes(
             {k: v.contiguous() for k, v in trainer.member_params(i).items()},
             metadata={"run_id": run.run_id, "config": json.dumps(run.config)},
-        )  # fmt: skip
+        )
         for i, run in enumerate(pack.runs)
     ]

@@ -28,16 +28,13 @@ from itermap.study.plan import Pack
 from itermap.study.training import (
     EpochDone,
     PackData,
+    PackStart,
     PackStarted,
     Record,
     Task,
-    TeacherWeights,
     Training,
-    checkpoint_path,
     one_thread,
     pack_epochs,
-    saved_state,
-    teacher_of,
 )
 
 
@@ -132,27 +129,19 @@ def work(conn: Connection, training: Training) -> None:
         with one_thread():
             while (task := conn.recv()) is not None:
                 pack, recorded = task
-                state = saved_state(checkpoint_path(training.folder, pack))
-                teacher = teacher_of(training.folder, pack)
-                for message in messages(pack, data, training, state, recorded, teacher):
+                for message in messages(pack, data, training, PackStart.read(training, pack, recorded)):
                     conn.send(message)
     except (EOFError, OSError):  # the driver's end of the pipe is gone: nobody to report to
         os._exit(1)
 
 
 def messages(
-    pack: Pack,
-    data: PackData,
-    training: Training,
-    state: bytes | None,
-    recorded: int,
-    teacher: TeacherWeights | None,
+    pack: Pack, data: PackData, training: Training, start: PackStart
 ) -> Iterator[PackStarted | EpochDone | Failed]:
-    """The messages of one pack's training from checkpoint contents `state` (and a student pack's `teacher`), ending
+    """The messages of one pack's training from `start` (its checkpoint's contents, a student pack's teacher), ending
     with `Failed` if it raises."""
     try:
-        yield from pack_epochs(pack, data(pack), training.device, checkpoint_path(training.folder, pack), state,
-                               recorded, training.checkpoint_every, training.keep_weights, teacher)  # fmt: skip
+        yield from pack_epochs(pack, data(pack), training, start)
     except Exception as error:
         user_error = isinstance(error, (StudyError, DataError))
         yield Failed(pack.pack_id, error if user_error else RuntimeError(traceback.format_exc()))

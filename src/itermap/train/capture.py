@@ -55,19 +55,19 @@ class Replay:
         # The step comes with every call instead of being kept here: a kept `trainer.eager_step` would make trainer ->
         # replay -> trainer a cycle, which only the cyclic GC frees, at a moment of its choosing, perhaps while
         # another pack is being captured, where destroying this graph invalidates that capture.
-        self.steps = 0
+        self.steps_taken = 0
         self.side: torch.cuda.Stream | None = None  # where eager steps run
         self.graph: torch.cuda.CUDAGraph | None = None
         self.idx = self.loss = torch.empty(0)  # the graph's static input and output, once captured
 
     def __call__(self, step: Step, idx: torch.Tensor) -> torch.Tensor:
         """`step` on the examples `idx` [M or 1, B], always the same step for one replay; returns the losses [M]."""
-        self.steps += 1
+        self.steps_taken += 1
         if self.graph is not None and idx.shape == self.idx.shape:
             self.idx.copy_(idx)
             self.graph.replay()
             return self.loss.clone()  # the static output is overwritten by the next replay
-        if self.steps <= WARMUP or self.graph is not None:
+        if self.steps_taken <= WARMUP or self.graph is not None:
             return self.eager(step, idx)
         return self.capture(step, idx)
 

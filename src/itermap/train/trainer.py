@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from itermap.data import Dataset, views
-from itermap.models import FamilyConfig, cover, family
+from itermap.models import FamilyConfig, cover, family_of
 from itermap.models.stacked import Params, crop, pad, stack
 from itermap.train.capture import Replay
 from itermap.train.config import TrainConfig
@@ -45,7 +45,7 @@ def prepare(cfg, train: TrainConfig, images: torch.Tensor, data: Dataset, device
     """uint8 images [N, H, W] -> the family's input view, scaled, on `device`."""
     mean, std = (data.mean, data.std) if train.scaling == "standardize" else (0.0, 1.0)
     x = views.scale(images.to(device), mean, std, train.torch_dtype)
-    return family(cfg).view(cfg, x).contiguous()
+    return family_of(cfg).view(cfg, x).contiguous()
 
 
 def adam(params: list[torch.Tensor], lr: float, capturable: bool = False) -> torch.optim.Adam:
@@ -64,7 +64,7 @@ def adam(params: list[torch.Tensor], lr: float, capturable: bool = False) -> tor
 def teacher_logits(cfg: FamilyConfig, params: Params, x: torch.Tensor) -> torch.Tensor:
     """One member's logits [N, C] on its prepared input x [N, ...], in chunks, on x's device and dtype."""
     one = {k: v.to(x.device, x.dtype).unsqueeze(0) for k, v in params.items()}  # a pack of one
-    return torch.cat([family(cfg).forward(cfg, one, chunk.unsqueeze(0))[0] for chunk in x.split(EVAL_CHUNK)])
+    return torch.cat([family_of(cfg).forward(cfg, one, chunk.unsqueeze(0))[0] for chunk in x.split(EVAL_CHUNK)])
 
 
 class PackTrainer:
@@ -114,16 +114,18 @@ class PackTrainer:
         self.source = None  # [M, 1]: each member's data set, where they differ
         if len(sources) > 1:
             self.source = torch.tensor([[at[id(d)]] for d in datas], device=device)
-        self.t_train = self.t_test = None  # the teacher's logits [N, C] of each split
+        self.teacher_train = self.teacher_test = None  # the teacher's logits [N, C] of each split
         if teacher is not None:
-            (t_cfg, t_params), d = teacher, sources[0]
-            self.t_train = teacher_logits(t_cfg, t_params, prepare(t_cfg, train, d.train_images, d, device))
-            self.t_test = teacher_logits(t_cfg, t_params, prepare(t_cfg, train, d.test_images, d, device))
+            (teacher_cfg, weights), d = teacher, sources[0]
+            self.teacher_train, self.teacher_test = (
+                teacher_logits(teacher_cfg, weights, prepare(teacher_cfg, train, images, d, device))
+                for images in (d.train_images, d.test_images)
+            )
         dtype = train.torch_dtype
-        members = [family(c).init(c, s, dtype) for c, s in zip(self.cfgs, self.seeds)]
+        members = [family_of(c).init(c, s, dtype) for c, s in zip(self.cfgs, self.seeds)]
         self.shapes = [{k: v.shape for k, v in p.items()} for p in members]  # each member's own param shapes
         if any(c != self.cfg for c in self.cfgs):  # padded to the widest shape, each member in its leading corner
-            wide = {k: v.shape for k, v in family(self.cfg).init(self.cfg, 0, dtype).items()}
+            wide = {k: v.shape for k, v in family_of(self.cfg).init(self.cfg, 0, dtype).items()}
             members = [pad(p, wide) for p in members]
         self.params: Params = {k: v.to(device).requires_grad_() for k, v in stack(members).items()}
         self.capture = device.startswith("cuda") if capture is None else capture
@@ -149,12 +151,12 @@ class PackTrainer:
             return drawn
         return drawn[torch.tensor([unique.index(s) for s in seeds], device=self.device)]
 
-    def losses(self, x: torch.Tensor, y: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
-        """Per-member training loss (`train.loss`): x [M, B, ...], y [M, B], teacher's logits t [M, B, C] -> [M]."""
+    def losses(self, x: torch.Tensor, y: torch.Tensor, teacher: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-member training loss (`train.loss`): x [M, B, ...], y [M, B], teacher's logits [M, B, C] -> [M]."""
         loss = LOSSES[self.train.loss]
-        steps = {"steps": True} if loss.steps else {}
-        logits = family(self.cfg).forward(self.cfg, self.params, x, **steps)  # [M, B, C] or [M, T, B, C]
-        return loss.fn(logits, y, self.train, t)
+        per_step = {"steps": True} if loss.steps else {}
+        logits = family_of(self.cfg).forward(self.cfg, self.params, x, **per_step)  # [M, B, C] or [M, T, B, C]
+        return loss.fn(logits, y, self.train, teacher)
 
     def take(self, split: torch.Tensor, idx: torch.Tensor, n: int) -> torch.Tensor:
         """Each member's rows of a split stacked over data sets of `n` examples: idx [M or 1, B] -> [M, B, ...]."""
@@ -171,8 +173,8 @@ class PackTrainer:
     def eager_step(self, idx: torch.Tensor) -> torch.Tensor:
         """`step`, run op by op."""
         x, y = self.take(self.x_train, idx, self.n_train), self.take(self.y_train, idx, self.n_train)  # [M, B, ...]
-        t = self.take(self.t_train, idx, self.n_train) if LOSSES[self.train.loss].teacher else None  # [M, B, C]
-        loss = self.losses(x, y, t)
+        teacher = self.take(self.teacher_train, idx, self.n_train) if LOSSES[self.train.loss].teacher else None
+        loss = self.losses(x, y, teacher)  # teacher: [M, B, C]
         self.optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         self.optimizer.step()
@@ -202,50 +204,53 @@ class PackTrainer:
             splits.append("train")
         rows = []
         for split in splits:
-            steps = split == "test" and self.train.eval_steps and self.cfg.has_steps
-            metrics, per_step = self.evaluate(split, steps)
+            anytime = split == "test" and self.train.eval_steps and self.cfg.has_steps
+            metrics, per_step = self.evaluate(split, anytime)
             for i in range(len(self.seeds)):
                 if self.diverged[i] is None:
                     rows += [MetricRow(i, self.epoch, split, k, float(v[i])) for k, v in metrics.items()]
-                    rows += [MetricRow(i, self.epoch, split, k, float(v[i, t]), t + 1)
-                             for k, v in per_step.items() for t in range(v.shape[1])]  # fmt: skip
+                    rows += [
+                        MetricRow(i, self.epoch, split, k, float(v[i, j]), j + 1)
+                        for k, v in per_step.items()
+                        for j in range(v.shape[1])
+                    ]
         return rows
 
     @torch.no_grad()
-    def evaluate(self, split: str, steps: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """Accuracy and mean cross-entropy of every member on a whole split: each metric [M]; with `steps`, also
+    def evaluate(self, split: str, anytime: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Accuracy and mean cross-entropy of every member on a whole split: each metric [M]; with `anytime`, also
         of every step's prediction, steps 1..anytime_steps: each [M, T] (else empty). With a teacher, also the
         fidelity of the model's prediction: agreement = mean_n [argmax s_n = argmax t_n], teacher_kl = mean_n
         KL(softmax(t_n) || softmax(s_n)), each [M]."""
         x_all, y_all = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
-        t_all, n = (self.t_train, self.n_train) if split == "train" else (self.t_test, self.n_test)
+        teacher_all, n = (self.teacher_train, self.n_train) if split == "train" else (self.teacher_test, self.n_test)
         cfg, m = self.cfg, len(self.seeds)
-        t = cfg.anytime_steps if steps else 1
-        run_on = {"through": t} if steps and t != cfg.step_count else {}  # a tied net past its trained depth
-        correct = torch.zeros(m, t, dtype=torch.float64, device=self.device)
-        ce = torch.zeros(m, t, dtype=torch.float64, device=self.device)
+        n_steps = cfg.anytime_steps if anytime else 1
+        run_on = {"through": n_steps} if anytime and n_steps != cfg.step_count else {}  # a tied net past its depth
+        correct = torch.zeros(m, n_steps, dtype=torch.float64, device=self.device)
+        ce = torch.zeros(m, n_steps, dtype=torch.float64, device=self.device)
         agree = torch.zeros(m, dtype=torch.float64, device=self.device)
         kl = torch.zeros(m, dtype=torch.float64, device=self.device)
-        final = cfg.step_count - 1 if steps else 0  # the model's prediction: its last trained step's
+        final = cfg.step_count - 1 if anytime else 0  # the model's prediction: its last trained step's
         for idx in torch.arange(n, device=self.device).split(EVAL_CHUNK):
             x, y = self.take(x_all, idx[None], n), self.take(y_all, idx[None], n)  # [M, B, ...], [M, B]
-            if steps:  # every step's prediction: [M, T, B, C]
-                logits = family(cfg).forward(cfg, self.params, x, steps=True, **run_on)
+            if anytime:  # every step's prediction: [M, T, B, C]
+                logits = family_of(cfg).forward(cfg, self.params, x, steps=True, **run_on)
             else:
-                logits = family(cfg).forward(cfg, self.params, x).unsqueeze(1)  # [M, 1, B, C]
-            labels = y.unsqueeze(1).expand(-1, t, -1)  # [M, T, B]
+                logits = family_of(cfg).forward(cfg, self.params, x).unsqueeze(1)  # [M, 1, B, C]
+            labels = y.unsqueeze(1).expand(-1, n_steps, -1)  # [M, T, B]
             per_example = F.cross_entropy(logits.permute(0, 3, 1, 2), labels, reduction="none")  # [M, T, B]
             ce += per_example.sum(2).double()
             correct += (logits.argmax(-1) == labels).sum(2)
-            if t_all is not None:
-                s, teacher = logits[:, final], self.take(t_all, idx[None], n)  # [M, B, C] each
-                agree += (s.argmax(-1) == teacher.argmax(-1)).sum(1)
-                kl += teacher_kl(teacher, s).sum(1).double()
+            if teacher_all is not None:
+                student, teacher = logits[:, final], self.take(teacher_all, idx[None], n)  # [M, B, C] each
+                agree += (student.argmax(-1) == teacher.argmax(-1)).sum(1)
+                kl += teacher_kl(teacher, student).sum(1).double()
         accuracy, cross_entropy = (correct / n).cpu(), (ce / n).cpu()
         metrics = {"accuracy": accuracy[:, final], "cross_entropy": cross_entropy[:, final]}
-        if t_all is not None:
+        if teacher_all is not None:
             metrics |= {"agreement": (agree / n).cpu(), "teacher_kl": (kl / n).cpu()}
-        return metrics, ({"accuracy": accuracy, "cross_entropy": cross_entropy} if steps else {})
+        return metrics, ({"accuracy": accuracy, "cross_entropy": cross_entropy} if anytime else {})
 
     def member_params(self, i: int) -> Params:
         """Member i's current params in its own shapes (padding cropped), detached, on the CPU."""

@@ -1,0 +1,79 @@
+"""The question of equal budgets: each declared pair of groups compared at equal parameters (or multiply-adds) along
+their curves, and at each matched budget, with Holm's correction within the headline and the exploratory comparisons
+over all data sets (docs/statistics.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from itermap.analysis.compare import compare_curves, compare_matched, declared_pairs, default_pairs
+from itermap.analysis.measured import Measured
+from itermap.analysis.paired import adjust
+from itermap.analysis.verdict import curve_verdict, matched_verdict, no_overlap_verdict
+
+NAME = "budgets"
+
+
+def comparisons_of(groups: list[str], compare: Sequence[Any]) -> list[tuple[str, str, str, bool]]:
+    """(A, B, at, headline) to compare: each [[compare]]'s pairs at each of its `at` (headline if any [[compare]]
+    naming the pair says so), or `default_pairs` at params, all exploratory, when none is declared."""
+    if not compare:
+        return [(a, b, "params", False) for a, b in default_pairs(groups)]
+    found: dict[tuple[str, str, str], bool] = {}
+    for c in compare:
+        for at in c.at:
+            for a, b in declared_pairs(groups, c.a, c.b):
+                found[a, b, at] = found.get((a, b, at), False) or c.headline
+    return [(*key, head) for key, head in found.items()]
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def applies(data: Measured) -> bool:
+    """Every study: its groups are compared (the declared pairs, else the default ones)."""
+    return True
+
+
+def tables(data: Measured) -> dict[str, pd.DataFrame]:
+    """`comparisons` (along the curves, per budget), `matched` (at each matched budget) and `unshared` (pairs whose
+    sizes do not overlap: their verdict)."""
+    finals, metric = data.finals, data.metric
+    has_budgets = "budget" in finals.columns and finals["budget"].notna().any()
+    curves, matched, unshared = [], [], []
+    for dataset in data.datasets:
+        ran = data.summary[(data.summary["dataset"] == dataset) & data.summary[f"{metric}_mean"].notna()]
+        compared = comparisons_of(ran["group"].tolist(), data.compare)
+        for a, b, at, head in compared:
+            found = compare_curves(finals, dataset, a, b, metric, at=at)
+            if found.empty:
+                sizes = (ran.loc[ran["group"] == g, at] for g in (a, b))
+                unshared.append({"dataset": dataset, "a": a, "b": b, "at": at, "headline": head,
+                                 "verdict": no_overlap_verdict(a, b, *sizes, at)})  # fmt: skip
+            curves.append(found.assign(headline=head))
+        if has_budgets:
+            pairs = dict.fromkeys((a, b, head) for a, b, _, head in compared)
+            matched += [compare_matched(finals, dataset, a, b, metric).assign(headline=h) for a, b, h in pairs]
+    cmp = adjust(_concat(curves), ["dataset", "a", "b", "at"])
+    if not cmp.empty:
+        order = ["dataset", "headline", "at", "a", "b", "x"]
+        cmp = cmp.sort_values(order, ascending=[True, False, False, True, True, True], ignore_index=True)
+    direct = adjust(_concat(matched), ["dataset", "a", "b", "budget"])
+    if not direct.empty:
+        order = ["dataset", "headline", "a", "b", "budget"]
+        direct = direct.sort_values(order, ascending=[True, False, True, True, True], ignore_index=True)
+    return {"comparisons": cmp, "matched": direct, "unshared": pd.DataFrame(unshared)}
+
+
+def verdicts(found: dict[str, pd.DataFrame], dataset: str) -> list[str]:
+    """Per pair: along the curves at each `at`, then at the matched budgets, then the pairs without shared sizes."""
+    mine = {k: t[t["dataset"] == dataset] for k, t in found.items() if len(t)}
+    curves, matched, unshared = (mine.get(k, pd.DataFrame()) for k in ("comparisons", "matched", "unshared"))
+    out = [curve_verdict(c) for _, c in curves.groupby(["headline", "at", "a", "b"], sort=False)] if len(curves) else []
+    out += [matched_verdict(c) for _, c in matched.groupby(["headline", "a", "b"], sort=False)] if len(matched) else []
+    return out + (unshared["verdict"].tolist() if len(unshared) else [])

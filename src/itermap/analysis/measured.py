@@ -1,0 +1,25 @@
+"""What every question reads: a study's tidy rows and what the core analysis derives from them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A study's results as the questions receive them (analysis/questions.py)."""
+
+    results: pd.DataFrame  # the tidy rows of each model's prediction (load_results, less the per-step rows)
+    anytime: pd.DataFrame  # the rows of every step's prediction (a `step`), where the study recorded them
+    finals: pd.DataFrame  # one row per finished run: its final metrics and config (aggregate.final_metrics)
+    summary: pd.DataFrame  # one row per configuration, aggregated over seeds (aggregate.summarize)
+    metric: str  # what comparisons compare, a column of `finals` ("test_accuracy")
+    compare: Sequence[Any]  # the study's [[compare]] tables (`a`, `b`, `at`, `headline`); none: the default pairs
+
+    @property
+    def datasets(self) -> list[str]:
+        return sorted(self.summary["dataset"].unique())
