@@ -70,7 +70,8 @@ def test_learning_rate_axis(cli, tmp_path):
     assert cli("report", out).returncode == 0
     summary = (out / "summary.md").read_text()
     assert "| MLP-1 · lr=0.001 | mlp-4 |" in summary and "| MLP-1 · lr=0.0001 | mlp-4 |" in summary
-    assert "MLP-1 · lr=0.0001" in summary.split("### Verdicts")[1].split("###")[0]  # the two rates are compared
+    verdicts = summary.split("### Verdicts")[1].split("###")[0]
+    assert "MLP-1: lr=0.0001 above lr=0.001" in verdicts  # the two rates compared, the shared group said once
 
 
 def test_more_seeds_train_only_the_new_seed(trained, shared_data, tmp_path):

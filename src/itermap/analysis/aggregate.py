@@ -28,7 +28,7 @@ def natural(column: pd.Series) -> pd.Series:
     return column.map(lambda g: tuple(float(t) if i % 2 else t for i, t in enumerate(NUMBER.split(g))))
 
 
-METRICS = ["test_accuracy", "test_cross_entropy", "train_accuracy", "train_cross_entropy"]
+FINAL_COLUMNS = ["test_accuracy", "test_cross_entropy", "train_accuracy", "train_cross_entropy"]  # split_metric
 
 
 def final_metrics(df: pd.DataFrame) -> pd.DataFrame:
@@ -39,7 +39,7 @@ def final_metrics(df: pd.DataFrame) -> pd.DataFrame:
     wide.columns = [f"{split}_{metric}" for split, metric in wide.columns]
     carried = [*CONFIG_KEYS, "seed", *(["budget"] if "budget" in df.columns else [])]
     runs = done.drop_duplicates("run_id").set_index("run_id")[carried]
-    out = runs.join(wide.reindex(columns=METRICS)).reset_index()
+    out = runs.join(wide.reindex(columns=FINAL_COLUMNS)).reset_index()
     return out.sort_values([*CONFIG_KEYS, "seed"], ignore_index=True, key=natural)
 
 
@@ -68,7 +68,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for key, runs in finals.groupby(CONFIG_KEYS, sort=True):
         row = dict(zip(CONFIG_KEYS, key))
-        for metric in METRICS:
+        for metric in FINAL_COLUMNS:
             values = runs[metric].dropna().to_numpy()
             row[f"{metric}_mean"] = values.mean() if len(values) else np.nan
             row[f"{metric}_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
@@ -76,7 +76,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
             row[f"{metric}_ci_low"], row[f"{metric}_ci_high"], row[f"{metric}_interval"] = spread(values)
         rows.append(row)
     stats_cols = ("mean", "std", "iqm", "ci_low", "ci_high", "interval")
-    means = pd.DataFrame(rows, columns=[*CONFIG_KEYS, *(f"{m}_{s}" for m in METRICS for s in stats_cols)])
+    means = pd.DataFrame(rows, columns=[*CONFIG_KEYS, *(f"{m}_{s}" for m in FINAL_COLUMNS for s in stats_cols)])
     out = run_counts(df).merge(means, on=CONFIG_KEYS, how="left")
     ended = out["done"] + out["diverged"]
     out["diverged_rate"] = out["diverged"] / ended.where(ended > 0)

@@ -19,6 +19,7 @@ from scipy import stats
 from itermap.analysis.band import max_t_band
 from itermap.analysis.curves import interpolate, params_to_reach, reach_draws
 from itermap.analysis.intervals import LEVEL, MIN_SEEDS, seed_range
+from itermap.analysis.metrics import metric_of
 from itermap.analysis.paired import ALPHA, difference_ci
 from itermap.analysis.results import SEPARATOR
 
@@ -41,6 +42,19 @@ def base(group: str) -> str:
 def settings(group: str) -> dict[str, str]:
     """The varying fields a group holds, as its name spells them: "rnn-1 · lr=0.001" -> {"lr": "0.001"}."""
     return dict(part.split("=", 1) for part in group.split(SEPARATOR)[1:])
+
+
+def apart(a: str, b: str) -> tuple[str, str, str]:
+    """How a sentence names two groups: what they share, said once ("UNROLLED-4 · tied=False: "; empty when
+    nothing is shared), and each by what tells it apart ("loss=every-step", "loss=last")."""
+    sa, sb = settings(a), settings(b)
+    same = [f"{k}={v}" for k, v in sa.items() if sb.get(k) == v]
+    own = lambda g: [f"{k}={v}" for k, v in settings(g).items() if f"{k}={v}" not in same]  # noqa: E731
+    if base(a) == base(b):
+        shared, names = [label(base(a)), *same], (" · ".join(own(a)), " · ".join(own(b)))
+    else:
+        shared, names = same, (" · ".join([label(base(a)), *own(a)]), " · ".join([label(base(b)), *own(b)]))
+    return (" · ".join(shared) + ": " if shared else ""), *names
 
 
 def fixed(selector: str | dict[str, Any]) -> dict[str, str]:
@@ -157,7 +171,7 @@ def compare_curves(
         per_seed = interpolate(pa, np.stack([v for _, _, v in ca]), budgets)
         per_seed = per_seed - interpolate(pb, np.stack([v for _, _, v in cb]), budgets)
         low, high, interval = per_seed.min(axis=1), per_seed.max(axis=1), "range"
-    sign = 1.0 if "accuracy" in metric else -1.0  # higher accuracy, lower cross-entropy is better
+    sign = 1.0 if metric_of(metric).higher_is_better else -1.0  # the better side up: accuracy, minus cross-entropy
     curve_b = len(pb) > 1
     reach = [params_to_reach(pb, sign * mb, sign * t) if curve_b else (np.nan, "") for t in va]
     ratios = reach_draws(pb, sign * boot_b, sign * at_a) / budgets[:, None] if curve_b else None

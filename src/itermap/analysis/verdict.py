@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from itermap.analysis.aggregate import chance
-from itermap.analysis.compare import AXES, label
+from itermap.analysis.compare import AXES, apart
 
 
 def params_text(n: float) -> str:
@@ -36,7 +36,7 @@ def ratio_text(value: float, bound: str) -> str:
     return f"{bound}{value:.2f}x"
 
 
-def _multiplier(row: pd.Series, unit: str) -> str:
+def _multiplier(row: pd.Series, unit: str, a: str, b: str) -> str:
     if pd.isna(row["multiplier"]):
         return ""
     bound = {"": "", ">": "more than ", "<": "less than "}[row["multiplier_bound"]]
@@ -44,7 +44,7 @@ def _multiplier(row: pd.Series, unit: str) -> str:
     if row["interval"] == "band":
         low, high = (ratio_text(row[f"multiplier_{e}"], row[f"multiplier_{e}_bound"]) for e in ("low", "high"))
         ci = f" (95% interval {low})" if low == high else f" (95% interval {low} to {high})"  # both ends censored
-    return f", where {label(row['b'])} needs {bound}{row['multiplier']:.2f}x the {unit}{ci} to match {label(row['a'])}"
+    return f", where {b} needs {bound}{row['multiplier']:.2f}x the {unit}{ci} to match {a}"
 
 
 def _stretches(cmp: pd.DataFrame) -> list[tuple[float, float, float]]:
@@ -74,17 +74,17 @@ def _prefix(row: pd.Series) -> str:
 def curve_verdict(cmp: pd.DataFrame) -> str:
     """Verdict on an accuracy comparison of groups A and B at equal parameters or multiply-adds (one pair, one data set)."""
     first = cmp.iloc[0]
-    a, b, n, unit = label(first["a"]), label(first["b"]), len(cmp), AXES[first["at"]]
+    (shared, a, b), n, unit = apart(first["a"], first["b"]), len(cmp), AXES[first["at"]]
     top = cmp.loc[cmp["diff"].abs().idxmax()]
     gap = f"largest gap {100 * top['diff']:+.1f} points ({a} - {b}) at {params_text(top['x'])} {unit}"
-    span, head = _range(cmp["x"], unit), _prefix(first)
+    span, head = _range(cmp["x"], unit), _prefix(first) + shared
     if first["interval"] != "band":
         above, below = int((cmp["diff"] > 0).sum()), int((cmp["diff"] < 0).sum())
         side = "above" if above else "below" if below else "level with"
         where = f"{side} {b} {span}" if n == 1 else f"above {b} at {above} of {n} budgets {span}, below at {below}"
         return (
             f"{head}{a} {where} (means of {first['seeds']} seeds, too few for intervals: descriptive only); "
-            f"{gap}{_multiplier(top, unit)}."
+            f"{gap}{_multiplier(top, unit, a, b)}."
         )
     excl = int(cmp["excludes_zero"].sum())
     holm = f"Holm-adjusted p = {first['p_holm']:.3f} over {first['family_size']} {_family(first)} comparisons"
@@ -101,26 +101,25 @@ def curve_verdict(cmp: pd.DataFrame) -> str:
     )
     every = f", every budget of {n}" if n > 1 else ", the one shared budget"
     rest = f"; no clear difference at the other {n - excl} of {n} budgets" if excl < n else every
-    return f"{head}{lead}{rest} ({_basis(first)}; simultaneous 95% band, {holm}); {gap}{_multiplier(top, unit)}."
+    return f"{head}{lead}{rest} ({_basis(first)}; simultaneous 95% band, {holm}); {gap}{_multiplier(top, unit, a, b)}."
 
 
 def no_overlap_verdict(a: str, b: str, pa: pd.Series, pb: pd.Series, at: str = "params") -> str:
     """Verdict for two groups whose measured ranges of parameters (or multiply-adds) do not overlap."""
     span = lambda p: params_text(p.min()) + ("" if p.min() == p.max() else f" to {params_text(p.max())}")  # noqa: E731
     what = "parameter" if at == "params" else "multiply-add"
-    return (
-        f"{label(a)} and {label(b)} share no {what} range ({label(a)}: {span(pa)}; {label(b)}: {span(pb)}): "
-        f"no equal-{what} comparison."
-    )
+    shared, a, b = apart(a, b)
+    return f"{shared}{a} and {b} share no {what} range ({a}: {span(pa)}; {b}: {span(pb)}): no equal-{what} comparison."
 
 
 def matched_verdict(cmp: pd.DataFrame) -> str:
     """Verdict on direct comparisons at matched budgets of groups A and B (one pair, one data set)."""
     first = cmp.iloc[0]
-    a, b, n = label(first["a"]), label(first["b"]), len(cmp)
+    (shared, a, b), n = apart(first["a"], first["b"]), len(cmp)
     seeds = int(cmp["seeds"].min())
     top = cmp.loc[cmp["diff"].abs().idxmax()]
-    span = f"{_prefix(first)}Matched budgets {params_text(cmp['budget'].min())} to {params_text(cmp['budget'].max())} parameters"
+    budgets = f"{params_text(cmp['budget'].min())} to {params_text(cmp['budget'].max())} parameters"
+    span = f"{_prefix(first)}Matched budgets {budgets}" + (f", {shared.removesuffix(': ')}" if shared else "")
     gap = f"largest gap {100 * top['diff']:+.1f} points at {params_text(top['budget'])} parameters"
     if (cmp["interval"] != "ci").any():
         return (

@@ -15,14 +15,11 @@ from matplotlib.ticker import LogFormatter
 from itermap.analysis.compare import label
 from itermap.analysis.curves import curve, interpolate
 from itermap.analysis.intervals import iqm
+from itermap.analysis.metrics import METRICS
 from itermap.analysis.overview import Analysis
 
 STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.grid": True, "grid.alpha": 0.3, "svg.hashsalt": "itermap"}
 AXIS_LABELS = {"params": "Parameters (count, log scale)", "macs": "Multiply-adds per example (log scale)"}
-METRIC_LABELS = {
-    "accuracy": ("Accuracy (%)", 100.0),
-    "cross_entropy": ("Cross-entropy (nats)", 1.0),
-}
 
 
 @dataclass(frozen=True)
@@ -68,7 +65,7 @@ def _metric_panel(
     ax, an: Analysis, dataset: str, split: str, metric: str, colour: dict[str, str], at: str = "params"
 ) -> None:
     """Mean line (PCHIP in log `at`) with CI band per group, seeds as faint points, diverged runs as crosses."""
-    name, scale = f"{split}_{metric}", METRIC_LABELS[metric][1]
+    name, scale = f"{split}_{metric}", METRICS[metric].scale
     finals = an.finals[an.finals["dataset"] == dataset]
     for group in sorted(finals["group"].unique()):
         pts, c = curve(an.summary, dataset, group, name, at), colour[group]
@@ -109,7 +106,7 @@ def _metric_panel(
             label=f"diverged run ({len(diverged)})",
         )
     size_axis(ax, at)
-    ax.set_ylabel(f"{split.capitalize()} {METRIC_LABELS[metric][0].lower()}")
+    ax.set_ylabel(f"{split.capitalize()} {METRICS[metric].label.lower()} ({METRICS[metric].unit})")
 
 
 def metric_figure(an: Analysis, dataset: str, split: str, metric: str, title: str, at: str = "params") -> Figure:

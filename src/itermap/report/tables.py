@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from itermap.analysis.aggregate import METRICS
+from itermap.analysis.aggregate import FINAL_COLUMNS
 from itermap.analysis.compare import label
 from itermap.analysis.convergence import LAST_K, PER
 from itermap.analysis.intervals import MIN_SEEDS
+from itermap.analysis.metrics import metric_of
 from itermap.analysis.verdict import params_text, ratio_text
 
 MISSING = "missing"
@@ -19,19 +20,18 @@ NOTE = (
     "band over each pair's budgets, Holm-corrected within the headline and the exploratory comparisons; with fewer "
     f"than {MIN_SEEDS} seeds, descriptive only (docs/statistics.md)."
 )
-METRIC_HEADERS = {
-    "test_accuracy": "Test accuracy (%)",
-    "test_cross_entropy": "Test cross-entropy",
-    "train_accuracy": "Train accuracy (%)",
-    "train_cross_entropy": "Train cross-entropy",
-}
 
 
 def number(x: float, metric: str) -> str:
-    """A metric value: accuracy as a percentage with 2 decimals, cross-entropy with 4."""
-    if pd.isna(x):
-        return "n/a"
-    return f"{100 * x:.2f}" if "accuracy" in metric else f"{x:.4f}"
+    """A metric value as its declaration shows it (analysis/metrics.py): accuracy in percent, 2 decimals."""
+    return "n/a" if pd.isna(x) else metric_of(metric).text(x)
+
+
+def header(column: str) -> str:
+    """A metric column's header: "test_accuracy" -> "Test accuracy (%)"; cross-entropy's nats go unsaid."""
+    metric = metric_of(column)
+    unit = f" ({metric.unit})" if metric.unit == "%" else ""
+    return f"{column.split('_')[0].capitalize()} {metric.label.lower()}{unit}"
 
 
 def interval(lo: float, hi: float, kind: str, fmt=None) -> str:
@@ -74,8 +74,8 @@ def configurations(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
             "Seeds done": f"{r['done']}/{r['planned']}",
             "Diverged": rate(r["diverged"], r["done"] + r["diverged"], r["diverged_low"], r["diverged_high"]),
         }
-        for m in METRICS:
-            head = METRIC_HEADERS[m]
+        for m in FINAL_COLUMNS:
+            head = header(m)
             if r["done"] == 0:
                 row[head] = row[f"{head} CI or range"] = MISSING
                 row.update({"Test IQM (%)": MISSING} if m == "test_accuracy" else {})
