@@ -79,6 +79,14 @@ FolderArg = Annotated[Path, typer.Argument(help="A study folder (holding results
 SeedsOpt = Annotated[int | None, typer.Option("--seeds", min=1, help="Override [train] seeds: train seeds 0..N-1.")]
 EpochsOpt = Annotated[int | None, typer.Option("--epochs", min=1, help="Override [train] epochs.")]
 DatasetsOpt = Annotated[str | None, typer.Option("--datasets", help="Override [data] datasets, comma-separated.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override one key of the spec, KEY=VALUE with a dotted KEY and a TOML VALUE: train.lr=3e-4, "
+        "'data.datasets=[\"mnist\"]', 'grid[1].hidden=[8, 16]'; repeat for several.",
+    ),
+]
 DeviceOpt = Annotated[
     str, typer.Option("--device", envvar="ITERMAP_DEVICE", help="cpu, cuda or auto (cuda when available).")
 ]
@@ -183,6 +191,7 @@ def plan(
     seeds: SeedsOpt = None,
     epochs: EpochsOpt = None,
     datasets: DatasetsOpt = None,
+    sets: SetOpt = None,
     calibrate: Annotated[bool, typer.Option(help="Time a few training steps to estimate the study's duration.")] = True,
     out: Annotated[
         Path | None, typer.Option("--out", help="A study folder: say how many of the runs are done there.")
@@ -199,7 +208,7 @@ def plan(
     from itermap.study.plan import make_plan
     from itermap.study.runner import device_name, finished_in, resolve_device, resolve_spec
 
-    planned = make_plan(resolve_spec(study, seeds, epochs, names(datasets)))
+    planned = make_plan(resolve_spec(with_sets(study, sets), seeds, epochs, names(datasets)))
     device = resolve_device(device)
     the_plan = packed(planned, device, packing)
     check_memory(the_plan, device)
@@ -286,6 +295,7 @@ def run(
     seeds: SeedsOpt = None,
     epochs: EpochsOpt = None,
     datasets: DatasetsOpt = None,
+    sets: SetOpt = None,
     force_new: Annotated[
         bool, typer.Option("--force-new", help="Replace a different study already in the folder.")
     ] = False,
@@ -314,7 +324,7 @@ def run(
 ) -> None:
     """Train a study into its folder; the same command again resumes it after an interruption."""
     train(
-        study,
+        with_sets(study, sets),
         quiet=quiet,
         out=out,
         device=device,
@@ -328,6 +338,13 @@ def run(
         shard=shard,
         packing=packing,
     )
+
+
+def with_sets(study: str, sets: list[str] | None) -> str | Spec:
+    """The study as given, or its spec with the `--set` overrides applied and validated."""
+    from itermap.study.spec import load_spec
+
+    return load_spec(study, sets) if sets else study
 
 
 def train(study: str | Spec, *, quiet: bool, **options: object) -> None:
@@ -371,6 +388,7 @@ def distill(
     device: DeviceOpt = "auto",
     seeds: SeedsOpt = None,
     epochs: EpochsOpt = None,
+    sets: SetOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the final lines.")] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Train the students N packs at once (CPU).")] = 1,
 ) -> None:
@@ -380,7 +398,7 @@ def distill(
 
     if (teacher is None) != (run_id is None):
         raise StudyError("give the teacher as --teacher DIR --run ID (both), or neither to train the spec's [teacher]")
-    spec = load_spec(study)
+    spec = load_spec(study, sets or ())
     if teacher is not None:
         spec = with_kept_teacher(spec, teacher, run_id)
     elif spec.teacher is None:

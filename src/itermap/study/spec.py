@@ -6,7 +6,10 @@ Malformed specs raise `SpecError` with one line naming the file, the dotted key
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Sequence
+from copy import deepcopy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -213,8 +216,47 @@ def parse_text(text: str, origin: str) -> Spec:
         raise SpecError(f"{origin}: invalid TOML: {e}") from None
 
 
-def load_spec(study: str | Path) -> Spec:
-    """Read and validate a spec from a TOML path or a preset name."""
+KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)(?:\[(\d+)\])?")  # one step of a dotted key: `train`, `grid[1]`
+
+
+def _slot(table: Any, steps: list[str], i: int, where: str) -> tuple[Any, str | int]:
+    """The container and key step `i` of a dotted key names: (table, "lr"), or (the `grid` list, 1) for `grid[1]`."""
+    if not isinstance(table, dict):
+        raise SpecError(f"{where}: {'.'.join(steps[:i])} is a value, not a table")
+    name, index = KEY.fullmatch(steps[i]).groups()
+    if index is None:
+        return table, name
+    entries = table.get(name)
+    count = len(entries) if isinstance(entries, list) else 0
+    if int(index) >= count:
+        raise SpecError(f"{where}: the spec has {count} [[{name}]] tables" + (f" (0 to {count - 1})" if count else ""))
+    return entries, int(index)
+
+
+def set_value(doc: dict, assignment: str) -> None:
+    """Apply one `--set KEY=VALUE` to a spec document in place: KEY dotted (`train.lr`, `grid[1].hidden`), VALUE
+    TOML (`3e-4`, `[8, 16]`, `"mnist"`), or a bare word taken as text (`every-step`)."""
+    key, eq, text = assignment.partition("=")
+    where, steps = f"--set {assignment}", key.strip().split(".")
+    if not eq or not all(KEY.fullmatch(s) for s in steps):
+        raise SpecError(f"{where}: give KEY=VALUE with a dotted KEY, e.g. train.lr=3e-4 or 'grid[1].hidden=[8, 16]'")
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()  # a bare word: the spec's validation says whether text is allowed there
+    table = doc
+    for i in range(len(steps) - 1):
+        holder, slot = _slot(table, steps, i, where)
+        if isinstance(slot, str):
+            holder.setdefault(slot, {})
+        table = holder[slot]
+    holder, slot = _slot(table, steps, len(steps) - 1, where)
+    holder[slot] = value
+
+
+def load_spec(study: str | Path, sets: Sequence[str] = ()) -> Spec:
+    """Read and validate a spec from a TOML path or a preset name, with `--set KEY=VALUE` overrides applied to the
+    document before it is validated (so they are checked exactly as the file is)."""
     path = locate(study)
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark some editors write is not TOML
@@ -230,7 +272,12 @@ def load_spec(study: str | Path) -> Spec:
             f"{path}: data.data_dir: not a folder (got {data_dir!r}); give the folder that holds "
             "mnist/ and fashion-mnist/"
         )
-    return parse(doc, str(path))
+    if not sets:
+        return parse(doc, str(path))
+    parse(deepcopy(doc), str(path))  # the file's own mistakes are the file's
+    for assignment in sets:
+        set_value(doc, assignment)
+    return parse(doc, f"{path} with --set {' --set '.join(sets)}")
 
 
 def parse(doc: dict, origin: str) -> Spec:
