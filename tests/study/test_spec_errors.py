@@ -38,7 +38,7 @@ CASES = [
         ["data.datasets", "cifar10", "fashion-mnist-mini"],
     ),
     ("no-datasets", spec(data="[data]\ndatasets = []\n"), ["data.datasets", "at least 1"]),
-    ("unknown-family", spec(grid='[[grid]]\nfamily = "lstm"\nhidden = 4\n'), ["grid[0].family", "lstm", "mlp, rnn"]),
+    ("unknown-family", spec(grid='[[grid]]\nfamily = "cnn"\nhidden = 4\n'), ["grid[0].family", "cnn", "mlp, rnn"]),
     ("zero-width", spec(grid='[[grid]]\nfamily = "mlp"\nhidden = [[4], [0]]\n'), ["grid[0].hidden", "greater than 0"]),
     (
         "zero-layers",

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from itermap.models import itermap, mlp, rnn, sparse, unrolled
+from itermap.models import gru, itermap, lstm, mlp, rnn, sparse, unrolled
 from itermap.models.base import FUNCTIONS, REQUIRED, Family, FamilyConfig
+from itermap.models.gru import GRUConfig
 from itermap.models.itermap import IterMapConfig
+from itermap.models.lstm import LSTMConfig
 from itermap.models.mlp import MLPConfig
 from itermap.models.rnn import RNNConfig
 from itermap.models.sparse import SparseConfig
 from itermap.models.unrolled import UnrolledConfig
 
-BUILTIN: list[Family] = [mlp, rnn, itermap, unrolled, sparse]
+BUILTIN: list[Family] = [mlp, rnn, gru, lstm, itermap, unrolled, sparse]
 FAMILIES: dict[str, Family] = {}
 
 
@@ -79,7 +81,9 @@ __all__ = [
     "FAMILIES",
     "Family",
     "FamilyConfig",
+    "GRUConfig",
     "IterMapConfig",
+    "LSTMConfig",
     "MLPConfig",
     "RNNConfig",
     "SparseConfig",
