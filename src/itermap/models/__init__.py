@@ -89,7 +89,7 @@ __all__ = [
     "SparseConfig",
     "UnrolledConfig",
     "cover",
-    "family",
+    "family_of",
     "name_of",
     "parse_config",
     "register",
