@@ -65,3 +65,42 @@ def test_rnn_count_by_hand_and_torch(window, axis):
         == sum(p.numel() for p in module.parameters())
     )
     assert cfg.window_count == 28 // window
+
+
+@pytest.mark.parametrize("steps", [False, True])
+@pytest.mark.parametrize("axis", ["columns", "rows"])
+@pytest.mark.parametrize("window", [1, 3, 7])
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_wavefront_is_the_layered_forward_and_backward(layers, window, axis, steps):
+    # The wavefront (CUDA's order for 2+ layers) and the layer-by-layer order (the CPU's) compute the same sums
+    # in another order: logits and every gradient agree to rounding, here on the CPU.
+    cfg = RNNConfig(hidden=7, layers=layers, window=window, axis=axis)
+    fam = family_of(cfg)
+    for dtype, tol in [(torch.float64, 1e-12), (torch.float32, 1e-6)]:
+        params = stack([fam.init(cfg, seed, dtype) for seed in (1, 2, 3)])  # M = 3
+        x = torch.stack([fam.view(cfg, images(5).to(dtype)) for _ in range(3)])  # [M, B, T, I]
+        x = x + 0.1 * torch.randn(x.shape, dtype=dtype, generator=torch.Generator().manual_seed(11))
+        results = []
+        for wavefront in (False, True):
+            p = {k: v.clone().requires_grad_() for k, v in params.items()}
+            logits = fam.forward(cfg, p, x, steps=steps, wavefront=wavefront)
+            weights = torch.randn(logits.shape, dtype=dtype, generator=torch.Generator().manual_seed(5))
+            (logits * weights).sum().backward()
+            results.append((logits.detach(), {k: v.grad for k, v in p.items()}))
+        (want, want_grads), (got, got_grads) = results
+        assert got.shape == want.shape == ((3, cfg.window_count, 5, 10) if steps else (3, 5, 10))
+        assert (got - want).abs().max() <= tol
+        assert want_grads.keys() == got_grads.keys()
+        for k in want_grads:  # to rounding at the gradient's scale (up to 10 here: 1e-6 is an fp32 ulp there)
+            scale = max(1.0, want_grads[k].abs().max().item())
+            assert (got_grads[k] - want_grads[k]).abs().max() <= tol * scale, k
+
+
+def test_wavefront_only_on_cuda_for_two_or_more_layers():
+    # By default the CPU keeps the layer-by-layer order, bit for bit what it computed before the wavefront.
+    cfg = RNNConfig(hidden=6, layers=2)
+    fam = family_of(cfg)
+    params = stack([fam.init(cfg, 0)])
+    x = fam.view(cfg, images(4).float())[None]
+    assert torch.equal(fam.forward(cfg, params, x), fam.forward(cfg, params, x, wavefront=False))
+    assert not torch.equal(fam.forward(cfg, params, x), fam.forward(cfg, params, x, wavefront=True))

@@ -87,8 +87,21 @@ def init(cfg: RNNConfig, seed: int, dtype: torch.dtype = torch.float32) -> Param
     return params
 
 
-def hidden_states(cfg: RNNConfig, params: Params, x: torch.Tensor) -> list[torch.Tensor]:
-    """Last layer's hidden state after every step: x [M, B, T, I] -> T tensors [M, B, H]."""
+def hidden_states(cfg: RNNConfig, params: Params, x: torch.Tensor, wavefront: bool | None = None) -> list[torch.Tensor]:
+    """Last layer's hidden state after every step: x [M, B, T, I] -> T tensors [M, B, H].
+
+    `wavefront` None: layer by layer on the CPU (its numbers are the reference), as a wavefront where the params
+    are on CUDA and there are 2 or more layers (`wavefront_states`: T + L - 1 dependent ticks of 2 kernels each
+    instead of T L steps); True or False forces one order (the two agree to rounding)."""
+    if wavefront is None:
+        wavefront = cfg.layers >= 2 and params["w_hh0"].device.type == "cuda"
+    if wavefront:
+        return wavefront_states(cfg, params, x)
+    return layered_states(cfg, params, x)
+
+
+def layered_states(cfg: RNNConfig, params: Params, x: torch.Tensor) -> list[torch.Tensor]:
+    """`hidden_states` one layer at a time: all T steps of layer 1, then all T steps of layer 2, ..."""
     m, b, t, _ = x.shape
     seq = x.transpose(1, 2).reshape(m, t * b, -1)  # [M, T*B, I]: step-major, a step is a slice of T*B
     hs: list[torch.Tensor] = []  # the layer below's states, one [M, B, H] per step
@@ -109,9 +122,60 @@ def hidden_states(cfg: RNNConfig, params: Params, x: torch.Tensor) -> list[torch
     return hs
 
 
-def forward(cfg: RNNConfig, params: Params, x: torch.Tensor, steps: bool = False) -> torch.Tensor:
-    """x [M, B, T, I] -> logits [M, B, C] from the last step, or [M, T, B, C] from every step."""
-    hs = hidden_states(cfg, params, x)
+def wavefront_states(cfg: RNNConfig, params: Params, x: torch.Tensor) -> list[torch.Tensor]:
+    """`hidden_states` as a wavefront: at tick k = 0..T+L-2 every layer l with 0 <= k - l < T takes its step
+    t = k - l, all in one matmul, so the dependent chain is T + L - 1 ticks instead of T L steps.
+
+    Layer l's step t reads h^l_{t-1} (its own previous tick) and h^{l-1}_t (the layer below's previous tick),
+    so with the states of all layers side by side, s_k = [h^0_k, h^1_{k-1}, ..., h^{L-1}_{k-L+1}] [M, B, L*H]:
+
+        s_k = tanh(a_k + s_{k-1} W),  s_{-1} = 0,
+
+    W [L*H, L*H] block-bidiagonal: block (l, l) = W_hh^l^T, block (l-1, l) = W_ih^l^T (l >= 1), zero elsewhere;
+    a_k = [W_ih^0 x_k + b_ih^0 + b_hh^0 (all T steps in one matmul up front), b_ih^l + b_hh^l for l >= 1], with
+    a_k's block l = 0 while k < l: a layer not yet started reads only zeros, so it stays tanh(0) = 0 and its
+    first step sees h^l_{-1} = 0. Past its last step a layer computes values nothing active reads (layer l at
+    tick k >= T + l feeds only layers l, l + 1 at k + 1, which are past their last step too). The top layer's
+    step t is block L-1 of s_{t+L-1}. The zero blocks cost (L+1)/2 times the multiply-adds of the layered
+    order: on a GPU, where a pack's step is a chain of tiny kernels, 2 kernels a tick are what matters.
+    """
+    m, b, t, _ = x.shape
+    n, h = cfg.layers, cfg.hidden
+    seq = x.transpose(1, 2).reshape(m, t * b, -1)  # [M, T*B, I], step-major
+    pre = linear(seq, params["w_ih0"], params["b_ih0"] + params["b_hh0"]).view(m, t, b, h)  # layer 0's a_k
+    ticks = t + n - 1
+    pre = torch.cat([pre.transpose(0, 1), pre.new_zeros(n - 1, m, b, h)])  # [ticks, M, B, H], 0 past step T-1
+    a = [pre]
+    if n > 1:
+        bias = torch.stack([params[f"b_ih{l}"] + params[f"b_hh{l}"] for l in range(1, n)], dim=1)  # [M, L-1, H]
+        started = torch.arange(ticks, device=x.device)[:, None] >= torch.arange(1, n, device=x.device)
+        upper = (started[:, None, :, None] * bias).flatten(2)  # [ticks, M, (L-1)*H]: 0 before the layer starts
+        a.append(upper[:, :, None].expand(ticks, m, b, (n - 1) * h))
+    adds = torch.cat(a, dim=3).unbind(0)  # ticks x [M, B, L*H]
+    zero = params["w_hh0"].new_zeros(m, h, h)
+    rows = []  # block row i: what layer i's state feeds, W_hh^i^T into itself and W_ih^{i+1}^T into the layer above
+    for i in range(n):
+        blocks = [zero] * n
+        blocks[i] = params[f"w_hh{i}"].transpose(1, 2)
+        if i + 1 < n:
+            blocks[i + 1] = params[f"w_ih{i + 1}"].transpose(1, 2)
+        rows.append(torch.cat(blocks, dim=2))
+    w = torch.cat(rows, dim=1)  # [M, L*H, L*H]
+    s = torch.tanh(adds[0])  # s_{-1} = 0: the first tick has no matmul
+    hs = [s] if n == 1 else []
+    for k in range(1, ticks):
+        s = torch.tanh(torch.baddbmm(adds[k], s, w))
+        if k >= n - 1:
+            hs.append(s[:, :, (n - 1) * h :])  # the top layer's step k - (L - 1)
+    return hs
+
+
+def forward(
+    cfg: RNNConfig, params: Params, x: torch.Tensor, steps: bool = False, wavefront: bool | None = None
+) -> torch.Tensor:
+    """x [M, B, T, I] -> logits [M, B, C] from the last step, or [M, T, B, C] from every step (`wavefront`: the
+    order of the steps, see `hidden_states`)."""
+    hs = hidden_states(cfg, params, x, wavefront)
     if not steps:
         return linear(hs[-1], params["w_out"], params["b_out"])
     m, b, _ = hs[0].shape
