@@ -2,7 +2,7 @@
 
 from itermap._lazy import lazy
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "run_study": "itermap.study.runner",
