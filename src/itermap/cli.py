@@ -14,7 +14,7 @@ import time
 import traceback
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -43,14 +43,14 @@ HINTS = {
 def os_error(e: OSError) -> str:
     """An operating system's error (disk full, read-only storage, no such folder) as one line with what to do."""
     where = f"{e.filename}: " if e.filename else ""
-    hint = HINTS.get(e.errno)
+    hint = HINTS.get(e.errno) if e.errno is not None else None
     return f"{where}{e.strerror or e}" + (f"; {hint}" if hint else "")
 
 
 class UserErrorGroup(TyperGroup):
     """Turns user errors raised by any command, and the file system's, into `error: ...` on stderr and exit code 2."""
 
-    def invoke(self, ctx: typer.Context):
+    def invoke(self, ctx: typer.Context):  # type: ignore[override]  # click calls it with typer's own Context
         try:
             return super().invoke(ctx)
         except Exception as e:
@@ -203,14 +203,14 @@ def plan(
     ] = 1,
 ) -> None:
     """Show a study's runs and packs, parameter counts, multiply-adds and estimated time on the chosen device."""
-    from itermap.study.compose import packed
+    from itermap.study.compose import Packing, packed
     from itermap.study.estimate import check_memory, estimate_seconds, pack_macs, wall_seconds
     from itermap.study.plan import make_plan
     from itermap.study.runner import device_name, finished_in, resolve_device, resolve_spec
 
     planned = make_plan(resolve_spec(with_sets(study, sets), seeds, epochs, names(datasets)))
     device = resolve_device(device)
-    the_plan = packed(planned, device, packing)
+    the_plan = packed(planned, device, cast(Packing, packing))  # packed() refuses any other value
     check_memory(the_plan, device)
     seconds = estimate_seconds(the_plan, device) if calibrate else {}
     macs = sum(pack_macs(p) for p in the_plan.packs)
@@ -347,7 +347,7 @@ def with_sets(study: str, sets: list[str] | None) -> str | Spec:
     return load_spec(study, sets) if sets else study
 
 
-def train(study: str | Spec, *, quiet: bool, **options: object) -> None:
+def train(study: str | Spec, *, quiet: bool, **options: Any) -> None:
     """Train a study (`run_study`, its options by keyword), then say where its results are; Ctrl-C: how to resume."""
     from itermap.study.runner import run_study
 
@@ -399,7 +399,7 @@ def distill(
     if (teacher is None) != (run_id is None):
         raise StudyError("give the teacher as --teacher DIR --run ID (both), or neither to train the spec's [teacher]")
     spec = load_spec(study, sets or ())
-    if teacher is not None:
+    if teacher is not None and run_id is not None:  # both or neither, checked above
         spec = with_kept_teacher(spec, teacher, run_id)
     elif spec.teacher is None:
         raise StudyError(f"{study}: no [teacher] table; give a kept run as --teacher DIR --run ID")

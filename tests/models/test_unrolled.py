@@ -90,3 +90,157 @@ def test_counts_by_hand():
     with pytest.raises(ValueError, match="runs at most 4 steps"):
         cfg = UnrolledConfig(hidden=h, depth=d, tied=False)
         family_of(cfg).forward(cfg, stack([family_of(cfg).init(cfg, 0)]), torch.zeros(1, 2, p), steps=True, through=5)
+
+
+# Between tied and untied: k weight blocks over the d steps (schedule cycle or sequence), each step's rank-r update.
+
+SHARING = [
+    (blocks, schedule, relax)
+    for blocks, schedule, relax in itertools.product([1, 2, 4], ["cycle", "sequence"], [0, 2])
+    if not (blocks == 4 and relax)
+]
+
+
+@pytest.mark.parametrize("blocks, schedule, relax", SHARING)
+@pytest.mark.parametrize("inject", ["every-step", "first"])
+def test_sharing_forward_equals_to_torch(blocks, schedule, relax, inject):
+    cfg = UnrolledConfig(hidden=5, depth=4, blocks=blocks, schedule=schedule, relax=relax, inject=inject)
+    fam, seeds = family_of(cfg), [0, 1, 2]
+    members = [fam.init(cfg, s, torch.float64) for s in seeds]
+    if relax:  # U_t starts at 0: move it, so that the update is tested
+        for params in members:
+            params["ru"] = torch.randn_like(params["ru"])
+    x = torch.randn(len(seeds), 11, 784, dtype=torch.float64)
+    steps = fam.forward(cfg, stack(members), x, steps=True, through=cfg.anytime_steps)
+    final = fam.forward(cfg, stack(members), x)
+    assert steps.shape == (3, cfg.anytime_steps, 11, 10)
+    for i, params in enumerate(members):
+        module = fam.to_torch(cfg, params)
+        assert (
+            sum(p.numel() for p in module.parameters())
+            == fam.count_params(cfg)
+            == sum(v.numel() for v in params.values())
+        )
+        want = module.step_logits(x[i], cfg.anytime_steps)
+        assert ((steps[i].transpose(0, 1) - want).abs().max() / want.abs().max()).item() <= 1e-12
+        assert ((final[i] - module(x[i])).abs().max() / want.abs().max()).item() <= 1e-12
+        assert torch.equal(final[i], steps[i, cfg.depth - 1])
+
+
+@pytest.mark.parametrize("schedule, used", [("cycle", [0, 1, 0, 1, 0, 1]), ("sequence", [0, 0, 0, 1, 1, 1])])
+def test_schedules(schedule, used):
+    cfg = UnrolledConfig(hidden=3, depth=6, blocks=2, schedule=schedule)
+    assert [cfg.block_of(t) for t in range(6)] == used
+    three = UnrolledConfig(hidden=3, depth=6, blocks=3, schedule=schedule)
+    assert [three.block_of(t) for t in range(6)] == ([0, 1, 2] * 2 if schedule == "cycle" else [0, 0, 1, 1, 2, 2])
+
+
+def test_shared_block_is_one_module():
+    """Steps using the same block call the very same nn.Linear; a changed weight changes every such step."""
+    cfg = UnrolledConfig(hidden=4, depth=4, blocks=2)
+    module = family_of(cfg).to_torch(cfg, family_of(cfg).init(cfg, 0, torch.float64))
+    assert len(module.layers) == 2 and len(module.relax) == 0
+    assert sum(p.numel() for p in module.parameters()) == family_of(cfg).count_params(cfg)
+
+
+@pytest.mark.parametrize("inject", ["every-step", "first"])
+@pytest.mark.parametrize("heads", ["shared", "separate"])
+def test_endpoints_are_tied_and_untied(inject, heads):
+    """blocks = 1 is the tied net, blocks = d the untied one (either schedule): the same params, numbers and counts."""
+    x = torch.randn(1, 7, 784, dtype=torch.float64)
+    for tied, blocks in ((True, 1), (False, 4)):
+        old = UnrolledConfig(hidden=5, depth=4, tied=tied, inject=inject, heads=heads)
+        for schedule in ("cycle", "sequence"):
+            new = UnrolledConfig(hidden=5, depth=4, blocks=blocks, schedule=schedule, inject=inject, heads=heads)
+            assert new.tied == tied and new.block_count == old.block_count == blocks
+            fam = family_of(new)
+            a, b = fam.init(old, 3, torch.float64), fam.init(new, 3, torch.float64)
+            assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+            a1, b1 = {k: v[None] for k, v in a.items()}, {k: v[None] for k, v in b.items()}
+            t = old.anytime_steps
+            assert new.anytime_steps == t
+            assert torch.equal(
+                fam.forward(old, a1, x, steps=True, through=t), fam.forward(new, b1, x, steps=True, through=t)
+            )
+            assert fam.count_params(old) == fam.count_params(new) and fam.macs(old) == fam.macs(new)
+            assert type(fam.to_torch(old, a)) is type(fam.to_torch(new, b))
+
+
+def test_relax_starts_as_the_shared_net():
+    """U_t = 0 and every other draw the relax = 0 net's: the relaxed net starts as the very same function."""
+    x = torch.randn(1, 7, 784, dtype=torch.float64)
+    for blocks in (1, 2):
+        plain, relaxed = (UnrolledConfig(hidden=5, depth=4, blocks=blocks, relax=r) for r in (0, 3))
+        fam = family_of(plain)
+        a, b = fam.init(plain, 8, torch.float64), fam.init(relaxed, 8, torch.float64)
+        assert all(torch.equal(a[k], b[k]) for k in a) and b.keys() - a.keys() == {"ru", "rv"}
+        assert b["ru"].shape == b["rv"].shape == (3, 5, 3) and not b["ru"].any() and b["rv"].abs().max() <= 5**-0.5
+        got = fam.forward(relaxed, {k: v[None] for k, v in b.items()}, x, steps=True)
+        assert torch.equal(got, fam.forward(plain, {k: v[None] for k, v in a.items()}, x, steps=True))
+
+
+def test_old_configs_unchanged():
+    """New fields at their defaults: the canonical dict (run ids), arch and group of today's configs are as before."""
+    from itermap.study.plan import canonical
+
+    cfg = UnrolledConfig(hidden=16, depth=4, tied=False, inject="first")
+    assert canonical(cfg) == {"family": "unrolled", "hidden": 16, "depth": 4, "tied": False, "inject": "first"}
+    assert canonical(UnrolledConfig(hidden=16)) == {"family": "unrolled", "hidden": 16}
+    assert (cfg.arch, cfg.group) == ("unrolled-untied-first-4x16", "unrolled-4")
+    assert UnrolledConfig(hidden=16, depth=3, heads="separate").arch == "unrolled-tied-heads-3x16"
+    assert canonical(UnrolledConfig(hidden=16, blocks=1)) == {"family": "unrolled", "hidden": 16, "blocks": 1}
+    assert canonical(UnrolledConfig(hidden=16, depth=4, blocks=2)) == {
+        "family": "unrolled", "hidden": 16, "depth": 4, "tied": False, "blocks": 2
+    }  # fmt: skip
+
+
+def test_sharing_names():
+    def names(**kw):
+        cfg = UnrolledConfig(hidden=64, depth=4, **kw)
+        return cfg.arch, cfg.group
+
+    assert names(blocks=2) == ("unrolled-b2cycle-4x64", "unrolled-b2cycle-4")
+    assert names(blocks=2, schedule="sequence", relax=4, inject="first") == (
+        "unrolled-b2sequence-r4-first-4x64", "unrolled-b2sequence-r4-4"
+    )  # fmt: skip
+    assert names(relax=2, heads="separate") == ("unrolled-tied-r2-heads-4x64", "unrolled-r2-4")
+    assert names(blocks=4) == ("unrolled-b4cycle-4x64", "unrolled-b4cycle-4")
+
+
+def test_sharing_counts_by_hand():
+    h, d, p, c, r = 16, 4, 784, 10, 3
+
+    def count(**kw) -> int:
+        cfg = UnrolledConfig(hidden=h, depth=d, **kw)
+        return family_of(cfg).count_params(cfg)
+
+    head = (h + 1) * c
+    relax = (d - 1) * (h * r + h * r)  # U_t and V_t of steps 2..d
+    assert count(blocks=1) == p * h + h * h + 2 * h + head
+    assert count(blocks=1, relax=r) == p * h + h * h + 2 * h + head + relax
+    assert count(blocks=2) == 2 * p * h + 2 * h * h + 2 * h + head  # two blocks: A, W, c each
+    assert count(blocks=2, schedule="sequence", relax=r) == 2 * p * h + 2 * h * h + 2 * h + head + relax
+    assert count(blocks=2, inject="first") == p * h + 2 * h * h + 2 * h + head  # one A, read at step 1 only
+    assert count(blocks=3, inject="first", heads="separate") == p * h + 3 * h * h + 3 * h + d * head
+    assert count(blocks=4) == count(tied=False) == d * p * h + (d - 1) * h * h + d * h + head
+    for kw, want in (({"blocks": 2, "relax": r}, 2 * p * h + 3 * h * h + 3 * 2 * h * r + h * c),
+                     ({"blocks": 3, "inject": "first"}, p * h + 3 * h * h + h * c)):  # fmt: skip
+        cfg = UnrolledConfig(hidden=h, depth=d, **kw)
+        assert family_of(cfg).macs(cfg) == want
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"blocks": 5}, "at most one block per step"),
+        ({"blocks": 2, "tied": True}, "tied = true is one block for every step"),
+        ({"blocks": 1, "tied": False}, "tied = false asks for more than one block"),
+        ({"blocks": 4, "relax": 2}, "relax = 2 needs blocks < depth"),
+        ({"tied": False, "relax": 2}, "relax = 2 needs blocks < depth"),
+        ({"relax": -1}, "greater than or equal to 0"),
+        ({"blocks": 0}, "greater than 0"),
+    ],
+)
+def test_sharing_validation(kw, message):
+    with pytest.raises(ValueError, match=message):
+        UnrolledConfig(hidden=4, depth=4, **kw)

@@ -99,7 +99,7 @@ def sections(text: str) -> dict[str, list[dict[str, str]] | list[str]]:
             header = [c.strip() for c in lines[0].strip("|").split("|")]
             out[title] = [dict(zip(header, (c.strip() for c in line.strip("|").split("|")))) for line in lines[2:]]
         else:
-            out[title] = [line.removeprefix("- ") for line in lines]
+            out[title] = [line.removeprefix("- ") for line in lines if not line.startswith("**")]  # less titles
     return out
 
 

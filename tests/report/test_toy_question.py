@@ -39,7 +39,7 @@ def _section_tables(an, dataset: str) -> list[tuple[str, pd.DataFrame]]:
 
 
 QUESTION = types.ModuleType("toy_question")
-QUESTION.__dict__.update(NAME="toy", applies=lambda data: True, tables=_tables, verdicts=_verdicts)
+QUESTION.__dict__.update(NAME="toy", TITLE="Toy runs", applies=lambda data: True, tables=_tables, verdicts=_verdicts)
 SECTION = types.ModuleType("toy_section")
 SECTION.__dict__.update(QUESTION="toy", figures=_figures, tables=_section_tables)
 
@@ -64,7 +64,7 @@ def test_a_registered_question_and_section_reach_analyze_summary_and_html(tiny_s
     assert an.verdicts[dataset][-1] == f"Toy: {len(finals)} finished runs in {len(runs)} groups."
     write_report(tiny_study, tmp_path)
     summary = (tmp_path / "summary.md").read_text()
-    assert f"- Toy: {len(finals)} finished runs" in summary and "### Toy: runs per group" in summary
+    assert f"**Toy runs**\n\n- Toy: {len(finals)} finished runs" in summary and "### Toy: runs per group" in summary
     html = (tmp_path / "report.html").read_text()
     assert "Toy caption: finished runs per group." in html and "<h3>Toy: runs per group</h3>" in html
     assert (tmp_path / "figures" / f"{dataset}-toy-runs.png").is_file()
@@ -72,7 +72,7 @@ def test_a_registered_question_and_section_reach_analyze_summary_and_html(tiny_s
 
 def test_unregistered_question_leaves_no_trace(tiny_study):
     assert "toy" not in itermap.analyze(tiny_study).found
-    with pytest.raises(TypeError, match="needs applies, tables, verdicts"):
+    with pytest.raises(TypeError, match="needs TITLE, applies, tables, verdicts"):
         questions.register(_half())
     with pytest.raises(TypeError, match="needs QUESTION, figures, tables"):
         sections.register(types.ModuleType("bare"))

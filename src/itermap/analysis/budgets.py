@@ -15,6 +15,7 @@ from itermap.analysis.paired import adjust
 from itermap.analysis.verdict import curve_verdict, matched_verdict, no_overlap_verdict
 
 NAME = "budgets"
+TITLE = "Equal budgets: the declared pairs at equal parameters (or multiply-adds) and at matched budgets"
 
 
 def comparisons_of(groups: list[str], compare: Sequence[Any]) -> list[tuple[str, str, str, bool]]:
@@ -52,9 +53,9 @@ def tables(data: Measured) -> dict[str, pd.DataFrame]:
         for a, b, at, head in compared:
             found = compare_curves(finals, dataset, a, b, metric, at=at)
             if found.empty:
-                sizes = (ran.loc[ran["group"] == g, at] for g in (a, b))
+                pa, pb = (ran.loc[ran["group"] == g, at] for g in (a, b))
                 unshared.append({"dataset": dataset, "a": a, "b": b, "at": at, "headline": head,
-                                 "verdict": no_overlap_verdict(a, b, *sizes, at)})  # fmt: skip
+                                 "verdict": no_overlap_verdict(a, b, pa, pb, at)})  # fmt: skip
             curves.append(found.assign(headline=head))
         if has_budgets:
             pairs = dict.fromkeys((a, b, head) for a, b, _, head in compared)

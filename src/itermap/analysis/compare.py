@@ -180,9 +180,8 @@ def compare_curves(
         if ratios is None:
             ends.append((np.nan, "", np.nan, ""))
             continue
-        q_low, q_high = (
-            np.quantile(ratios[i], q, method=m) for q, m in ((ALPHA / 2, "lower"), (1 - ALPHA / 2, "higher"))
-        )
+        q_low = np.quantile(ratios[i], ALPHA / 2, method="lower")
+        q_high = np.quantile(ratios[i], 1 - ALPHA / 2, method="higher")
         ends.append(
             (*_quantile_bounded(q_low, pb[0] / x, pb[-1] / x), *_quantile_bounded(q_high, pb[0] / x, pb[-1] / x))
         )

@@ -18,6 +18,7 @@ from itermap.analysis.measured import Measured
 from itermap.analysis.paired import ALPHA, adjust_within, paired_by_seed
 
 NAME = "continua"
+TITLE = "The continua between MLP and RNN: windows and sparsity"
 REFERENCE_WINDOW = 3  # the 2020 experiment's choice
 # The continua are found by the config fields their runs have, never by a family's name: a run on the window
 # continuum reads `window` columns or rows per step (any family with a `window`), a run on the sparsity continuum has

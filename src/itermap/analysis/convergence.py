@@ -13,6 +13,7 @@ from itermap.analysis.measured import Measured
 from itermap.analysis.verdict import interval_text
 
 NAME = "convergence"
+TITLE = "Convergence"
 LAST_K = 5  # evaluations averaged into a run's late level
 PER = 10  # slopes are shown per this many epochs
 

@@ -18,6 +18,7 @@ from itermap.analysis.measured import Measured
 from itermap.analysis.paired import adjust_within, paired_by_seed
 
 NAME = "depth"
+TITLE = "Recurrence as depth: the cost of tying weights, and every-step supervision"
 SHAPE = ["dataset", "depth", "hidden", "inject", "heads"]  # what a tied and an untied variant share
 
 

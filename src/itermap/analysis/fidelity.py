@@ -16,6 +16,7 @@ from itermap.analysis.measured import Measured
 from itermap.analysis.verdict import params_text
 
 NAME = "fidelity"
+TITLE = "Distillation: the fewest student parameters that agree with the teacher"
 LEVEL = 0.99  # the agreement asked for
 KEYS = ["dataset", "group", "arch", "params", "teacher"]
 

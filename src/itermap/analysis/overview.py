@@ -24,12 +24,17 @@ class Analysis:
     summary: pd.DataFrame  # one row per configuration
     anytime: pd.DataFrame = field(default_factory=pd.DataFrame)  # rows of every step's prediction (a `step`)
     found: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)  # per question that applies: its tables
-    verdicts: dict[str, list[str]] = field(default_factory=dict)  # per data set, in the order of the questions
+    answers: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # per data set, per question: its verdicts
     notes: dict[str, list[str]] = field(default_factory=dict)  # per data set
 
     @property
     def datasets(self) -> list[str]:
         return sorted(self.summary["dataset"].unique())
+
+    @property
+    def verdicts(self) -> dict[str, list[str]]:
+        """Per data set, every question's verdicts, in the order of the questions."""
+        return {dataset: [v for said in by.values() for v in said] for dataset, by in self.answers.items()}
 
     def table(self, question: str, name: str) -> pd.DataFrame:
         """One table of a question; empty where the question did not apply or has no such table."""
@@ -47,11 +52,12 @@ def analyze(results: pd.DataFrame, metric: str = "test_accuracy", compare: Seque
     finals, summary = final_metrics(results), summarize(results)
     data = Measured(results, anytime, finals, summary, metric, compare)
     found = {name: q.tables(data) for name, q in QUESTIONS.items() if q.applies(data)}
-    verdicts, notes = {}, {}
+    answers, notes = {}, {}
     for dataset in data.datasets:
-        verdicts[dataset] = [v for name, tables in found.items() for v in QUESTIONS[name].verdicts(tables, dataset)]
+        said = {name: QUESTIONS[name].verdicts(tables, dataset) for name, tables in found.items()}
+        answers[dataset] = {name: verdicts for name, verdicts in said.items() if verdicts}
         notes[dataset] = [
             n for name, tables in found.items() if hasattr(QUESTIONS[name], "notes")
             for n in QUESTIONS[name].notes(tables, dataset)
         ] + diverged_notes(summary[summary["dataset"] == dataset])  # fmt: skip
-    return Analysis(results, finals, summary, anytime, found, verdicts, notes)
+    return Analysis(results, finals, summary, anytime, found, answers, notes)

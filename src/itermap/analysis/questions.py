@@ -4,7 +4,8 @@ A question is a module with one face:
 
 | name | meaning |
 |---|---|
-| `NAME` | its name: the key of its tables in `Analysis.found` |
+| `NAME` | its name: the key of its tables in `Analysis.found` and of its verdicts in `Analysis.answers` |
+| `TITLE` | what a reader sees above its verdicts ("Equal budgets") |
 | `applies(data)` | whether the study's results (`Measured`) hold what it needs |
 | `tables(data)` | its tables, by name: DataFrames over every data set (a `dataset` column where they split) |
 | `verdicts(found, dataset)` | its verdicts for one data set, read from its own tables |
@@ -20,16 +21,22 @@ from types import ModuleType
 
 from itermap.analysis import budgets, continua, convergence, depth, fidelity
 
-BUILTIN = [budgets, depth, fidelity, continua, convergence]
+# The questions a preset is built for speak first; the equal-budget comparisons of every study's groups follow.
+BUILTIN = [depth, fidelity, continua, budgets, convergence]
 QUESTIONS: dict[str, ModuleType] = {q.NAME: q for q in BUILTIN}
 
 
 def register(question: ModuleType) -> None:
-    """Add a question module (its `NAME`, `applies`, `tables`, `verdicts`), asked after those already here."""
-    missing = [f for f in ("NAME", "applies", "tables", "verdicts") if not hasattr(question, f)]
+    """Add a question module (its `NAME`, `TITLE`, `applies`, `tables`, `verdicts`), asked after those here."""
+    missing = [f for f in ("NAME", "TITLE", "applies", "tables", "verdicts") if not hasattr(question, f)]
     if missing:
         raise TypeError(f"{question.__name__}: a question module needs {', '.join(missing)}")
     QUESTIONS[question.NAME] = question
+
+
+def title(name: str) -> str:
+    """A question's title by its name."""
+    return QUESTIONS[name].TITLE
 
 
 def unregister(name: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import pandas as pd
 
@@ -94,7 +95,7 @@ def runs_frame(found: list[tuple[dict, FamilyConfig, dict]]) -> pd.DataFrame:
     return frame
 
 
-Source = str | Path | pd.DataFrame  # a study folder, a study file (`itermap export`), or its rows in memory
+Source: TypeAlias = str | Path | pd.DataFrame  # a study folder, a study file (`itermap export`), or its rows in memory
 
 
 def source_list(sources: Source | Sequence[Source]) -> list[Path | pd.DataFrame]:
@@ -112,7 +113,7 @@ def file_runs(frame: pd.DataFrame, all_runs: bool = False) -> list[tuple[dict, F
     encoded = json_columns(frame, fields)
     found = []
     for row in frame.drop_duplicates("run_id").to_dict("records"):
-        cells = {k: plain(v) for k, v in row.items()}
+        cells: dict[str, Any] = {k: plain(v) for k, v in row.items()}
         cells |= {c: json.loads(cells[c]) for c in encoded if cells[c] is not None}
         stored = {k: cells[k] for k in RUN_COLUMNS if k in cells} | {"planned": cells.get("planned", 1)}
         if not (stored["planned"] or all_runs):
@@ -132,7 +133,7 @@ def read_source(source: Path | pd.DataFrame, all_runs: bool) -> tuple[str, list,
             metrics["step"] = metrics.get("step", pd.Series(dtype="Int64")).astype("Int64")  # version 1 has none
             return store.meta().get("study", source.name), stored_runs(store, all_runs), metrics
     frame = source if isinstance(source, pd.DataFrame) else read_export(source)[0]
-    names = frame["study"].dropna() if "study" in frame else ()
+    names = frame["study"].dropna() if "study" in frame else pd.Series(dtype=object)
     name = names.iloc[0] if len(names) else source.stem if isinstance(source, Path) else "results"
     rows = frame[frame["metric"].notna()]
     metrics = pd.DataFrame({
@@ -175,8 +176,8 @@ def load_results(sources: Source | Sequence[Source], unmeasured: bool = False, a
     run id.
     """
     sources = source_list(sources)
-    names, found, measured = zip(*(read_source(s, all_runs) for s in sources))
-    found, measured = list(found), list(measured)
+    names, found_each, measured_each = zip(*(read_source(s, all_runs) for s in sources))
+    found, measured = list(found_each), list(measured_each)
     if len(sources) > 1:
         labels = study_labels(sources, list(names))
         found = [labelled(runs, label) for runs, label in zip(found, labels)]

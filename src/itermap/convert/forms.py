@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 
@@ -262,6 +263,8 @@ class UnrolledRNN(torch.nn.Module):
     copies have no state input. Either way each Linear holds [w_ih | w_hh] and the bias b_ih + b_hh.
     """
 
+    index: torch.Tensor  # a buffer: [T, window*H]
+
     def __init__(self, cfg: RNNConfig, params: Params, tied: bool):
         super().__init__()
         self.cfg, self.tied = cfg, tied
@@ -292,7 +295,7 @@ class UnrolledRNN(torch.nn.Module):
 
     def layer(self, t: int, l: int) -> torch.nn.Linear:
         """The Linear that computes layer l at step t."""
-        return self.layers[0 if self.tied else t][l]
+        return cast(torch.nn.Linear, cast(torch.nn.ModuleList, self.layers[0 if self.tied else t])[l])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         hs = [x.new_zeros(x.shape[0], self.cfg.hidden) for _ in range(self.cfg.layers)]
@@ -381,7 +384,8 @@ def unrolled_form(cfg: RNNConfig, params: Params, tied: bool) -> Form:
     return Form(name, module, views.flat, weights, {"form": name, "rnn": cfg.model_dump(mode="json")}, cost)
 
 
-CONVERSIONS: dict[tuple[type[FamilyConfig], str], Callable[[FamilyConfig, Params], Form]] = {
+# Each function takes the config class its key names (the lambdas' cfg is that class, hence Any).
+CONVERSIONS: dict[tuple[type[FamilyConfig], str], Callable[[Any, Params], Form]] = {
     (MLPConfig, "itermap"): lambda cfg, params: family_form(*mlp_to_itermap(cfg, params)),
     (MLPConfig, "rnn"): lambda cfg, params: renamed(family_form(*mlp_to_windows(cfg, params)), "rnn"),  # exact
     (MLPConfig, "tanh-rnn"): lambda cfg, params: renamed(family_form(*mlp_to_tanh_rnn(cfg, params)), "tanh-rnn"),

@@ -56,7 +56,9 @@ def table(checks: list[Verification], title: str) -> Table:
     return t
 
 
-def scaled_test_split(dataset: str, scaling: str, dtype: torch.dtype, data_dir: Path | None = None) -> torch.Tensor:
+def scaled_test_split(
+    dataset: str, scaling: str, dtype: torch.dtype, data_dir: str | Path | None = None
+) -> torch.Tensor:
     """A data set's whole test split [N, H, W], scaled as a run with `scaling` was trained."""
     data = load(dataset, data_dir)
     mean, std = (data.mean, data.std) if scaling == "standardize" else (0.0, 1.0)

@@ -85,10 +85,10 @@ def load(name: str, data_dir: str | Path | None = None, download: bool = True) -
         raise DataError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
     spec = DATASETS[name]
     if spec.remote is None:
-        files = sources.idx_files(EMBEDDED / spec.folder)
-        if len(files) < len(sources.FILES):
+        embedded = sources.idx_files(EMBEDDED / spec.folder)
+        if len(embedded) < len(sources.FILES):
             raise DataError(f"embedded data set {name} is missing from {EMBEDDED}; reinstall itermap")
-        return read(name, files, spec, source="embedded")
+        return read(name, embedded, spec, source="embedded")
     files = sources.find(spec.folder, data_dir)
     if files is None:
         if not download:

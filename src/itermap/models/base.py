@@ -8,7 +8,7 @@ produces per-step logits (`has_steps`). A family module implements `Family`.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from pydantic import BaseModel, ConfigDict, PositiveInt
@@ -33,6 +33,15 @@ class FamilyConfig(BaseModel):
 
     has_steps: ClassVar[bool] = False  # forward(..., steps=True) gives per-step logits [M, T, B, C]
     size_fields: ClassVar[tuple[str, ...]] = ()  # fields that `group`, `width` and `depth` already say
+
+    if TYPE_CHECKING:  # REQUIRED, for the type checker only: at run time a family's Config gives them
+
+        @property
+        def arch(self) -> str: ...
+        @property
+        def width(self) -> int: ...
+        @property
+        def depth(self) -> int: ...
 
     @property
     def group(self) -> str:
@@ -77,7 +86,9 @@ FUNCTIONS = ("view", "init", "forward", "count_params", "macs", "to_torch")  # w
 class Family(Protocol):
     """A family module: its `Config` class and these pure functions (params stacked on a member axis M)."""
 
-    Config: type[FamilyConfig]
+    @property
+    def Config(self) -> type[FamilyConfig]:  # read-only, so a module's own subclass satisfies it
+        """The family's config class."""
 
     def view(self, cfg: Any, x: torch.Tensor) -> torch.Tensor:
         """Scaled images [N, H, W] -> what the family reads, [N, ...]."""
@@ -85,7 +96,7 @@ class Family(Protocol):
     def init(self, cfg: Any, seed: int, dtype: torch.dtype = torch.float32) -> Params:
         """One member's params, drawn from `seed` alone."""
 
-    def forward(self, cfg: Any, params: Params, x: torch.Tensor, **kw: Any) -> torch.Tensor:
+    def forward(self, cfg: Any, params: Params, x: torch.Tensor, *args: Any, **kw: Any) -> torch.Tensor:
         """x [M, B, ...] -> logits [M, B, C]; with `steps=True` (has_steps families) [M, T, B, C], T = step_count
         (a family that runs on past it takes `through=anytime_steps`)."""
 

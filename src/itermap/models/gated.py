@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 from pydantic import PositiveInt
@@ -43,16 +43,31 @@ class GatedConfig(FamilyConfig):
     axis: Literal["columns", "rows"] = "columns"
 
     gates: ClassVar[int]  # G: gate blocks of `hidden` rows in each weight
-    module: ClassVar[type[torch.nn.RNNBase]]  # nn.GRU or nn.LSTM
+    module: ClassVar[type[torch.nn.GRU] | type[torch.nn.LSTM]]
     has_steps: ClassVar[bool] = True
     size_fields: ClassVar[tuple[str, ...]] = ("hidden", "layers")
 
-    width = RNNConfig.width
-    depth = RNNConfig.depth
-    step_count = RNNConfig.step_count
-    path = RNNConfig.path
-    inputs = RNNConfig.inputs
-    window_count = RNNConfig.window_count
+    if TYPE_CHECKING:  # what the borrowed properties below give: a type checker reads them as RNNConfig's alone
+
+        @property
+        def width(self) -> int: ...
+        @property
+        def depth(self) -> int: ...
+        @property
+        def step_count(self) -> int: ...
+        @property
+        def path(self) -> int: ...
+        @property
+        def inputs(self) -> int: ...
+        @property
+        def window_count(self) -> int: ...
+    else:
+        width = RNNConfig.width
+        depth = RNNConfig.depth
+        step_count = RNNConfig.step_count
+        path = RNNConfig.path
+        inputs = RNNConfig.inputs
+        window_count = RNNConfig.window_count
 
     @property
     def arch(self) -> str:

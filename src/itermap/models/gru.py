@@ -20,7 +20,7 @@ class GRUConfig(gated.GatedConfig):
     family: Literal["gru"] = "gru"
 
     gates: ClassVar[int] = 3  # r, z, n
-    module: ClassVar[type[torch.nn.RNNBase]] = torch.nn.GRU
+    module: ClassVar[type[torch.nn.GRU]] = torch.nn.GRU
 
 
 def cell(pre: torch.Tensor, rec: torch.Tensor, state: tuple[torch.Tensor, ...] | None) -> tuple[torch.Tensor]:

@@ -20,7 +20,7 @@ class LSTMConfig(gated.GatedConfig):
     family: Literal["lstm"] = "lstm"
 
     gates: ClassVar[int] = 4  # i, f, g, o
-    module: ClassVar[type[torch.nn.RNNBase]] = torch.nn.LSTM
+    module: ClassVar[type[torch.nn.LSTM]] = torch.nn.LSTM
 
 
 def cell(

@@ -119,8 +119,10 @@ def pattern(cfg: SparseConfig) -> IterMapConfig:
         if k == 0:
             continue
         size = entries(cfg, pair)
-        mask = {} if k == size else {"mask": "random", "density": k / size, "seed": cfg.mask_seed + i}
-        blocks.append(Block(dst=pair[0], src=pair[1], **mask))
+        if k == size:
+            blocks.append(Block(dst=pair[0], src=pair[1]))
+        else:
+            blocks.append(Block(dst=pair[0], src=pair[1], mask="random", density=k / size, seed=cfg.mask_seed + i))
     return IterMapConfig(
         slots=tuple(Slot(name=f"h{l + 1}", size=cfg.hidden) for l in range(cfg.layers)),
         blocks=tuple(blocks),

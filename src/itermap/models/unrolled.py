@@ -1,21 +1,41 @@
-"""Unrolled nets: depth from repetition. d layers of `hidden` units on the flat image, tied or untied, with logits at every step.
+"""Unrolled nets: depth from repetition. d steps of `hidden` units on the flat image, with weights shared over the
+steps in k blocks (tied: k = 1, untied: k = d, or anything between), and logits at every step.
 
-With x the flat standardised image and k = 1..d:
+With x the flat standardised image, steps t = 0..d-1, h_{-1} = 0 and b(t) the block step t uses:
 
-    h_1 = tanh(U_1 x + b_1)
-    h_k = tanh(W_k h_{k-1} + U_k x + b_k)      inject = "every-step" (the image is fed at every step)
-    h_k = tanh(W_k h_{k-1} + b_k)              inject = "first"      (the image is fed once)
-    y_k = V_k h_k + c_k                        heads = "separate" (one head per step), or V, c shared
+    h_t = tanh(W_{b(t)} h_{t-1} + U_t V_t^T h_{t-1} + A_{b(t)} x + c_{b(t)})   inject = "every-step" (x fed every step)
+    h_t = tanh(W_{b(t)} h_{t-1} + U_t V_t^T h_{t-1} + [t = 0] A x + c_{b(t)})  inject = "first"      (x fed once)
+    y_t = V^out_t h_t + c^out_t                        heads = "separate" (one head per step), or V^out, c^out shared
 
-`tied = true`: one U, one W and one bias serve every step, as in an RNN. The bias is nn.RNN's pair:
-b_k = b_ih + b_hh at every step (both vectors stored and counted, as nn.RNN does); tied + every-step is
-nn.RNN(784, hidden) fed the image d times, tied + first is the same RNN fed the image and then zeros.
-`tied = false`: every step has its own U_k (every-step; only U_1 with first), W_k and b_k; untied + first
-is an MLP with d hidden layers. Parameters are counted once however often they are used. A tied net can run
-on past its trained depth (anytime evaluation up to 2d); steps past d use the last head.
+    b(t) = t mod k                schedule = "cycle"     (blocks 0 1 0 1 for k = 2, d = 4)
+    b(t) = floor(t k / d)         schedule = "sequence"  (blocks 0 0 1 1 for k = 2, d = 4)
 
-Params (one member): tied: w_ih [H, 784], w_hh [H, H], b_ih [H], b_hh [H]; untied: u [d or 1, H, 784],
-w [d-1, H, H], b [d, H]; heads: w_out [C, H], b_out [C] (shared) or [d, C, H], [d, C] (separate).
+`blocks = k` (None: `tied` decides, k = 1 if tied else d; given, `tied` follows it: tied = (k = 1)). Both schedules
+agree at k = 1 and k = d. A block holds what one step of today's nets holds: k = 1 is nn.RNN's cell (w_ih = A,
+w_hh = W and both biases b_ih + b_hh = c, stored and counted, as nn.RNN does); tied + every-step is nn.RNN(784,
+hidden) fed the image d times, tied + first the same RNN fed the image and then zeros. k >= 2: block j is an
+nn.Linear over what it reads, its W_j if it serves a step t >= 1, its A_j if it serves a step that reads x
+(every step: all blocks; first: block 0 alone), and one bias c_j; k = d is the untied net, and untied + first is an
+MLP with d hidden layers (block 0 of an untied net serves step 0 only, so has no W).
+
+`relax = r` (0: off) gives every step t >= 1 its own rank-r update U_t V_t^T (U_t, V_t [H, r]) of the block's W
+(step 0 reads h_{-1} = 0, so an update there would do nothing and has none). Only with k < d: with k = d every step
+has its own W already. U_t starts at 0 and V_t at nn.Linear(H, r)'s default, both drawn after everything else from
+the member's seed: a relaxed net starts as the very net of relax = 0 (same seed), and training moves off the shared
+block from there (U = 0 with V random has a gradient in U; U = V = 0 would have none).
+
+Parameters are counted once however often they are used (H = hidden, P = pixels, C = classes, n_A = k with
+every-step else 1, n_W = blocks serving a step t >= 1 (k for k < d; d - 1 for k = d; 1 for k = 1), n_c = 2 for k = 1
+else k, heads = 1 or d):
+
+    count = n_A P H + n_W H^2 + n_c H + heads (H + 1) C + (d - 1) 2 H r
+
+A tied net (k = 1, relax = 0) can run on past its trained depth (anytime evaluation up to 2d); steps past d use the
+last head.
+
+Params (one member): k = 1: w_ih [H, 784], w_hh [H, H], b_ih [H], b_hh [H]; k >= 2: u [n_A, H, 784], w [n_W, H, H],
+b [k, H]; relax: ru [d-1, H, r] (U_t), rv [d-1, H, r] (V_t); heads: w_out [C, H], b_out [C] (shared) or [d, C, H],
+[d, C] (separate).
 """
 
 from __future__ import annotations
@@ -24,7 +44,7 @@ import math
 from typing import Any, ClassVar, Literal
 
 import torch
-from pydantic import PositiveInt
+from pydantic import NonNegativeInt, PositiveInt, model_validator
 
 from itermap.data import views
 from itermap.models.base import FamilyConfig
@@ -32,7 +52,8 @@ from itermap.models.stacked import Params, generator, init_linear, linear, unifo
 
 
 class UnrolledConfig(FamilyConfig):
-    """d steps of `hidden` tanh units on the flat image: tied (an RNN) or untied (an MLP), logits at every step."""
+    """d steps of `hidden` tanh units on the flat image, in k weight blocks (tied: an RNN; untied: an MLP), logits at
+    every step."""
 
     family: Literal["unrolled"] = "unrolled"
     hidden: PositiveInt
@@ -40,16 +61,77 @@ class UnrolledConfig(FamilyConfig):
     tied: bool = True
     inject: Literal["every-step", "first"] = "every-step"
     heads: Literal["shared", "separate"] = "shared"
+    blocks: PositiveInt | None = None  # distinct weight blocks over the d steps; None: 1 if tied else d
+    schedule: Literal["cycle", "sequence"] = "cycle"  # step t uses block t mod k, or floor(t k / d)
+    relax: NonNegativeInt = 0  # rank of each step's own update U_t V_t^T of its block's W (0: none)
 
     has_steps: ClassVar[bool] = True
     size_fields: ClassVar[tuple[str, ...]] = ("hidden", "depth")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _tied_follows_blocks(cls, data: Any) -> Any:
+        """`blocks` given and `tied` not: tied = (blocks == 1), so that the field says what the net is."""
+        if isinstance(data, dict) and data.get("blocks") is not None and "tied" not in data:
+            return {**data, "tied": data["blocks"] == 1}
+        return data
+
+    @model_validator(mode="after")
+    def _check_sharing(self) -> UnrolledConfig:
+        k, d = self.blocks, self.depth
+        if k is not None and k > d:
+            raise ValueError(f"blocks = {k} over depth = {d}: at most one block per step (1 <= blocks <= depth)")
+        if k is not None and self.tied != (k == 1):
+            raise ValueError(
+                f"tied = true is one block for every step (blocks = 1), not blocks = {k}: drop `tied`"
+                if self.tied
+                else "tied = false asks for more than one block, but blocks = 1 is the tied net: drop `tied`"
+            )
+        if self.relax and self.block_count == d:
+            raise ValueError(
+                f"relax = {self.relax} needs blocks < depth (here {self.block_count} blocks for {d} steps): every step "
+                "already has a W of its own, which a per-step update U_t V_t^T would only reparametrise"
+            )
+        return self
+
+    @property
+    def block_count(self) -> int:
+        """k: 1 when tied, d when untied, or `blocks`."""
+        return self.blocks if self.blocks is not None else 1 if self.tied else self.depth
+
+    def block_of(self, t: int) -> int:
+        """The block step t (0..d-1) uses: t mod k (cycle) or floor(t k / d) (sequence)."""
+        k = self.block_count
+        return t % k if self.schedule == "cycle" else t * k // self.depth
+
+    @property
+    def recurrent(self) -> list[int]:
+        """The blocks with a W: those serving a step t >= 1 (all of them for k < d; 1..d-1 untied; nn.RNN's w_hh)."""
+        if self.block_count == 1:
+            return [0]
+        return sorted({self.block_of(t) for t in range(1, self.depth)})
+
+    @property
+    def sharing(self) -> str:
+        """'' for today's tied and untied nets; else what `blocks` and `relax` say, e.g. "b2cycle", "b2cycle-r4"."""
+        parts = ([f"b{self.blocks}{self.schedule}"] if self.blocks is not None else []) + (
+            [f"r{self.relax}"] if self.relax else []
+        )
+        return "-".join(parts)
+
     @property
     def arch(self) -> str:
-        kind = "tied" if self.tied else "untied"
+        """unrolled-tied-4x64, unrolled-untied-first-heads-4x64; unrolled-b2cycle-4x64, unrolled-tied-r4-4x64."""
+        kind = f"b{self.blocks}{self.schedule}" if self.blocks is not None else "tied" if self.tied else "untied"
+        relax = f"-r{self.relax}" if self.relax else ""
         inject = "" if self.inject == "every-step" else "-first"
         heads = "" if self.heads == "shared" else "-heads"
-        return f"unrolled-{kind}{inject}{heads}-{self.depth}x{self.hidden}"
+        return f"unrolled-{kind}{relax}{inject}{heads}-{self.depth}x{self.hidden}"
+
+    @property
+    def group(self) -> str:
+        """unrolled-d as for every family; with blocks or relax, unrolled-b2cycle-d, unrolled-b2cycle-r4-d."""
+        return f"{self.family}-{self.sharing + '-' if self.sharing else ''}{self.depth}"
 
     @property
     def width(self) -> int:
@@ -61,8 +143,8 @@ class UnrolledConfig(FamilyConfig):
 
     @property
     def anytime_steps(self) -> int:
-        """A tied net runs on past its trained depth: 2d steps; an untied one has no weights past d."""
-        return 2 * self.depth if self.tied else self.depth
+        """A tied net runs on past its trained depth: 2d steps; other nets have no weights (or updates) past d."""
+        return 2 * self.depth if self.block_count == 1 and not self.relax else self.depth
 
     @property
     def pixels(self) -> int:
@@ -70,8 +152,12 @@ class UnrolledConfig(FamilyConfig):
 
     @property
     def injected(self) -> int:
-        """Steps with their own U: 1 when tied or when the image is fed once, else d."""
-        return self.depth if not self.tied and self.inject == "every-step" else 1
+        """Distinct A's (input weights): one per block when the image is fed at every step, else 1."""
+        return self.block_count if self.inject == "every-step" else 1
+
+    def reads_image(self, t: int) -> bool:
+        """Whether step t reads x: every step, or step 0 alone."""
+        return self.inject == "every-step" or t == 0
 
     @classmethod
     def sized(cls, fields: dict[str, Any], width: int) -> dict[str, Any]:
@@ -84,25 +170,27 @@ def view(cfg: UnrolledConfig, x: torch.Tensor) -> torch.Tensor:
 
 
 def init(cfg: UnrolledConfig, seed: int, dtype: torch.dtype = torch.float32) -> Params:
-    """PyTorch's defaults, drawn from `seed` alone: nn.RNN's when tied; nn.Linear's per step when untied.
+    """PyTorch's defaults, drawn from `seed` alone: nn.RNN's for k = 1; nn.Linear's per block for k >= 2 (over what
+    the block reads, in block order); then the heads; then the relax updates (U_t = 0, V_t^T as nn.Linear(H, r)'s
+    weight), so that every other draw is the relax = 0 net's.
 
-    Untied + first draws exactly the numbers mlp.init draws for d hidden layers of `hidden` (then the heads),
+    Untied (k = d) + first draws exactly the numbers mlp.init draws for d hidden layers of `hidden` (then the heads),
     so the two start, and train, alike.
     """
     gen, h, p = generator(seed), cfg.hidden, cfg.pixels
     params: Params = {}
-    if cfg.tied:  # nn.RNN: all four U(-1/sqrt(H), 1/sqrt(H)), in its order
+    if cfg.block_count == 1:  # nn.RNN: all four U(-1/sqrt(H), 1/sqrt(H)), in its order
         bound = 1.0 / math.sqrt(h)
         for name, shape in (("w_ih", (h, p)), ("w_hh", (h, h)), ("b_ih", (h,)), ("b_hh", (h,))):
             params[name] = uniform(gen, shape, bound, dtype)
-    else:  # nn.Linear per step over what the step reads: x; then [h_{k-1}] or [h_{k-1}; x]
+    else:  # nn.Linear per block over what the block reads: [h_{t-1}] (if it serves t >= 1), then x (if it reads x)
         u, w, b = [], [], []
-        for k in range(cfg.depth):
-            fan_in = p if k == 0 else h + (p if cfg.injected > 1 else 0)
-            weight, bias = init_linear(gen, fan_in, h, dtype)
-            if k:
+        for j in range(cfg.block_count):
+            reads_h, reads_x = j in cfg.recurrent, cfg.injected > 1 or j == 0
+            weight, bias = init_linear(gen, (h if reads_h else 0) + (p if reads_x else 0), h, dtype)
+            if reads_h:
                 w.append(weight[:, :h])
-            if k == 0 or cfg.injected > 1:
+            if reads_x:
                 u.append(weight[:, -p:])
             b.append(bias)
         params["u"], params["b"] = torch.stack(u), torch.stack(b)
@@ -112,30 +200,45 @@ def init(cfg: UnrolledConfig, seed: int, dtype: torch.dtype = torch.float32) -> 
         params["w_out"], params["b_out"] = torch.stack([v for v, _ in heads]), torch.stack([c for _, c in heads])
     else:
         params["w_out"], params["b_out"] = heads[0]
+    if cfg.relax:  # steps 1..d-1: U_t = 0 [H, r]; V_t [H, r] is nn.Linear(H, r)'s weight [r, H], transposed
+        r, bound = cfg.relax, 1.0 / math.sqrt(h)
+        params["ru"] = torch.zeros(cfg.depth - 1, h, r, dtype=dtype)
+        params["rv"] = torch.stack([uniform(gen, (r, h), bound, dtype).T for _ in range(cfg.depth - 1)])
     return params
 
 
 def hidden_states(cfg: UnrolledConfig, params: Params, x: torch.Tensor, through: int) -> list[torch.Tensor]:
-    """h_1 .. h_through: x [M, B, 784] -> `through` tensors [M, B, H]."""
+    """h_0 .. h_{through-1}: x [M, B, 784] -> `through` tensors [M, B, H]."""
     m, b, h = x.shape[0], x.shape[1], cfg.hidden
-    if cfg.tied:
+    if cfg.block_count == 1:
         bias = params["b_ih"] + params["b_hh"]  # [M, H]: nn.RNN's two biases act as one
-        ux = linear(x, params["w_ih"], bias)  # [M, B, H]: U x + b, computed once, the image being the same each step
-        # every-step: h_k = tanh(U x + b + W h_{k-1}); first: h_k = tanh(b + W h_{k-1}) for k >= 2
+        ux = linear(x, params["w_ih"], bias)  # [M, B, H]: A x + c, computed once, the image being the same each step
+        # every-step: h_t = tanh(A x + c + W h_{t-1}); first: h_t = tanh(c + W h_{t-1}) for t >= 1
         fed = ux if cfg.inject == "every-step" else bias.unsqueeze(1).expand(m, b, h)
         w_hh = params["w_hh"].transpose(1, 2)  # [M, H, H]
         hs = [torch.tanh(ux)]
-        for _ in range(1, through):
-            hs.append(torch.tanh(torch.baddbmm(fed, hs[-1], w_hh)))
+        for t in range(1, through):
+            hs.append(torch.tanh(relaxed(cfg, params, t, torch.baddbmm(fed, hs[-1], w_hh), hs[-1])))
         return hs
-    # Untied: every step's U_k x + b_k in one matmul over the stacked U (airbench-style: one big gemm, not d small).
-    n = cfg.injected
-    ux = linear(x, params["u"].flatten(1, 2), params["b"][:, :n].flatten(1)).view(m, b, n, h).unbind(2)  # n x [M, B, H]
-    hs = [torch.tanh(ux[0])]
-    for k in range(1, through):
-        fed = ux[k] if n > 1 else params["b"][:, k].unsqueeze(1).expand(m, b, h)  # U_k x + b_k, or b_k alone
-        hs.append(torch.tanh(torch.baddbmm(fed, hs[-1], params["w"][:, k - 1].transpose(1, 2))))
+    # k >= 2: every block's A_j x + c_j in one matmul over the stacked A (airbench-style: one big gemm, not k small).
+    n, w_of = cfg.injected, {j: i for i, j in enumerate(cfg.recurrent)}  # block j's W is w[w_of[j]]
+    uxs = (
+        linear(x, params["u"].flatten(1, 2), params["b"][:, :n].flatten(1)).view(m, b, n, h).unbind(2)
+    )  # n x [M, B, H]
+    hs = [torch.tanh(uxs[0])]  # step 0 uses block 0 under either schedule
+    for t in range(1, through):
+        j = cfg.block_of(t)
+        fed = uxs[j] if n > 1 else params["b"][:, j].unsqueeze(1).expand(m, b, h)  # A_j x + c_j, or c_j alone
+        pre = torch.baddbmm(fed, hs[-1], params["w"][:, w_of[j]].transpose(1, 2))
+        hs.append(torch.tanh(relaxed(cfg, params, t, pre, hs[-1])))
     return hs
+
+
+def relaxed(cfg: UnrolledConfig, params: Params, t: int, pre: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """pre + U_t V_t^T h_{t-1} (step t's own rank-r update, as (h V_t) U_t^T: 2 H r multiply-adds), or pre."""
+    if not cfg.relax:
+        return pre
+    return torch.baddbmm(pre, torch.bmm(h, params["rv"][:, t - 1]), params["ru"][:, t - 1].transpose(1, 2))
 
 
 def forward(
@@ -159,18 +262,19 @@ def head(cfg: UnrolledConfig, params: Params, h: torch.Tensor, k: int) -> torch.
 
 
 def count_params(cfg: UnrolledConfig) -> int:
-    """Every stored weight once: U's, W's, biases (nn.RNN's two when tied) and the heads."""
+    """Every stored weight once: n_A P H + n_W H^2 + n_c H + heads (H + 1) C + (d - 1) 2 H r (see the module's
+    docstring: A's, W's, biases (nn.RNN's two when k = 1), the heads, and each step's U_t, V_t)."""
     h, p, d = cfg.hidden, cfg.pixels, cfg.depth
     heads = (d if cfg.heads == "separate" else 1) * (h + 1) * cfg.classes
-    if cfg.tied:
-        return p * h + h * h + 2 * h + heads
-    return cfg.injected * p * h + (d - 1) * h * h + d * h + heads
+    biases = 2 * h if cfg.block_count == 1 else cfg.block_count * h
+    return cfg.injected * p * h + len(cfg.recurrent) * h * h + biases + heads + (d - 1) * 2 * h * cfg.relax
 
 
 def macs(cfg: UnrolledConfig) -> int:
-    """Multiply-adds of one example's prediction as `forward` does them: U x once per distinct U, W at steps 2..d, one head."""
+    """Multiply-adds of one example's prediction as `forward` does them: A x once per distinct A, W at steps 1..d-1
+    (plus 2 H r for each step's relax update), one head."""
     h, p, d = cfg.hidden, cfg.pixels, cfg.depth
-    return cfg.injected * p * h + (d - 1) * h * h + h * cfg.classes
+    return cfg.injected * p * h + (d - 1) * (h * h + 2 * h * cfg.relax) + h * cfg.classes
 
 
 class StepNet(torch.nn.Module):
@@ -236,6 +340,65 @@ class UntiedNet(StepNet):
         return torch.stack([self.heads[min(k, len(self.heads) - 1)](h) for k, h in enumerate(hs)], dim=1)
 
 
+class BlockNet(StepNet):
+    """k weight blocks over d steps, step t using block b(t) (the same module object each time), and each step t >= 1
+    its own rank-r update U_t V_t^T as nn.Linear(H, r, bias=False) (weight V_t^T) then nn.Linear(r, H, bias=False)
+    (weight U_t). k = 1: nn.RNN's cell as nn.Linear(784, H) (w_ih, b_ih) and nn.Linear(H, H) (w_hh, b_hh), the image
+    then zeros for inject = "first"; k >= 2: one nn.Linear per block over what it reads, [h_{t-1}; x], as an untied
+    step, zeros standing for what a step does not read (h_{-1}, or x after step 0 for inject = "first")."""
+
+    def __init__(self, cfg: UnrolledConfig, params: Params):
+        super().__init__()
+        self.cfg, h, p = cfg, cfg.hidden, cfg.pixels
+        dtype = params["w_ih" if cfg.block_count == 1 else "u"].dtype
+        self.layers = torch.nn.ModuleList()
+        with torch.no_grad():
+            if cfg.block_count == 1:
+                for name in ("ih", "hh"):
+                    lin = torch.nn.Linear(p if name == "ih" else h, h, dtype=dtype)
+                    lin.weight.copy_(params[f"w_{name}"])
+                    lin.bias.copy_(params[f"b_{name}"])
+                    self.layers.append(lin)
+            else:
+                w_of = {j: i for i, j in enumerate(cfg.recurrent)}
+                for j in range(cfg.block_count):
+                    reads_h, reads_x = j in w_of, cfg.injected > 1 or j == 0
+                    parts = ([params["w"][w_of[j]]] if reads_h else []) + ([params["u"][j]] if reads_x else [])
+                    lin = torch.nn.Linear((h if reads_h else 0) + (p if reads_x else 0), h, dtype=dtype)
+                    lin.weight.copy_(torch.cat(parts, dim=1))
+                    lin.bias.copy_(params["b"][j])
+                    self.layers.append(lin)
+            self.relax = torch.nn.ModuleList()
+            for t in range(1, cfg.depth if cfg.relax else 1):
+                down = torch.nn.Linear(h, cfg.relax, bias=False, dtype=dtype)
+                up = torch.nn.Linear(cfg.relax, h, bias=False, dtype=dtype)
+                down.weight.copy_(params["rv"][t - 1].T)
+                up.weight.copy_(params["ru"][t - 1])
+                self.relax.append(torch.nn.Sequential(down, up))
+            self.heads = torch.nn.ModuleList(torch.nn.Linear(h, cfg.classes, dtype=dtype) for _ in range(heads_of(cfg)))
+            copy_heads(self.heads, cfg, params)
+
+    def pre(self, t: int, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Step t's pre-activation from h_{t-1} (zeros at t = 0) and the image x."""
+        cfg, x_t = self.cfg, x if self.cfg.reads_image(t) else torch.zeros_like(x)
+        if cfg.block_count == 1:
+            out = self.layers[0](x_t) + self.layers[1](h)
+        else:
+            j = cfg.block_of(t)
+            fed = ([h] if j in cfg.recurrent else []) + ([x_t] if cfg.injected > 1 or j == 0 else [])
+            out = self.layers[j](torch.cat(fed, dim=1))
+        return out + self.relax[t - 1](h) if t and cfg.relax else out
+
+    def step_logits(self, x: torch.Tensor, through: int | None = None) -> torch.Tensor:
+        """x [B, 784] -> logits of steps 1..T [B, T, C]."""
+        h = x.new_zeros(x.shape[0], self.cfg.hidden)
+        hs = []
+        for t in range(through or self.cfg.depth):
+            h = torch.tanh(self.pre(t, h, x))
+            hs.append(h)
+        return torch.stack([self.heads[min(k, len(self.heads) - 1)](h) for k, h in enumerate(hs)], dim=1)
+
+
 def heads_of(cfg: UnrolledConfig) -> int:
     return cfg.depth if cfg.heads == "separate" else 1
 
@@ -243,13 +406,19 @@ def heads_of(cfg: UnrolledConfig) -> int:
 def copy_heads(heads: torch.nn.ModuleList, cfg: UnrolledConfig, params: Params) -> None:
     """Load the head weights into nn.Linear modules (one shared, or one per step)."""
     for k, lin in enumerate(heads):
+        assert isinstance(lin, torch.nn.Linear)
         lin.weight.copy_(params["w_out"] if cfg.heads == "shared" else params["w_out"][k])
         lin.bias.copy_(params["b_out"] if cfg.heads == "shared" else params["b_out"][k])
 
 
-def to_torch(cfg: UnrolledConfig, params: Params) -> TiedNet | UntiedNet:
-    """One member as standard modules: nn.RNN + nn.Linear head(s) when tied, nn.Linear layers when untied."""
-    return TiedNet(cfg, params) if cfg.tied else UntiedNet(cfg, params)
+def to_torch(cfg: UnrolledConfig, params: Params) -> StepNet:
+    """One member as standard modules: nn.RNN + nn.Linear head(s) when tied, nn.Linear layers when untied, and
+    nn.Linear blocks shared over the steps (with per-step low-rank nn.Linear pairs) otherwise (`BlockNet`)."""
+    if cfg.relax == 0 and cfg.block_count == 1:
+        return TiedNet(cfg, params)
+    if cfg.block_count == cfg.depth:
+        return UntiedNet(cfg, params)
+    return BlockNet(cfg, params)
 
 
 Config = UnrolledConfig

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -18,7 +19,16 @@ from itermap.analysis.intervals import iqm
 from itermap.analysis.metrics import METRICS
 from itermap.analysis.overview import Analysis
 
-STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.grid": True, "grid.alpha": 0.3, "svg.hashsalt": "itermap"}
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+STYLE: dict[RcKeyType, Any] = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "svg.hashsalt": "itermap",
+}
 AXIS_LABELS = {"params": "Parameters (count, log scale)", "macs": "Multiply-adds per example (log scale)"}
 
 

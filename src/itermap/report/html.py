@@ -9,6 +9,7 @@ from html import escape
 import pandas as pd
 
 from itermap.analysis.overview import Analysis
+from itermap.analysis.questions import title
 from itermap.report import sections, tables
 
 CSS = """
@@ -76,14 +77,14 @@ def report_html(an: Analysis, study: str, info: dict, pngs: dict[str, list[tuple
             "configurations without a finished run are marked <i>missing</i>.</p>"
         )
     for dataset in an.datasets:
-        verdicts = "".join(f"<li>{escape(v)}</li>" for v in an.verdicts.get(dataset, []))
+        answers = an.answers.get(dataset, {})
+        body += [f"<h2>{escape(dataset)}</h2>", "<h3>Verdicts</h3>"]
         body += [
-            f"<h2>{escape(dataset)}</h2>",
-            "<h3>Verdicts</h3>",
-            f'<ul class="verdicts">{verdicts}</ul>'
-            if verdicts
-            else "<p>No pair of groups with finished runs to compare.</p>",
-        ]
+            f"<p><b>{escape(title(name))}</b></p>"
+            + '<ul class="verdicts">' + "".join(f"<li>{escape(v)}</li>" for v in said) + "</ul>"
+            for name, said in answers.items()
+        ]  # fmt: skip
+        body += [] if answers else ["<p>No pair of groups with finished runs to compare.</p>"]
         if an.notes.get(dataset):
             body.append(
                 "<h3>Convergence and divergence notes</h3><ul>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itermap.analysis.overview import Analysis
+from itermap.analysis.questions import title
 from itermap.report import sections, tables
 
 
@@ -19,10 +20,9 @@ def summary_markdown(an: Analysis, study: str, sessions: list[dict] | None = Non
         parts.append("**Partial study**: configurations marked `missing` have no finished run yet.")
     for dataset in an.datasets:
         parts += [f"## {dataset}", "### Verdicts"]
-        parts.append(
-            "\n".join(f"- {v}" for v in an.verdicts.get(dataset, []))
-            or "No pair of groups with finished runs to compare."
-        )
+        answers = an.answers.get(dataset, {})
+        parts += [f"**{title(name)}**\n\n" + "\n".join(f"- {v}" for v in said) for name, said in answers.items()]
+        parts += [] if answers else ["No pair of groups with finished runs to compare."]
         if an.notes.get(dataset):
             parts += ["### Convergence and divergence notes", "\n".join(f"- {n}" for n in an.notes[dataset])]
         parts += [p for title, table in sections.tables(an, dataset) for p in (f"### {title}", tables.markdown(table))]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -25,7 +26,7 @@ BATCH = 100  # entries of one log_batch: MLflow takes at most 100 params and 1,0
 
 def flat(config: dict, prefix: str = "") -> dict[str, str]:
     """A nested config as MLflow params: {"model": {"hidden": [8, 8]}} -> {"model.hidden": "[8, 8]"}."""
-    out = {}
+    out: dict[str, str] = {}
     for key, value in config.items():
         if isinstance(value, dict):
             out |= flat(value, f"{prefix}{key}.")
@@ -34,7 +35,7 @@ def flat(config: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def metric_key(split: str, metric: str, step: object) -> str:
+def metric_key(split: str, metric: str, step: Any) -> str:
     """`test_accuracy`, or `test_accuracy_step3` for the prediction of step 3 (anytime rows)."""
     return f"{split}_{metric}" + ("" if pd.isna(step) else f"_step{int(step)}")
 

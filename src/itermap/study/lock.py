@@ -38,7 +38,7 @@ class FolderLock:
             self.fd = None
 
 
-def held(folder: Path) -> bool:
+def held(folder: str | Path) -> bool:
     """Whether a live process holds `folder`'s lock, i.e. is training its study now."""
     try:
         fd = os.open(Path(folder) / ".lock", os.O_RDONLY)

@@ -43,7 +43,8 @@ def shard_meta(folder: Path) -> dict[str, str]:
 def check_shards(folders: list[Path]) -> list[dict[str, str]]:
     """Each folder's meta; refuse shards of different plans, of different splits, or one shard given twice."""
     metas = [shard_meta(f) for f in folders]
-    first, seen = metas[0], {}
+    first = metas[0]
+    seen: dict[int, Path] = {}
     for folder, meta in zip(folders, metas):
         if meta["plan_id"] != first["plan_id"]:
             raise StudyError(

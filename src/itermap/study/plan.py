@@ -246,6 +246,7 @@ def make_plan(spec: Spec) -> Plan:
         if teacher is not None and teacher.source is not None:
             teacher_id, teachers[teacher.run_id] = teacher.run_id, teacher.source
         elif teacher is not None:  # trained here, before its students: one run of its own seed
+            assert teacher.train is not None  # resolve() gives a teacher trained here its training
             first = Pack((Run(dataset, teacher.cfg, teacher.train, teacher.seed, *limits),))
             packs.setdefault(first.pack_id, first)
             teacher_id, teachers[first.first.run_id] = first.first.run_id, None

@@ -88,7 +88,7 @@ def train_on_ray(todo: list[Task], training: Training, record: Record, address: 
     gpus = GPU_SHARE if training.device.startswith("cuda") else 0
     remote = ray.remote(pack_messages).options(num_cpus=1, num_gpus=gpus, max_retries=RETRIES)
     window = max(1, AHEAD * int(ray.cluster_resources().get("CPU", 1)))
-    waiting, running = deque(todo), deque()
+    waiting, running = deque(todo), deque[tuple[Pack, Any]]()
 
     def submit() -> None:
         while waiting and len(running) < window:

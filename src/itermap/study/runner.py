@@ -297,7 +297,7 @@ def run_study(
         progress.say(f"recording {len(plan.runs):,} runs in {folder / FILENAME}")
     session = environment(label, workers if executor == "local" else cpus, f"{index}/{count}", device, name)
     with FolderLock(folder):
-        claim_folder(plan, folder, force_new, session["shard"])
+        claim_folder(plan, folder, force_new, str(session["shard"]))
         with Store(folder) as store:  # a new study is created in one transaction: a folder holds a whole one or none
             new = {} if store.meta() else {"created": time.time(), "wall_seconds": 0.0}
             record_plan(store, plan, folder, **new, plan_id=plan_id(whole), shard=session["shard"])

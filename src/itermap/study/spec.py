@@ -223,7 +223,9 @@ def _slot(table: Any, steps: list[str], i: int, where: str) -> tuple[Any, str | 
     """The container and key step `i` of a dotted key names: (table, "lr"), or (the `grid` list, 1) for `grid[1]`."""
     if not isinstance(table, dict):
         raise SpecError(f"{where}: {'.'.join(steps[:i])} is a value, not a table")
-    name, index = KEY.fullmatch(steps[i]).groups()
+    match = KEY.fullmatch(steps[i])
+    assert match is not None  # set_value checked every step against KEY
+    name, index = match.groups()
     if index is None:
         return table, name
     entries = table.get(name)
@@ -298,7 +300,7 @@ def dotted(loc: tuple, prefix: str = "") -> str:
     return out
 
 
-def describe(error: ValidationError, model: type[BaseModel] = None, prefix: str = "", hide: tuple = ()) -> str:
+def describe(error: ValidationError, model: type[BaseModel] | None = None, prefix: str = "", hide: tuple = ()) -> str:
     """The first problem of a pydantic error on `model` as 'key: what is wrong (got value)'."""
     first = error.errors()[0]
     key, kind = dotted(first["loc"], prefix), first["type"]

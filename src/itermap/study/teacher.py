@@ -30,7 +30,7 @@ class Teacher:
     source: Path | None = None  # another study's kept weights
 
 
-def resolve(spec: Spec) -> Teacher | dict[str, Teacher] | None:
+def resolve(spec: Spec) -> Teacher | None:
     """The spec's [teacher]: None without one; a kept run of another study; or the config this study trains (as
     Teacher without run_id, which depends on the data set: see `Plan`)."""
     table = spec.teacher

@@ -107,7 +107,8 @@ class PackData:
     """Each member's data set (subset applied) of a pack, keeping only one pack's data sets in memory at a time."""
 
     def __init__(self, data_dir: str | Path | None):
-        self.data_dir, self.loaded = data_dir, {}
+        self.data_dir = data_dir
+        self.loaded: dict[str, Dataset] = {}
 
     def __call__(self, pack: Pack) -> list[Dataset]:
         names = list(dict.fromkeys(r.dataset for r in pack.runs))

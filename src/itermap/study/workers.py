@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
+from typing import cast
 
 from itermap.data import DataError, load
 from itermap.study.errors import StudyError
@@ -66,7 +67,7 @@ def train_in_workers(todo: list[Task], training: Training, record: Record, worke
             give_next(conn, pool[conn], tasks, busy)
         left = len(todo)
         while left:
-            for conn in wait(list(busy)):
+            for conn in cast("list[Connection]", wait(list(busy))):  # wait gives back some of the connections given
                 message = receive(conn, pool[conn])
                 if isinstance(message, Failed):
                     raise message.error
@@ -75,12 +76,12 @@ def train_in_workers(todo: list[Task], training: Training, record: Record, worke
                     left -= 1
                     give_next(conn, pool[conn], tasks, busy)
     except BaseException:  # an error, or Ctrl-C: stop every worker before the driver lets go of the folder
-        for proc in pool.values():
-            proc.terminate()
+        for worker in pool.values():
+            worker.terminate()
         raise
     finally:
-        for conn, proc in pool.items():
-            proc.join()
+        for conn, worker in pool.items():
+            worker.join()
             conn.close()
 
 

@@ -60,6 +60,7 @@ def distill(logits: torch.Tensor, y: torch.Tensor, train: Settings, teacher: tor
     """Knowledge distillation (Hinton et al. 2015): logits [M, B, C], teacher's [M, B, C] -> [M]
     L = alpha tau^2 mean_b KL(softmax(t_b/tau) || softmax(s_b/tau)) + (1 - alpha) CE(s, y)
     (tau^2 keeps the soft term's gradient on the scale of the hard one's as tau grows)."""
+    assert teacher is not None, "distillation needs the teacher's logits"
     soft = train.tau**2 * teacher_kl(teacher, logits, train.tau).mean(1)
     return train.alpha * soft + (1 - train.alpha) * cross_entropy(logits, y)
 

@@ -173,7 +173,10 @@ class PackTrainer:
     def eager_step(self, idx: torch.Tensor) -> torch.Tensor:
         """`step`, run op by op."""
         x, y = self.take(self.x_train, idx, self.n_train), self.take(self.y_train, idx, self.n_train)  # [M, B, ...]
-        teacher = self.take(self.teacher_train, idx, self.n_train) if LOSSES[self.train.loss].teacher else None
+        teacher = None
+        if LOSSES[self.train.loss].teacher:
+            assert self.teacher_train is not None  # __init__ computes it for a loss that reads a teacher
+            teacher = self.take(self.teacher_train, idx, self.n_train)
         loss = self.losses(x, y, teacher)  # teacher: [M, B, C]
         self.optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
