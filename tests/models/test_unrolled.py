@@ -136,7 +136,7 @@ def test_schedules(schedule, used):
 
 
 def test_shared_block_is_one_module():
-    """Steps using the same block call the very same nn.Linear; a changed weight changes every such step."""
+    """Two blocks over four steps: two nn.Linear modules (steps reuse them), each parameter counted once."""
     cfg = UnrolledConfig(hidden=4, depth=4, blocks=2)
     module = family_of(cfg).to_torch(cfg, family_of(cfg).init(cfg, 0, torch.float64))
     assert len(module.layers) == 2 and len(module.relax) == 0

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from itermap.analysis.compare import compare_curves, compare_matched, declared_pairs, default_pairs
 from itermap.analysis.measured import Measured
-from itermap.analysis.paired import adjust
+from itermap.analysis.paired import ALPHA, adjust
+from itermap.analysis.power import min_detectable_effect
 from itermap.analysis.verdict import curve_verdict, matched_verdict, no_overlap_verdict
 
 NAME = "budgets"
@@ -34,6 +36,20 @@ def comparisons_of(groups: list[str], compare: Sequence[Any]) -> list[tuple[str,
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def with_power(cmp: pd.DataFrame) -> pd.DataFrame:
+    """Adds `mde`: per budget, the smallest true gap a paired t test on these seeds detects with 80% power at
+    alpha / family_size, the stringency of Holm's first step (NaN where unpaired, untested or the seeds agree
+    exactly): what "no clear difference" rules out."""
+    if cmp.empty:
+        return cmp
+    testable = (cmp["design"] == "paired") & cmp["p"].notna() & (cmp["sd_diff"] > 0)
+    cmp["mde"] = [
+        min_detectable_effect(r.sd_diff, r.seeds, alpha=ALPHA / r.family_size) if ok else np.nan
+        for ok, r in zip(testable, cmp.itertuples())
+    ]
+    return cmp
 
 
 def applies(data: Measured) -> bool:
@@ -60,7 +76,7 @@ def tables(data: Measured) -> dict[str, pd.DataFrame]:
         if has_budgets:
             pairs = dict.fromkeys((a, b, head) for a, b, _, head in compared)
             matched += [compare_matched(finals, dataset, a, b, metric).assign(headline=h) for a, b, h in pairs]
-    cmp = adjust(_concat(curves), ["dataset", "a", "b", "at"])
+    cmp = with_power(adjust(_concat(curves), ["dataset", "a", "b", "at"]))
     if not cmp.empty:
         order = ["dataset", "headline", "at", "a", "b", "x"]
         cmp = cmp.sort_values(order, ascending=[True, False, False, True, True, True], ignore_index=True)

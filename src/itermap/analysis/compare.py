@@ -141,7 +141,8 @@ def compare_curves(
     same seeds (seed i shares its data order across configurations, so the seeds are resampled together) and
     "independent" otherwise; from MIN_SEEDS seeds on, `low`/`high` are the simultaneous max-|t| band (`interval`
     "band", `p` its p-value for "no difference at any budget"); below, the range of the per-seed differences when
-    paired (`interval` "range"), nothing otherwise. The multiplier's interval comes from the same resamples.
+    paired (`interval` "range"), nothing otherwise; `sd_diff` the standard deviation of the per-seed differences
+    (paired only). The multiplier's interval comes from the same resamples.
     """
     ca, cb = (_seed_values(finals, dataset, g, metric, at) for g in (a, b))
     if not ca or not cb:
@@ -162,14 +163,16 @@ def compare_curves(
     shared = rng.integers(0, n, size=(resamples, n)) if paired else None
     boot_a, boot_b = (_resampled_means(c, rng, shared, resamples) for c in (ca, cb))
     at_a = interpolate(pa, boot_a, budgets)
-    low = high = np.full(len(budgets), np.nan)
+    low = high = sd_diff = np.full(len(budgets), np.nan)
     interval, p = "", np.nan
+    if paired:  # each seed's own difference at every budget [budgets, seeds], and their spread
+        per_seed = interpolate(pa, np.stack([v for _, _, v in ca]), budgets)
+        per_seed = per_seed - interpolate(pb, np.stack([v for _, _, v in cb]), budgets)
+        sd_diff = per_seed.std(axis=1, ddof=1)
     if n >= MIN_SEEDS:
         low, high, p = max_t_band(diff, at_a - interpolate(pb, boot_b, budgets), n, LEVEL, rng)
         interval = "band"
     elif paired:
-        per_seed = interpolate(pa, np.stack([v for _, _, v in ca]), budgets)
-        per_seed = per_seed - interpolate(pb, np.stack([v for _, _, v in cb]), budgets)
         low, high, interval = per_seed.min(axis=1), per_seed.max(axis=1), "range"
     sign = 1.0 if metric_of(metric).higher_is_better else -1.0  # the better side up: accuracy, minus cross-entropy
     curve_b = len(pb) > 1
@@ -206,6 +209,7 @@ def compare_curves(
             "high": high,
             "excludes_zero": excludes,
             "p": p,
+            "sd_diff": sd_diff,
             "b_to_match": [q for q, _ in reach],
             "multiplier": [q / x for (q, _), x in zip(reach, budgets)],
             "multiplier_bound": [bound for _, bound in reach],

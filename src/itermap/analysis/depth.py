@@ -20,6 +20,13 @@ from itermap.analysis.paired import adjust_within, paired_by_seed
 NAME = "depth"
 TITLE = "Recurrence as depth: the cost of tying weights, and every-step supervision"
 SHAPE = ["dataset", "depth", "hidden", "inject", "heads"]  # what a tied and an untied variant share
+SHARING = ["blocks", "schedule", "relax"]  # between tied and untied (models/unrolled.py): never paired across
+
+
+def shape(runs: pd.DataFrame) -> list[str]:
+    """The fields two variants of one configuration share: SHAPE, and the sharing fields where the study has them, so
+    that a net of k blocks is neither tied nor untied here."""
+    return [*SHAPE, *(f for f in SHARING if f in runs)]
 
 
 def final_accuracy(results: pd.DataFrame) -> pd.DataFrame:
@@ -47,13 +54,13 @@ def paired_differences(runs: pd.DataFrame, field: str, a: object, b: object, key
 def tying_cost(results: pd.DataFrame) -> pd.DataFrame:
     """Untied minus tied final test accuracy at equal depth and width (same loss and inject), with the parameter ratio."""
     runs = final_accuracy(results)
-    return paired_differences(runs, "tied", False, True, [*SHAPE, "loss"])
+    return paired_differences(runs, "tied", False, True, [*shape(runs), "loss"])
 
 
 def supervision_gain(results: pd.DataFrame) -> pd.DataFrame:
     """Every-step minus last-step supervision in final test accuracy, per configuration, tied and untied alike."""
     runs = final_accuracy(results)
-    return paired_differences(runs, "loss", "every-step", "last", [*SHAPE, "tied"])
+    return paired_differences(runs, "loss", "every-step", "last", [*shape(runs), "tied"])
 
 
 def anytime(anytime_rows: pd.DataFrame) -> pd.DataFrame:

@@ -71,6 +71,22 @@ def _prefix(row: pd.Series) -> str:
     return "" if row["headline"] else "Exploratory: "
 
 
+def _power(cmp: pd.DataFrame) -> str:
+    """What a "no clear difference" rules out: the gap these seeds detect with 80% power (`budgets.with_power`)."""
+    mde = 100 * cmp["mde"].dropna() if "mde" in cmp else pd.Series(dtype=float)
+    if mde.empty:
+        return ""
+    size = (
+        f"{mde.min():.1f} points"
+        if round(mde.min(), 1) == round(mde.max(), 1)
+        else (f"{mde.min():.1f} to {mde.max():.1f} points")
+    )
+    m = int(cmp["family_size"].iloc[0])
+    return (
+        f"; these {int(cmp['seeds'].iloc[0])} seeds detect a true gap of {size} 80% of the time (paired t at 0.05/{m})"
+    )
+
+
 def curve_verdict(cmp: pd.DataFrame) -> str:
     """Verdict on an accuracy comparison of groups A and B at equal parameters or multiply-adds (one pair, one data set)."""
     first = cmp.iloc[0]
@@ -95,7 +111,7 @@ def curve_verdict(cmp: pd.DataFrame) -> str:
             else f"the simultaneous 95% band excludes zero at {excl} of {n} budgets, but not after correction ({holm})"
         )
         allow = f"{a} - {b} between {100 * cmp['low'].min():+.1f} and {100 * cmp['high'].max():+.1f} points is still possible"
-        return f"{head}No clear difference between {a} and {b} {span} ({_basis(first)}): {why}; {allow}; {gap}."
+        return f"{head}No clear difference between {a} and {b} {span} ({_basis(first)}): {why}; {allow}{_power(cmp)}; {gap}."
     lead = "; ".join(
         f"{a if s > 0 else b} ahead of {b if s > 0 else a} {_between(lo, hi)} {unit}" for s, lo, hi in _stretches(cmp)
     )
