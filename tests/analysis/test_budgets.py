@@ -9,7 +9,7 @@ import pytest
 from itermap.analysis.budgets import with_power
 from itermap.analysis.compare import compare_curves
 from itermap.analysis.paired import adjust
-from itermap.analysis.power import min_detectable_effect
+from itermap.analysis.power import min_detectable_effect, seeds_needed
 from itermap.analysis.verdict import curve_verdict
 
 from .test_statistics import simulated
@@ -42,3 +42,14 @@ def test_paired_rows_carry_the_gap_their_seeds_detect():
 def test_unpaired_rows_claim_no_power():
     _, cmp = compared(paired=False)
     assert cmp["mde"].isna().all() and "detect a true gap" not in curve_verdict(cmp)
+
+
+def test_a_declared_effect_gets_the_seeds_that_detect_it():
+    """`[[compare]] effect = 2` (points): each paired row's seeds_for_effect is seeds_needed at its own spread, and
+    the no-difference verdict names the most any budget needs."""
+    finals, cmp = compared(paired=True)
+    cmp = with_power(cmp.drop(columns=["mde", "seeds_for_effect"]).assign(effect=2.0))
+    for r in cmp.itertuples():
+        assert r.seeds_for_effect == seeds_needed(0.02, r.sd_diff, alpha=0.05 / r.family_size)
+    most = int(cmp["seeds_for_effect"].max())
+    assert f"the declared gap of 2 points needs {most} seeds to be detected so" in curve_verdict(cmp)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from itermap.study.errors import SpecError
 from itermap.study.spec import load_spec, parse, parse_text
 
 
@@ -21,3 +24,12 @@ def test_study_toml_round_trips():
     for name in ("quick", "seed2020", "matched"):
         preset = load_spec(name)
         assert parse_text(preset.to_toml(), "study.toml").model_dump() == preset.model_dump()
+
+
+def test_compare_effect_is_a_positive_gap():
+    """`[[compare]] effect`: the gap worth detecting (display units), optional; zero or negative is refused."""
+    base = '[study]\nname = "e"\n[data]\ndatasets = ["fashion-mnist-mini"]\n[[grid]]\nfamily = "mlp"\nhidden = [[4]]\n'
+    spec = parse_text(base + '[[compare]]\na = "mlp-1"\nb = "mlp-1"\neffect = 0.5\n', "effect")
+    assert spec.compare[0].effect == 0.5 and parse_text(base, "none").compare == []
+    with pytest.raises(SpecError, match=r"compare\[0\]\.effect"):
+        parse_text(base + '[[compare]]\na = "mlp-1"\nb = "mlp-1"\neffect = 0\n', "zero")

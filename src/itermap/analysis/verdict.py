@@ -72,19 +72,20 @@ def _prefix(row: pd.Series) -> str:
 
 
 def _power(cmp: pd.DataFrame) -> str:
-    """What a "no clear difference" rules out: the gap these seeds detect with 80% power (`budgets.with_power`)."""
+    """What a "no clear difference" rules out: the gap these seeds detect with 80% power, and the seeds a declared
+    gap of interest would need (`budgets.with_power`)."""
     mde = 100 * cmp["mde"].dropna() if "mde" in cmp else pd.Series(dtype=float)
     if mde.empty:
         return ""
-    size = (
-        f"{mde.min():.1f} points"
-        if round(mde.min(), 1) == round(mde.max(), 1)
-        else (f"{mde.min():.1f} to {mde.max():.1f} points")
-    )
-    m = int(cmp["family_size"].iloc[0])
-    return (
-        f"; these {int(cmp['seeds'].iloc[0])} seeds detect a true gap of {size} 80% of the time (paired t at 0.05/{m})"
-    )
+    low, high = mde.min(), mde.max()
+    size = f"{low:.1f} points" if round(low, 1) == round(high, 1) else f"{low:.1f} to {high:.1f} points"
+    seeds, m = int(cmp["seeds"].iloc[0]), int(cmp["family_size"].iloc[0])
+    said = f"; these {seeds} seeds detect a true gap of {size} 80% of the time (paired t at 0.05/{m})"
+    needed = cmp["seeds_for_effect"].dropna() if "seeds_for_effect" in cmp else pd.Series(dtype=float)
+    if needed.empty:
+        return said
+    most = "more than 10,000" if np.isinf(needed.max()) else f"{int(needed.max())}"
+    return f"{said}; the declared gap of {cmp['effect'].iloc[0]:g} points needs {most} seeds to be detected so"
 
 
 def curve_verdict(cmp: pd.DataFrame) -> str:

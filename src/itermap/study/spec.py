@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from itermap.study.errors import SpecError
 from itermap.train import TrainConfig
@@ -112,13 +121,15 @@ Selector = str | dict[str, Any]  # a group ("rnn-1"), or a table: { group = "rnn
 
 class CompareSection(BaseModel):
     """[[compare]]: groups `a` and `b` compared at equal parameters and/or equal multiply-adds per example; `headline`
-    marks the study's confirmatory question (the report labels every other pair exploratory)."""
+    marks the study's confirmatory question (the report labels every other pair exploratory); `effect` the gap worth
+    detecting (the report says how many seeds would detect it)."""
 
     model_config = ConfigDict(extra="forbid")
     a: Selector
     b: Selector
     at: list[Literal["params", "macs"]] = ["params"]
     headline: bool = False
+    effect: PositiveFloat | None = None  # the gap of interest, in display units (accuracy: points): seeds to detect it
 
     @field_validator("at", mode="before")
     @classmethod
