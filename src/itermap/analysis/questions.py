@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from itermap.analysis import budgets, continua, convergence, depth, fidelity
+from itermap.analysis import budgets, continua, convergence, depth, fidelity, sharing
 
 # The questions a preset is built for speak first; the equal-budget comparisons of every study's groups follow.
-BUILTIN = [depth, fidelity, continua, budgets, convergence]
+BUILTIN = [depth, sharing, fidelity, continua, budgets, convergence]
 QUESTIONS: dict[str, ModuleType] = {q.NAME: q for q in BUILTIN}
 
 
