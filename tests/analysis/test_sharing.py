@@ -111,6 +111,9 @@ def test_curve_lead_and_interaction_against_numpy_and_scipy():
     assert row.p == pytest.approx(stats.ttest_1samp(d, 0).pvalue) and row.p_holm == pytest.approx(row.p)
     assert row.untied_gain == pytest.approx((values(truth, 3) - values(truth, 2)).mean())
     assert row.tied_every == pytest.approx(values(truth, 1).mean())
+    # tying's cost at each loss: untied minus tied (cells 2 - 0 at last-step loss, 3 - 1 at every-step)
+    assert row.tying_cost_last == pytest.approx((values(truth, 2) - values(truth, 0)).mean())
+    assert row.tying_cost_every == pytest.approx((values(truth, 3) - values(truth, 1)).mean())
 
 
 def test_verdicts_infer_from_min_seeds_and_describe_below():

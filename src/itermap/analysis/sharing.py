@@ -144,8 +144,13 @@ def interaction(runs: pd.DataFrame) -> pd.DataFrame:
         untied_gain = v["untied", "every-step"] - v["untied", "last"]
         tied_gain = v["tied", "every-step"] - v["tied", "last"]
         means = {f"{e}_{loss.replace('-step', '')}": v[e, loss].mean() for e, loss in v}
+        # Tying's cost at each loss (untied - tied, paired by seed): the other reading of the same four cells.
+        cost = {
+            f"tying_cost_{loss.replace('-step', '')}": (v["untied", loss] - v["tied", loss]).mean()
+            for loss in ("last", "every-step")
+        }
         rows.append({**dict(zip(keys, key)), "n": len(seeds), **means, "untied_gain": untied_gain.mean(),
-                     "tied_gain": tied_gain.mean(), **seed_difference(untied_gain, tied_gain)})  # fmt: skip
+                     "tied_gain": tied_gain.mean(), **cost, **seed_difference(untied_gain, tied_gain)})  # fmt: skip
     table = pd.DataFrame(rows)
     if table.empty:
         return table
@@ -230,7 +235,9 @@ def interaction_verdict(r: pd.Series, family: int) -> str:
     """Recurrence x supervision for one shape: both supervision gains, their difference and what it supports."""
     head = where(r, loss=False)
     found = (f"every-step instead of last-step loss moved the untied net by {_pts(r['untied_gain'])} points and the "
-             f"tied net by {_pts(r['tied_gain'])}, an interaction (untied minus tied) of {_pts(r['diff'])} points")  # fmt: skip
+             f"tied net by {_pts(r['tied_gain'])}, an interaction (untied minus tied) of {_pts(r['diff'])} points; "
+             f"tying costs {_pts(r['tying_cost_last'])} points at last-step loss and {_pts(r['tying_cost_every'])} at "
+             f"every-step")  # fmt: skip
     if r["interval"] != "ci":
         return (f"Recurrence x supervision {head[0].lower() + head[1:]}: {found}, seeds' range "
                 f"[{_pts(r['ci_low'])}, {_pts(r['ci_high'])}] (too few seeds for intervals: descriptive only).")  # fmt: skip
