@@ -64,6 +64,8 @@ def difference_ci(x: np.ndarray, y: np.ndarray, paired: bool, level: float = LEV
 def seed_difference(a: np.ndarray, b: np.ndarray) -> dict[str, object]:
     """Mean of the per-seed differences d = a - b; from MIN_SEEDS seeds its t interval and two-sided p, else d's range."""
     d = np.asarray(a, float) - np.asarray(b, float)
+    if not len(d):  # no seed in common: nothing to compare (and no empty-mean warning)
+        return {"diff": np.nan, "ci_low": np.nan, "ci_high": np.nan, "interval": "", "p": np.nan}
     low, high, kind = spread(d)
     judged = kind == "ci" and d.std() > 0  # every seed moved alike: no spread to judge by
     p = float(stats.ttest_1samp(d, 0.0).pvalue) if judged else np.nan
