@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from itermap.analysis.compare import probability_of_improvement
-from itermap.analysis.power import improvement_interval, min_detectable_effect, seeds_needed, t_power, tost
+from itermap.analysis.paired import improvement_interval, probability_of_improvement
+from itermap.analysis.power import min_detectable_effect, seeds_needed, t_power, tost
 
 # ---- power and seeds needed ------------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ _LAZY = {
     "difference_ci": "itermap.analysis.paired",
     "max_t_band": "itermap.analysis.band",
     "convergence": "itermap.analysis.convergence",
-    "probability_of_improvement": "itermap.analysis.compare",
+    "probability_of_improvement": "itermap.analysis.paired",
 }
 
 __getattr__ = lazy(__name__, _LAZY)

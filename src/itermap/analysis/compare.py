@@ -14,16 +14,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from itermap.analysis.band import max_t_band
 from itermap.analysis.curves import interpolate, params_to_reach, reach_draws
 from itermap.analysis.intervals import LEVEL, MIN_SEEDS, seed_range
 from itermap.analysis.metrics import metric_of
-from itermap.analysis.paired import ALPHA, difference_ci
+from itermap.analysis.paired import ALPHA, N_RESAMPLES, difference_ci, improvement_interval
 from itermap.analysis.results import SEPARATOR
 
-N_RESAMPLES = 9999  # bootstrap resamples of every comparison
 SEED = 0  # a fresh numpy.random.default_rng(SEED) per comparison: a report is identical on every rerun
 AXES = {"params": "parameters", "macs": "multiply-adds"}  # what groups can be compared at equal amounts of
 
@@ -221,14 +219,6 @@ def compare_curves(
     )
 
 
-def probability_of_improvement(x: np.ndarray, y: np.ndarray, axis: int = -1) -> float | np.ndarray:
-    """P(a random run of A beats a random run of B), ties counting half: the mean over all pairs of
-    1[x_i > y_j] + 1[x_i = y_j] / 2 (Mann-Whitney U / (n_A n_B)), along `axis` (scipy.stats.bootstrap calls it so)."""
-    x, y = (np.moveaxis(np.asarray(v, float), axis, -1) for v in (x, y))
-    u, v = x[..., :, None], y[..., None, :]
-    return np.mean((u > v) + 0.5 * (u == v), axis=(-2, -1))
-
-
 def compare_matched(finals: pd.DataFrame, dataset: str, a: str, b: str, metric: str = "test_accuracy") -> pd.DataFrame:
     """At each budget both groups were solved for: mean difference with a paired t interval on the seeds both groups
     finished (when at least two; seed i shares its data order), else Welch's; P(improvement) with a percentile
@@ -246,18 +236,10 @@ def compare_matched(finals: pd.DataFrame, dataset: str, a: str, b: str, metric: 
         if paired:
             x, y = side[a][common].to_numpy(float), side[b][common].to_numpy(float)
         n = min(len(x), len(y))
-        poi = stats.bootstrap(
-            (x, y),
-            probability_of_improvement,
-            paired=paired,
-            n_resamples=N_RESAMPLES,
-            confidence_level=LEVEL,
-            method="percentile",
-            rng=np.random.default_rng(SEED),
-        ).confidence_interval
+        prob, *poi = improvement_interval(x, y, paired, LEVEL, SEED, N_RESAMPLES)
         if n >= MIN_SEEDS:
             low, high, p = difference_ci(x, y, paired, LEVEL)
-            interval, poi_low, poi_high = "ci", poi.low, poi.high
+            interval, (poi_low, poi_high) = "ci", poi
         else:
             low, high = seed_range(x - y) if paired else (np.nan, np.nan)
             p, interval, poi_low, poi_high = np.nan, "range" if paired else "", np.nan, np.nan
@@ -281,7 +263,7 @@ def compare_matched(finals: pd.DataFrame, dataset: str, a: str, b: str, metric: 
                 "low": low,
                 "high": high,
                 "p": p,
-                "prob_improvement": probability_of_improvement(x, y),
+                "prob_improvement": prob,
                 "poi_low": poi_low,
                 "poi_high": poi_high,
             }

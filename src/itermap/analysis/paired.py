@@ -1,4 +1,5 @@
-"""Paired differences and multiplicity: t tests of two sets of seeds, and Holm's correction across tests.
+"""Paired differences and multiplicity: t tests of two sets of seeds, how often one beats the other (rliable's
+probability of improvement, with its bootstrap interval), and Holm's correction across tests.
 
 Seed i gives every run the same data order, so the per-seed difference of two variants removes what the order
 contributes: differences are paired over the seeds both finished. Holm's step-down adjustment controls the
@@ -15,6 +16,7 @@ from scipy import stats
 from itermap.analysis.intervals import LEVEL, spread
 
 ALPHA = 1 - LEVEL
+N_RESAMPLES = 9999  # bootstrap resamples of every comparison
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:
@@ -78,3 +80,34 @@ def paired_by_seed(a: pd.DataFrame, b: pd.DataFrame, value: str = "accuracy") ->
     seeds = sorted(set(x.index) & set(y.index))
     x, y = x.loc[seeds], y.loc[seeds]
     return {"n": len(seeds), "a_mean": x.mean(), "b_mean": y.mean(), **seed_difference(x.to_numpy(), y.to_numpy())}
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray, axis: int = -1) -> float | np.ndarray:
+    """P(a random run of A beats a random run of B), ties counting half: the mean over all pairs of
+    1[x_i > y_j] + 1[x_i = y_j] / 2 (Mann-Whitney U / (n_A n_B)), along `axis` (scipy.stats.bootstrap calls it so)."""
+    x, y = (np.moveaxis(np.asarray(v, float), axis, -1) for v in (x, y))
+    u, v = x[..., :, None], y[..., None, :]
+    return np.mean((u > v) + 0.5 * (u == v), axis=(-2, -1))
+
+
+def improvement_interval(
+    x: np.ndarray,
+    y: np.ndarray,
+    paired: bool = True,
+    level: float = LEVEL,
+    rng: int | np.random.Generator = 0,
+    resamples: int = N_RESAMPLES,
+) -> tuple[float, float, float]:
+    """(P(A beats B), low, high): rliable's probability of improvement over all (x_i, y_j) pairs, ties half, with a
+    percentile bootstrap interval (seeds resampled together when paired, within each side otherwise), seeded by `rng`."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ci = stats.bootstrap(
+        (x, y),
+        probability_of_improvement,
+        paired=paired,
+        n_resamples=resamples,
+        confidence_level=level,
+        method="percentile",
+        rng=np.random.default_rng(rng),
+    ).confidence_interval
+    return float(probability_of_improvement(x, y)), float(ci.low), float(ci.high)

@@ -1,12 +1,12 @@
-"""How many seeds a comparison needs, whether two variants are equivalent, and how often one beats the other.
+"""How many seeds a comparison needs, and whether two variants are equivalent (how often one beats the other is in
+paired.py: `improvement_interval`).
 
 Power is the two-sided t test's, exact under normal seeds: with T ~ noncentral t(df, nc) and t_c = t_{df, 1 - α/2},
 power = P(T > t_c) + P(T < -t_c). Paired (seed i shares its data order, docs/statistics.md): sd is the spread of the
 per-seed differences, df = n - 1, nc = effect √n / sd. Two groups of n seeds (Welch's test): sd is the common spread
 of each group, nc = effect / (sd √(2/n)), df = 2n - 2, which is Welch-Satterthwaite's df when both sample variances
 equal sd² (the equal-variance approximation; Welch's realised df is a little smaller). Colas et al. 2018, "How many
-random seeds?", choose seeds by this power. Equivalence is Schuirmann's (1987) two one-sided tests (TOST);
-P(improvement) is rliable's (Agarwal et al. 2021), with a seeded percentile bootstrap interval.
+random seeds?", choose seeds by this power. Equivalence is Schuirmann's (1987) two one-sided tests (TOST).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from functools import partial
 import numpy as np
 from scipy import optimize, stats
 
-from itermap.analysis.compare import N_RESAMPLES, probability_of_improvement
-from itermap.analysis.intervals import LEVEL
 from itermap.analysis.paired import ALPHA
 
 POWER = 0.8
@@ -102,26 +100,3 @@ def tost(x: np.ndarray, y: np.ndarray, margin: float, paired: bool = True, alpha
         "p": p,
         "equivalent": p < alpha,
     }
-
-
-def improvement_interval(
-    x: np.ndarray,
-    y: np.ndarray,
-    paired: bool = True,
-    level: float = LEVEL,
-    rng: int | np.random.Generator = 0,
-    resamples: int = N_RESAMPLES,
-) -> tuple[float, float, float]:
-    """(P(A beats B), low, high): rliable's probability of improvement over all (x_i, y_j) pairs, ties half, with a
-    percentile bootstrap interval (seeds resampled together when paired, within each side otherwise), seeded by `rng`."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ci = stats.bootstrap(
-        (x, y),
-        probability_of_improvement,
-        paired=paired,
-        n_resamples=resamples,
-        confidence_level=level,
-        method="percentile",
-        rng=np.random.default_rng(rng),
-    ).confidence_interval
-    return float(probability_of_improvement(x, y)), float(ci.low), float(ci.high)

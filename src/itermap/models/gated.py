@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import ClassVar
 
 import torch
-from pydantic import PositiveInt
 
 from itermap.models import rnn
-from itermap.models.base import FamilyConfig
-from itermap.models.rnn import RNNConfig
+from itermap.models.rnn import WindowedConfig
 from itermap.models.stacked import Params, generator, init_linear, linear, uniform
 
 # A cell: (input term [M, B, G*H], recurrent term [M, B or 1, G*H], previous state or None for the zero state at
@@ -30,53 +28,15 @@ from itermap.models.stacked import Params, generator, init_linear, linear, unifo
 Cell = Callable[[torch.Tensor, torch.Tensor, "tuple[torch.Tensor, ...] | None"], "tuple[torch.Tensor, ...]"]
 
 
-class GatedConfig(FamilyConfig):
+class GatedConfig(WindowedConfig):
     """A gated RNN: `layers` stacked layers of `hidden` units, reading `window` columns (or rows: `axis`) per step.
 
-    The fields and what follows from them (steps, inputs, path, width, depth) are the tanh RNN's, borrowed from
-    `RNNConfig`; a subclass gives `family`, `gates` and the torch module it equals.
+    The fields and what follows from them (steps, inputs, path, width, depth, names) are the tanh RNN's
+    (`rnn.WindowedConfig`); a subclass gives `family`, `gates` and the torch module it equals.
     """
-
-    hidden: PositiveInt
-    layers: PositiveInt = 1
-    window: PositiveInt = 3
-    axis: Literal["columns", "rows"] = "columns"
 
     gates: ClassVar[int]  # G: gate blocks of `hidden` rows in each weight
     module: ClassVar[type[torch.nn.GRU] | type[torch.nn.LSTM]]
-    has_steps: ClassVar[bool] = True
-    size_fields: ClassVar[tuple[str, ...]] = ("hidden", "layers")
-
-    if TYPE_CHECKING:  # what the borrowed properties below give: a type checker reads them as RNNConfig's alone
-
-        @property
-        def width(self) -> int: ...
-        @property
-        def depth(self) -> int: ...
-        @property
-        def step_count(self) -> int: ...
-        @property
-        def path(self) -> int: ...
-        @property
-        def inputs(self) -> int: ...
-        @property
-        def window_count(self) -> int: ...
-    else:
-        width = RNNConfig.width
-        depth = RNNConfig.depth
-        step_count = RNNConfig.step_count
-        path = RNNConfig.path
-        inputs = RNNConfig.inputs
-        window_count = RNNConfig.window_count
-
-    @property
-    def arch(self) -> str:
-        """gru-LxH, lstm-rows-LxH for one reading rows (as the RNN names its configurations)."""
-        return f"{self.family}-{'rows-' if self.axis == 'rows' else ''}{self.layers}x{self.hidden}"
-
-    @classmethod
-    def sized(cls, fields: dict[str, Any], width: int) -> dict[str, Any]:
-        return {**fields, "hidden": width}
 
     def padded(self, width: int) -> GatedConfig | None:
         """`width` hidden units per layer. A padded unit j has zero rows in every gate block of W_ih, W_hh and the
@@ -161,32 +121,20 @@ def macs(cfg: GatedConfig) -> int:
     return inputs + cfg.layers * (t - 1) * g * h * h + h * cfg.classes
 
 
-class GatedClassifier(torch.nn.Module):
+class GatedClassifier(rnn.RNNClassifier):
     """nn.GRU or nn.LSTM (batch_first) over [B, T, I] windows, then nn.Linear on the last hidden state."""
 
     def __init__(self, cfg: GatedConfig, dtype: torch.dtype = torch.float32):
-        super().__init__()
-        self.rnn = cfg.module(cfg.inputs, cfg.hidden, cfg.layers, batch_first=True, dtype=dtype)
-        self.readout = torch.nn.Linear(cfg.hidden, cfg.classes, dtype=dtype)
+        super().__init__(cfg, dtype, cfg.module(cfg.inputs, cfg.hidden, cfg.layers, batch_first=True, dtype=dtype))
 
     def step_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Every step's logits [B, T, C]: the readout of the top layer's state after each step."""
         out, _ = self.rnn(x)  # [B, T, H]
         return self.readout(out)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.rnn(x)  # [B, T, H]
-        return self.readout(out[:, -1])
-
 
 def to_torch(cfg: GatedConfig, params: Params) -> GatedClassifier:
     """One member as an nn.GRU / nn.LSTM + nn.Linear module holding the same weights ([G, H, ...] -> [G*H, ...])."""
     module = GatedClassifier(cfg, params["w_out"].dtype)
-    with torch.no_grad():
-        for l in range(cfg.layers):
-            for name in ("w_ih", "w_hh", "b_ih", "b_hh"):
-                torch_name = f"{name.replace('w_', 'weight_').replace('b_', 'bias_')}_l{l}"
-                getattr(module.rnn, torch_name).copy_(params[f"{name}{l}"].flatten(0, 1))
-        module.readout.weight.copy_(params["w_out"])
-        module.readout.bias.copy_(params["b_out"])
+    rnn.load(module, cfg, params, lambda w: w.flatten(0, 1))
     return module

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import torch
 from pydantic import PositiveInt
+from torch import Tensor
 
 from itermap.data import views
 from itermap.models.base import FamilyConfig
 from itermap.models.stacked import Params, generator, init_linear, linear, uniform
 
 
-class RNNConfig(FamilyConfig):
-    """An RNN: `layers` stacked tanh layers of `hidden` units, reading `window` columns (or rows: `axis`) per step."""
+class WindowedConfig(FamilyConfig):
+    """A recurrence of `layers` stacked layers of `hidden` units reading `window` columns (or rows: `axis`) per step:
+    the fields, names and sizes the tanh RNN and the gated families (gated.py) share; each gives its `family`."""
 
-    family: Literal["rnn"] = "rnn"
     hidden: PositiveInt
     layers: PositiveInt = 1
     window: PositiveInt = 3
@@ -28,7 +30,7 @@ class RNNConfig(FamilyConfig):
     @property
     def arch(self) -> str:
         """rnn-LxH, rnn-rows-LxH for one reading rows (the window is named in the group where it varies)."""
-        return f"rnn-{'rows-' if self.axis == 'rows' else ''}{self.layers}x{self.hidden}"
+        return f"{self.family}-{'rows-' if self.axis == 'rows' else ''}{self.layers}x{self.hidden}"
 
     @property
     def width(self) -> int:
@@ -51,11 +53,6 @@ class RNNConfig(FamilyConfig):
     def sized(cls, fields: dict[str, Any], width: int) -> dict[str, Any]:
         return {**fields, "hidden": width}
 
-    def padded(self, width: int) -> RNNConfig | None:
-        """`width` hidden units per layer. A padded unit has zero W_ih and W_hh rows and columns, biases and readout
-        column: h_t = tanh(0) = 0 at every step, and every gradient through it is 0, so it stays 0."""
-        return self.model_copy(update={"hidden": width}) if width >= self.hidden else None
-
     @property
     def inputs(self) -> int:
         """Inputs per step: window columns of H pixels (or window rows of W pixels)."""
@@ -69,7 +66,18 @@ class RNNConfig(FamilyConfig):
         return views.steps_of(w if self.axis == "columns" else h, self.window)
 
 
-def view(cfg: RNNConfig, x: torch.Tensor) -> torch.Tensor:
+class RNNConfig(WindowedConfig):
+    """An RNN: `layers` stacked tanh layers of `hidden` units, reading `window` columns (or rows: `axis`) per step."""
+
+    family: Literal["rnn"] = "rnn"
+
+    def padded(self, width: int) -> RNNConfig | None:
+        """`width` hidden units per layer. A padded unit has zero W_ih and W_hh rows and columns, biases and readout
+        column: h_t = tanh(0) = 0 at every step, and every gradient through it is 0, so it stays 0."""
+        return self.model_copy(update={"hidden": width}) if width >= self.hidden else None
+
+
+def view(cfg: WindowedConfig, x: torch.Tensor) -> torch.Tensor:
     """Scaled images [N, H, W] -> column windows [N, T, window*H] (row windows [N, T, window*W])."""
     return views.windows(x, cfg.window, cfg.axis, "drop")
 
@@ -198,11 +206,14 @@ def macs(cfg: RNNConfig) -> int:
 
 
 class RNNClassifier(torch.nn.Module):
-    """nn.RNN(tanh, batch_first) over [B, T, I] windows, then nn.Linear on the last hidden state."""
+    """nn.RNN(tanh, batch_first) over [B, T, I] windows (or the given recurrence: nn.GRU, nn.LSTM), then nn.Linear on
+    the last hidden state."""
 
-    def __init__(self, cfg: RNNConfig, dtype: torch.dtype = torch.float32):
+    def __init__(self, cfg: WindowedConfig, dtype: torch.dtype = torch.float32, rnn: torch.nn.RNNBase | None = None):
         super().__init__()
-        self.rnn = torch.nn.RNN(cfg.inputs, cfg.hidden, cfg.layers, nonlinearity="tanh", batch_first=True, dtype=dtype)
+        if rnn is None:
+            rnn = torch.nn.RNN(cfg.inputs, cfg.hidden, cfg.layers, nonlinearity="tanh", batch_first=True, dtype=dtype)
+        self.rnn = rnn
         self.readout = torch.nn.Linear(cfg.hidden, cfg.classes, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -210,17 +221,24 @@ class RNNClassifier(torch.nn.Module):
         return self.readout(out[:, -1])
 
 
-def to_torch(cfg: RNNConfig, params: Params) -> RNNClassifier:
-    """One member as an nn.RNN + nn.Linear module holding the same weights."""
-    module = RNNClassifier(cfg, params["w_out"].dtype)
+def load(
+    module: RNNClassifier, cfg: WindowedConfig, params: Params, as_torch: Callable[[Tensor], Tensor] = lambda w: w
+) -> RNNClassifier:
+    """`module` holding one member's weights: w_ih{l} -> rnn.weight_ih_l{l} and so on, each through `as_torch` (the
+    gated families flatten their gate axis), and the readout."""
     with torch.no_grad():
         for l in range(cfg.layers):
             for name in ("w_ih", "w_hh", "b_ih", "b_hh"):
                 torch_name = f"{name.replace('w_', 'weight_').replace('b_', 'bias_')}_l{l}"
-                getattr(module.rnn, torch_name).copy_(params[f"{name}{l}"])
+                getattr(module.rnn, torch_name).copy_(as_torch(params[f"{name}{l}"]))
         module.readout.weight.copy_(params["w_out"])
         module.readout.bias.copy_(params["b_out"])
     return module
+
+
+def to_torch(cfg: RNNConfig, params: Params) -> RNNClassifier:
+    """One member as an nn.RNN + nn.Linear module holding the same weights."""
+    return load(RNNClassifier(cfg, params["w_out"].dtype), cfg, params)
 
 
 Config = RNNConfig
