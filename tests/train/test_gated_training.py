@@ -9,7 +9,7 @@ from itermap.models import GRUConfig, LSTMConfig, family_of
 from itermap.train import PackTrainer, TrainConfig
 
 from .test_losses import every_step_alone
-from .test_trainer import toy_data, train_alone
+from .test_trainer import assert_member_trained_alone, toy_data, train_alone
 
 CONFIGS = [
     GRUConfig(hidden=8, layers=2, window=3),
@@ -80,14 +80,4 @@ def test_wide_pack_equals_ordinary_packs(kind):
     for i, (cfg, seed) in enumerate(members):
         alone = PackTrainer(cfg, train, [seed], data)
         rows = alone.run_epoch()
-        got, want = wide.member_params(i), alone.member_params(0)
-        assert got.keys() == want.keys()
-        for k in want:
-            assert got[k].shape == want[k].shape
-            torch.testing.assert_close(got[k], want[k], rtol=1e-9, atol=1e-12)
-        mine = {(r.split, r.metric, r.step): r.value for r in wide_rows if r.member == i}
-        assert mine == pytest.approx({(r.split, r.metric, r.step): r.value for r in rows}, rel=1e-9, abs=1e-12)
-        for k, v in wide.params.items():  # outside the member's own corner: exactly zero, after Adam moved it
-            padded = v[i].detach().clone()
-            padded[tuple(slice(0, n) for n in want[k].shape)] = 0
-            assert torch.count_nonzero(padded) == 0, k
+        assert_member_trained_alone(wide, wide_rows, i, alone, rows)

@@ -144,6 +144,22 @@ WIDE = {
 }
 
 
+def assert_member_trained_alone(wide: PackTrainer, wide_rows: list, i: int, alone: PackTrainer, rows: list) -> None:
+    """Member i of a wide pack against the same run in a pack of its own: params and rows within float64 rounding,
+    and every entry outside its own corner exactly zero after Adam moved the rest."""
+    got, want = wide.member_params(i), alone.member_params(0)
+    assert got.keys() == want.keys()
+    for k in want:
+        assert got[k].shape == want[k].shape
+        torch.testing.assert_close(got[k], want[k], rtol=1e-9, atol=1e-12)
+    mine = {(r.split, r.metric, r.step): r.value for r in wide_rows if r.member == i}
+    assert mine == pytest.approx({(r.split, r.metric, r.step): r.value for r in rows}, rel=1e-9, abs=1e-12)
+    for k, v in wide.params.items():
+        padded = v[i].detach().clone()
+        padded[tuple(slice(0, n) for n in want[k].shape)] = 0
+        assert torch.count_nonzero(padded) == 0, k
+
+
 @pytest.mark.parametrize("kind", sorted(WIDE))
 @pytest.mark.parametrize("order", ["per-seed", "shared"])
 def test_wide_pack_equals_ordinary_packs(kind, order):
@@ -161,17 +177,7 @@ def test_wide_pack_equals_ordinary_packs(kind, order):
     for i, (cfg, d, seed) in enumerate(members):
         alone = PackTrainer(cfg, train, [seed], datas[d])
         rows = alone.run_epoch()
-        got, want = wide.member_params(i), alone.member_params(0)
-        assert got.keys() == want.keys()
-        for k in want:
-            assert got[k].shape == want[k].shape
-            torch.testing.assert_close(got[k], want[k], rtol=1e-9, atol=1e-12)
-        mine = {(r.split, r.metric, r.step): r.value for r in wide_rows if r.member == i}
-        assert mine == pytest.approx({(r.split, r.metric, r.step): r.value for r in rows}, rel=1e-9, abs=1e-12)
-        for k, v in wide.params.items():  # outside the member's own corner: exactly zero, after Adam moved it
-            padded = v[i].detach().clone()
-            padded[tuple(slice(0, n) for n in want[k].shape)] = 0
-            assert torch.count_nonzero(padded) == 0, k
+        assert_member_trained_alone(wide, wide_rows, i, alone, rows)
 
 
 def test_capture_needs_cuda():

@@ -95,12 +95,7 @@ def hidden_states(cfg: GatedConfig, params: Params, x: torch.Tensor, cell: Cell)
 
 def forward(cfg: GatedConfig, params: Params, x: torch.Tensor, cell: Cell, steps: bool = False) -> torch.Tensor:
     """x [M, B, T, I] -> logits [M, B, C] from the last step, or [M, T, B, C] from every step."""
-    hs = hidden_states(cfg, params, x, cell)
-    if not steps:
-        return linear(hs[-1], params["w_out"], params["b_out"])
-    m, b, _ = hs[0].shape
-    h = torch.cat(hs, dim=1)  # [M, T*B, H]
-    return linear(h, params["w_out"], params["b_out"]).view(m, len(hs), b, cfg.classes)
+    return rnn.readout(cfg, params, hidden_states(cfg, params, x, cell), steps)
 
 
 def count_params(cfg: GatedConfig) -> int:

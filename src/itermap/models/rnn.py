@@ -183,7 +183,12 @@ def forward(
 ) -> torch.Tensor:
     """x [M, B, T, I] -> logits [M, B, C] from the last step, or [M, T, B, C] from every step (`wavefront`: the
     order of the steps, see `hidden_states`)."""
-    hs = hidden_states(cfg, params, x, wavefront)
+    return readout(cfg, params, hidden_states(cfg, params, x, wavefront), steps)
+
+
+def readout(cfg: WindowedConfig, params: Params, hs: list[Tensor], steps: bool) -> Tensor:
+    """The top layer's states, one [M, B, H] per step, read out: the last step's logits [M, B, C], or every
+    step's [M, T, B, C]."""
     if not steps:
         return linear(hs[-1], params["w_out"], params["b_out"])
     m, b, _ = hs[0].shape
