@@ -544,11 +544,9 @@ def report(
 ) -> None:
     """Analyse a study (finished or partial, its folder or its exported file), or several, and write report.html,
     summary.md and figures/."""
-    from itermap.analysis.studies import declared_compare
     from itermap.report import write_report
 
-    path = write_report(studies, out, spec)
-    info(declared_compare(studies, spec)[1])
+    path = write_report(studies, out, spec, say=info)
     console.print(
         f"report:  {path}\nsummary: {path.parent / 'summary.md'}\nfigures: {path.parent / 'figures'}", highlight=False
     )

@@ -110,9 +110,10 @@ def file_runs(frame: pd.DataFrame, all_runs: bool = False) -> list[tuple[dict, F
     config fields, with every cell the Python value the store held (JSON text decoded, gaps None)."""
     derived = {*RUN_COLUMNS, *METRIC_COLUMNS, "group", "width", "depth"}
     fields = [c for c in frame.columns if c not in derived]
-    encoded = json_columns(frame, fields)
+    runs = frame.drop_duplicates("run_id")  # a run's config repeats on each of its rows: read it once
+    encoded = json_columns(runs, fields)
     found = []
-    for row in frame.drop_duplicates("run_id").to_dict("records"):
+    for row in runs.to_dict("records"):
         cells: dict[str, Any] = {k: plain(v) for k, v in row.items()}
         cells |= {c: json.loads(cells[c]) for c in encoded if cells[c] is not None}
         stored = {k: cells[k] for k in RUN_COLUMNS if k in cells} | {"planned": cells.get("planned", 1)}
@@ -125,6 +126,12 @@ def file_runs(frame: pd.DataFrame, all_runs: bool = False) -> list[tuple[dict, F
     return found
 
 
+def study_name(frame: pd.DataFrame, otherwise: str) -> str:
+    """An exported table's study name: its `study` column, else `otherwise` (the file's name)."""
+    names = frame["study"].dropna() if "study" in frame else pd.Series(dtype=object)
+    return str(names.iloc[0]) if len(names) else otherwise
+
+
 def read_source(source: Path | pd.DataFrame, all_runs: bool) -> tuple[str, list, pd.DataFrame]:
     """A study's name, runs (`stored_runs`) and metric rows, from its folder's store, its exported file or its rows."""
     if isinstance(source, Path) and not is_export(source):
@@ -133,8 +140,7 @@ def read_source(source: Path | pd.DataFrame, all_runs: bool) -> tuple[str, list,
             metrics["step"] = metrics.get("step", pd.Series(dtype="Int64")).astype("Int64")  # version 1 has none
             return store.meta().get("study", source.name), stored_runs(store, all_runs), metrics
     frame = source if isinstance(source, pd.DataFrame) else read_export(source)[0]
-    names = frame["study"].dropna() if "study" in frame else pd.Series(dtype=object)
-    name = names.iloc[0] if len(names) else source.stem if isinstance(source, Path) else "results"
+    name = study_name(frame, source.stem if isinstance(source, Path) else "results")
     rows = frame[frame["metric"].notna()]
     metrics = pd.DataFrame({
         "run_id": rows["run_id"].astype(str), "epoch": rows["epoch"].astype("int64"),
@@ -204,7 +210,7 @@ def study_info(source: str | Path) -> dict:
     if is_export(source):
         frame, found = read_export(source)
         meta, sessions, lock_held = found["meta"], found["environment"], False
-        meta.setdefault("study", read_source(Path(source), True)[0])
+        meta.setdefault("study", study_name(frame, Path(source).stem))
         runs = frame.drop_duplicates("run_id")
         planned = runs["planned"].fillna(1).astype(bool) if "planned" in runs else pd.Series(True, index=runs.index)
         counts = {str(k): int(n) for k, n in runs.loc[planned, "status"].value_counts().items()}

@@ -3,7 +3,7 @@ side, with the [[compare]] pairs their specs declare."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -15,17 +15,21 @@ from itermap.study.errors import StudyError
 from itermap.study.spec import Spec, load_spec, parse_text
 
 
-def declared_compare(sources: Source | Sequence[Source], spec: str | Spec | None = None) -> tuple[list[Any], str]:
+def declared_compare(
+    sources: Source | Sequence[Source], spec: str | Spec | None = None, infos: Sequence[dict] | None = None
+) -> tuple[list[Any], str]:
     """The [[compare]] tables to analyse, and one line saying where they come from: `spec` (a preset name, a TOML
-    file or a Spec) where given, else each study's own spec (its folder's, or its exported file's metadata), else
-    none (the default pairs: each two groups that differ in one respect)."""
+    file or a Spec) where given, else each study's own spec (its folder's, or its exported file's metadata: `infos`,
+    the sources' `study_info` where the caller has them, else read here), else none (the default pairs: each two
+    groups that differ in one respect)."""
     if spec is not None:
         spec = spec if isinstance(spec, Spec) else load_spec(spec)
         said = f"comparing the pairs declared in {spec.origin}"
         return spec.compare, said if spec.compare else f"{spec.origin} declares no pairs: comparing default pairs"
     compare, bare = [], []
-    for source in source_list(sources):
-        text = "" if isinstance(source, pd.DataFrame) else study_info(source)["spec"]
+    sources = source_list(sources)
+    for i, source in enumerate(sources):
+        text = "" if isinstance(source, pd.DataFrame) else (infos[i] if infos else study_info(source))["spec"]
         compare += parse_text(text, f"{source}: the study's spec").compare if text else []
         bare += [] if text else ["a DataFrame" if isinstance(source, pd.DataFrame) else str(source)]
     if not bare:
@@ -52,7 +56,11 @@ def check_groups(results: pd.DataFrame, compare: Sequence[Any], origin: str) -> 
 
 
 def analyze_studies(
-    sources: Source | Sequence[Source], metric: str = "test_accuracy", spec: str | Spec | None = None
+    sources: Source | Sequence[Source],
+    metric: str = "test_accuracy",
+    spec: str | Spec | None = None,
+    infos: Sequence[dict] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> Analysis:
     """Every table of one study or several (`load_results`: folders, exported files, DataFrames), the declared
     [[compare]] pairs (`declared_compare`: `spec`, else the studies' own) compared on `metric`.
@@ -60,9 +68,12 @@ def analyze_studies(
     The tables are DataFrames: `finals` (one row per finished run), `summary` (per configuration), `comparisons`
     (equal parameters or multiply-adds), `matched`, `convergence`, with `results` the tidy rows they come from.
     Several studies compare each one's declared pairs within it, and, with no pair declared, groups across studies.
+    `infos`: the sources' `study_info`, where the caller has read them; `say` is told where the pairs come from.
     """
     results = load_results(sources, unmeasured=True)
-    compare, _ = declared_compare(sources, spec)
+    compare, said = declared_compare(sources, spec, infos)
     if spec is not None:
         check_groups(results, compare, f"--spec {spec if isinstance(spec, str) else spec.origin}")
+    if say is not None:
+        say(said)
     return analyze(results, metric=metric, compare=compare)

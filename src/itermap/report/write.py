@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from itermap.analysis.exported import is_export
@@ -61,16 +61,19 @@ def default_out(source: Path) -> Path:
 
 
 def write_report(
-    sources: str | Path | Sequence[str | Path], out: str | Path | None = None, spec: str | Spec | None = None
+    sources: str | Path | Sequence[str | Path],
+    out: str | Path | None = None,
+    spec: str | Spec | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> Path:
     """Analyse a study (its folder or exported file), or several side by side, and write the report into `out` (by
-    default `default_out`; needed for several); `spec` gives the [[compare]] pairs (`declared_compare`). Returns
-    report.html's path."""
+    default `default_out`; needed for several); `spec` gives the [[compare]] pairs (`declared_compare`), `say` is
+    told where they come from. Returns report.html's path."""
     sources = source_list(sources)
     if out is None and len(sources) > 1:
         raise StudyError(f"a report of {len(sources)} studies needs a folder of its own: add `--out DIR`")
     infos = [study_info(s) for s in sources]
-    analysis = analyze_studies(sources, spec=spec)
+    analysis = analyze_studies(sources, spec=spec, infos=infos, say=say)
     info = infos[0] if len(infos) == 1 else combined_info(infos, study_labels(sources, [i["study"] for i in infos]))
     out = Path(out or default_out(sources[0]))
     out.mkdir(parents=True, exist_ok=True)
