@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
 from itermap.data import views
 from itermap.models import MLPConfig, UnrolledConfig, family_of
 from itermap.models.stacked import stack
+from itermap.models.unrolled import TiedNet
 
 KINDS = list(itertools.product([True, False], ["every-step", "first"], ["shared", "separate"]))
 
@@ -244,3 +246,107 @@ def test_sharing_counts_by_hand():
 def test_sharing_validation(kw, message):
     with pytest.raises(ValueError, match=message):
         UnrolledConfig(hidden=4, depth=4, **kw)
+
+
+def test_past_the_depth_a_net_repeats_its_last_period():
+    """Past d: cycled blocks go on t mod k (the last k steps' maps again), blocks in sequence keep the last block, and
+    a relaxed step reuses the update of the trained step it repeats."""
+    four = UnrolledConfig(hidden=3, depth=6, blocks=4)  # k does not divide d: steps 2..5 (blocks 2 3 0 1) repeat
+    assert [four.block_of(t) for t in range(6, 12)] == [2, 3, 0, 1, 2, 3]
+    assert [four.step_of(t) for t in range(6, 12)] == [2, 3, 4, 5, 2, 3] and four.period == 4
+    seq = UnrolledConfig(hidden=3, depth=6, blocks=3, schedule="sequence", relax=1)
+    assert [seq.block_of(t) for t in range(6, 10)] == [2] * 4 and [seq.step_of(t) for t in range(6, 10)] == [5] * 4
+    tied = UnrolledConfig(hidden=3, depth=6, relax=2)
+    assert [tied.step_of(t) for t in range(4, 10)] == [4, 5, 5, 5, 5, 5] and tied.period == 1
+
+
+DYNAMIC = [
+    {"tied": True},
+    {"tied": True, "inject": "first"},
+    {"blocks": 2},
+    {"blocks": 2, "schedule": "sequence", "inject": "first"},
+    {"tied": True, "relax": 2},
+    {"blocks": 2, "relax": 1, "heads": "separate"},
+]
+
+
+def reference_dynamics(cfg: UnrolledConfig, module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """`dynamics` of one member from its standard modules: numpy's norm and eigenvalues of the nn.Linear / nn.RNN
+    weights each step t = 1..d-1 applies, and the states of a plain loop over the modules for 4d steps."""
+    d, h = cfg.depth, cfg.hidden
+    mats = []
+    for t in range(1, d):
+        if isinstance(module, TiedNet):
+            w = module.rnn.weight_hh_l0
+        else:  # BlockNet: w_hh is the second nn.Linear when k = 1, else the h part of block b(t)'s [h; x] weight
+            w = module.layers[1].weight if cfg.block_count == 1 else module.layers[cfg.block_of(t)].weight[:, :h]
+            if cfg.relax:
+                down, up = module.relax[t - 1]
+                w = w + up.weight @ down.weight  # U_t V_t^T
+        mats.append(w.detach().numpy())
+    if isinstance(module, TiedNet):  # nn.RNN over 4d steps of the image (or the image, then zeros)
+        seq = x.unsqueeze(1).expand(-1, 4 * d, -1).clone()
+        if cfg.inject == "first":
+            seq[:, 1:] = 0
+        hs = list(module.rnn(seq)[0].unbind(1))
+    else:
+        hs, state = [], x.new_zeros(len(x), h)
+        for t in range(4 * d):
+            state = torch.tanh(module.pre(t, state, x))
+            hs.append(state)
+    p = cfg.block_count if cfg.schedule == "cycle" else 1
+
+    def residual(t: int) -> float:  # h_t is hs[t - 1]
+        return ((hs[t + p - 1] - hs[t - 1]).norm(dim=1) / hs[t - 1].norm(dim=1)).mean().item()
+
+    def accuracy(t: int) -> float:
+        return (module.heads[-1](hs[t - 1]).argmax(1) == y).double().mean().item()
+
+    return {
+        "spectral_norm": max(np.linalg.norm(m, 2) for m in mats),
+        "spectral_radius": max(np.abs(np.linalg.eigvals(m)).max() for m in mats),
+        "residual_d": residual(d),
+        "residual_2d": residual(2 * d),
+        "accuracy_2d": accuracy(2 * d),
+        "accuracy_4d": accuracy(4 * d),
+    }
+
+
+@pytest.mark.parametrize("kw", DYNAMIC, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
+def test_dynamics_equal_standard_modules(kw):
+    """`dynamics` of a pack against each member's to_torch modules: numpy's spectra of their weights, and residuals
+    and accuracies from a plain loop run to 4d steps; weights moved off their init so that steps differ and some
+    spectra exceed 1."""
+    cfg = UnrolledConfig(hidden=6, depth=4, **kw)
+    fam, gen = family_of(cfg), torch.Generator().manual_seed(0)
+    members = [
+        {
+            k: v + 0.4 * torch.randn(v.shape, generator=gen, dtype=v.dtype)
+            for k, v in fam.init(cfg, s, torch.float64).items()
+        }
+        for s in range(3)
+    ]
+    x = torch.randn(3, 40, 784, dtype=torch.float64, generator=gen)
+    y = torch.randint(0, 10, (3, 40), generator=gen)
+    got = fam.dynamics(cfg, stack(members), x, y)
+    assert set(got) == {"spectral_norm", "spectral_radius", "residual_d", "residual_2d", "accuracy_2d", "accuracy_4d"}
+    for i, params in enumerate(members):
+        want = reference_dynamics(cfg, fam.to_torch(cfg, params), x[i], y[i])
+        for name, value in want.items():
+            assert got[name][i].item() == pytest.approx(value, rel=1e-10, abs=1e-12), name
+    assert max(got["spectral_norm"]) > 1  # moved weights: the test sees expanding maps too
+
+
+def test_dynamics_untied_none_and_non_finite_member():
+    """The untied net has no step past d: no dynamics. A member with a NaN weight gets NaN spectra (LAPACK would
+    refuse it), the others theirs."""
+    untied = UnrolledConfig(hidden=4, depth=3, tied=False)
+    x, y = torch.randn(2, 5, 784), torch.zeros(2, 5, dtype=torch.long)
+    assert family_of(untied).dynamics(untied, stack([family_of(untied).init(untied, s) for s in (0, 1)]), x, y) == {}
+    cfg = UnrolledConfig(hidden=4, depth=3, blocks=2)
+    members = [family_of(cfg).init(cfg, s) for s in (0, 1)]
+    clean = family_of(cfg).dynamics(cfg, stack(members), x, y)
+    members[1]["w"][0, 1, 2] = float("nan")
+    got = family_of(cfg).dynamics(cfg, stack(members), x, y)
+    assert got["spectral_norm"][1].isnan() and got["spectral_radius"][1].isnan()
+    assert all(torch.equal(got[k][0], clean[k][0]) for k in clean)

@@ -88,7 +88,7 @@ def test_a_tiny_tying_study_is_answered_by_the_sharing_question(tmp_path):
     itermap.run_study(parse(TINY, "test"), out=tmp_path / "tiny", device="cpu", quiet=True)
     an = itermap.analyze(tmp_path / "tiny")
     found = an.found["sharing"]
-    assert set(found) == {"curve", "lead", "interaction"}
+    assert set(found) == {"curve", "lead", "interaction", "trend", "dynamics", "rank"}  # no image-once cells
     assert list(found["curve"]["point"]) == [
         "tied",
         "tied + rank 2",
@@ -107,4 +107,4 @@ def test_a_tiny_tying_study_is_answered_by_the_sharing_question(tmp_path):
     assert any(t.startswith("Sharing curve") for t in titles) and any(t.startswith("Recurrence x") for t in titles)
     assert [
         d.stem for s in sections.shown(an) if s.QUESTION == "sharing" for d in s.figures(an, "fashion-mnist-mini")
-    ] == ["sharing"]
+    ] == ["sharing", "past-depth"]

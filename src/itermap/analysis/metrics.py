@@ -28,6 +28,14 @@ METRICS = {
         Metric("cross_entropy", False, "Cross-entropy", "nats", 1.0, 4),
         Metric("agreement", True, "Agreement with the teacher", "%", 100.0, 2),
         Metric("teacher_kl", False, "KL(teacher || student)", "nats", 1.0, 4),
+        # What a tied or partly tied unrolled net does with its steps (models/unrolled.py `dynamics`, final epoch).
+        # The spectra have no better side: "lower" is the contracting one.
+        Metric("spectral_norm", False, "Spectral norm of the recurrent weights", "", 1.0, 3),
+        Metric("spectral_radius", False, "Spectral radius of the recurrent weights", "", 1.0, 3),
+        Metric("residual_d", False, "Fixed-point residual at d", "", 1.0, 4),
+        Metric("residual_2d", False, "Fixed-point residual at 2d", "", 1.0, 4),
+        Metric("accuracy_2d", True, "Accuracy at step 2d", "%", 100.0, 2),
+        Metric("accuracy_4d", True, "Accuracy at step 4d", "%", 100.0, 2),
     )
 }
 SPLITS = ("train", "test", "validation")

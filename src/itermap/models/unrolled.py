@@ -31,7 +31,18 @@ else k, heads = 1 or d):
     count = n_A P H + n_W H^2 + n_c H + heads (H + 1) C + (d - 1) 2 H r
 
 A tied net (k = 1, relax = 0) can run on past its trained depth (anytime evaluation up to 2d); steps past d use the
-last head.
+last head. Any net with k < d runs on the same way when asked (`states`, `dynamics`): past d it repeats the last
+period of its trained steps, step t >= d using the maps of step s(t) = d - p + (t - d) mod p, the period p = k under
+"cycle" (so blocks go on t mod k) and p = 1 under "sequence" (the last block), each with step s(t)'s relax update.
+
+What such a net does with its steps (`dynamics`, each [M]; h_t the state after t steps, t = 1, 2, ...; the residual
+compares states one period apart, as the map the net iterates past d is its period's composition: p = 1 is the
+plain ||h_{t+1} - h_t|| / ||h_t||, while a cycled net's h_{t+1} comes from another block than h_t's):
+
+    spectral_norm   = max_{t=1..d-1} ||W_{b(t)} + U_t V_t^T||_2       (the largest singular value)
+    spectral_radius = max_{t=1..d-1} max |eig(W_{b(t)} + U_t V_t^T)|
+    residual_d      = mean_n ||h_{d+p} - h_d|| / ||h_d||             residual_2d: the same at t = 2d
+    accuracy_2d     = mean_n [argmax y_{2d} = label]                 accuracy_4d: the same at step 4d
 
 Params (one member): k = 1: w_ih [H, 784], w_hh [H, H], b_ih [H], b_hh [H]; k >= 2: u [n_A, H, 784], w [n_W, H, H],
 b [k, H]; relax: ru [d-1, H, r] (U_t), rv [d-1, H, r] (V_t); heads: w_out [C, H], b_out [C] (shared) or [d, C, H],
@@ -40,7 +51,9 @@ b [k, H]; relax: ru [d-1, H, r] (U_t), rv [d-1, H, r] (V_t); heads: w_out [C, H]
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -100,9 +113,20 @@ class UnrolledConfig(FamilyConfig):
         return self.blocks if self.blocks is not None else 1 if self.tied else self.depth
 
     def block_of(self, t: int) -> int:
-        """The block step t (0..d-1) uses: t mod k (cycle) or floor(t k / d) (sequence)."""
-        k = self.block_count
+        """The block step t uses: t mod k (cycle) or floor(t k / d) (sequence); past d, step `step_of(t)`'s."""
+        k, t = self.block_count, self.step_of(t)
         return t % k if self.schedule == "cycle" else t * k // self.depth
+
+    def step_of(self, t: int) -> int:
+        """The trained step whose maps step t uses: t itself below d; past d the last period of the trained steps
+        repeats, s(t) = d - p + (t - d) mod p, p = k under "cycle" and 1 under "sequence" (only for k < d)."""
+        d, p = self.depth, self.period
+        return t if t < d else d - p + (t - d) % p
+
+    @property
+    def period(self) -> int:
+        """p: the steps after which a net run past d repeats its maps: k under "cycle", 1 under "sequence"."""
+        return self.block_count if self.schedule == "cycle" else 1
 
     @property
     def recurrent(self) -> list[int]:
@@ -209,6 +233,11 @@ def init(cfg: UnrolledConfig, seed: int, dtype: torch.dtype = torch.float32) -> 
 
 def hidden_states(cfg: UnrolledConfig, params: Params, x: torch.Tensor, through: int) -> list[torch.Tensor]:
     """h_0 .. h_{through-1}: x [M, B, 784] -> `through` tensors [M, B, H]."""
+    return list(itertools.islice(states(cfg, params, x), through))
+
+
+def states(cfg: UnrolledConfig, params: Params, x: torch.Tensor) -> Iterator[torch.Tensor]:
+    """h_0, h_1, ... without end (past d by `step_of`; the untied net has no step d): x [M, B, 784] -> [M, B, H] each."""
     m, b, h = x.shape[0], x.shape[1], cfg.hidden
     if cfg.block_count == 1:
         bias = params["b_ih"] + params["b_hh"]  # [M, H]: nn.RNN's two biases act as one
@@ -216,29 +245,74 @@ def hidden_states(cfg: UnrolledConfig, params: Params, x: torch.Tensor, through:
         # every-step: h_t = tanh(A x + c + W h_{t-1}); first: h_t = tanh(c + W h_{t-1}) for t >= 1
         fed = ux if cfg.inject == "every-step" else bias.unsqueeze(1).expand(m, b, h)
         w_hh = params["w_hh"].transpose(1, 2)  # [M, H, H]
-        hs = [torch.tanh(ux)]
-        for t in range(1, through):
-            hs.append(torch.tanh(relaxed(cfg, params, t, torch.baddbmm(fed, hs[-1], w_hh), hs[-1])))
-        return hs
+        state = torch.tanh(ux)
+        yield state
+        for t in itertools.count(1):
+            state = torch.tanh(relaxed(cfg, params, t, torch.baddbmm(fed, state, w_hh), state))
+            yield state
+        return
     # k >= 2: every block's A_j x + c_j in one matmul over the stacked A (airbench-style: one big gemm, not k small).
     n, w_of = cfg.injected, {j: i for i, j in enumerate(cfg.recurrent)}  # block j's W is w[w_of[j]]
     uxs = (
         linear(x, params["u"].flatten(1, 2), params["b"][:, :n].flatten(1)).view(m, b, n, h).unbind(2)
     )  # n x [M, B, H]
-    hs = [torch.tanh(uxs[0])]  # step 0 uses block 0 under either schedule
-    for t in range(1, through):
+    state = torch.tanh(uxs[0])  # step 0 uses block 0 under either schedule
+    yield state
+    for t in itertools.count(1):
         j = cfg.block_of(t)
         fed = uxs[j] if n > 1 else params["b"][:, j].unsqueeze(1).expand(m, b, h)  # A_j x + c_j, or c_j alone
-        pre = torch.baddbmm(fed, hs[-1], params["w"][:, w_of[j]].transpose(1, 2))
-        hs.append(torch.tanh(relaxed(cfg, params, t, pre, hs[-1])))
-    return hs
+        pre = torch.baddbmm(fed, state, params["w"][:, w_of[j]].transpose(1, 2))
+        state = torch.tanh(relaxed(cfg, params, t, pre, state))
+        yield state
 
 
 def relaxed(cfg: UnrolledConfig, params: Params, t: int, pre: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """pre + U_t V_t^T h_{t-1} (step t's own rank-r update, as (h V_t) U_t^T: 2 H r multiply-adds), or pre."""
+    """pre + U_s V_s^T h_{t-1} (step s = step_of(t)'s own rank-r update, as (h V_s) U_s^T: 2 H r multiply-adds), or
+    pre."""
     if not cfg.relax:
         return pre
-    return torch.baddbmm(pre, torch.bmm(h, params["rv"][:, t - 1]), params["ru"][:, t - 1].transpose(1, 2))
+    s = cfg.step_of(t) - 1
+    return torch.baddbmm(pre, torch.bmm(h, params["rv"][:, s]), params["ru"][:, s].transpose(1, 2))
+
+
+def step_weights(cfg: UnrolledConfig, params: Params) -> torch.Tensor:
+    """The recurrent weights of steps 1..d-1, W_{b(t)} + U_t V_t^T: [M, d-1, H, H]."""
+    w = params["w_hh"].unsqueeze(1) if cfg.block_count == 1 else params["w"]  # [M, n_W, H, H]
+    w_of = {j: i for i, j in enumerate(cfg.recurrent)}
+    steps = w[:, [w_of[cfg.block_of(t)] for t in range(1, cfg.depth)]]  # [M, d-1, H, H]
+    return steps + params["ru"] @ params["rv"].transpose(-1, -2) if cfg.relax else steps
+
+
+@torch.no_grad()
+def dynamics(cfg: UnrolledConfig, params: Params, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What a tied or partly tied net (k < d) does with its steps, on images x [M, B, 784] with labels y [M, B]:
+    spectral_norm, spectral_radius, residual_d, residual_2d, accuracy_2d, accuracy_4d, each [M] (the module's
+    docstring has the math); {} for the untied net, which has no step past d. The spectra are computed on the CPU in
+    float64 (small matrices; LAPACK everywhere, eigenvalues of non-symmetric matrices at full precision), and are NaN
+    for a member with non-finite weights (LAPACK refuses them)."""
+    d = cfg.depth
+    if cfg.block_count == d:
+        return {}
+    ws = step_weights(cfg, params).to("cpu", torch.float64)  # [M, d-1, H, H]
+    finite = ws.isfinite().flatten(1).all(1)  # [M]
+    ws = torch.where(finite[:, None, None, None], ws, torch.zeros_like(ws))
+    nan = torch.full_like(finite, torch.nan, dtype=ws.dtype)
+    found = {
+        "spectral_norm": torch.where(finite, torch.linalg.matrix_norm(ws, ord=2).amax(1), nan),
+        "spectral_radius": torch.where(finite, torch.linalg.eigvals(ws).abs().flatten(1).amax(1), nan),
+    }
+    p, kept = cfg.period, {}  # kept: h_d and h_2d, until h_{d+p} and h_{2d+p} come
+    for t, h in enumerate(itertools.islice(states(cfg, params, x), 4 * d), start=1):  # h = h_t [M, B, H]
+        if t in (d, 2 * d):
+            kept[t] = h
+        if t - p in kept:  # ||h_t - h_{t-p}|| / ||h_{t-p}||, the residual at t - p (p < d: d + p <= 2d <= 4d)
+            was = kept.pop(t - p)
+            name = "residual_d" if t - p == d else "residual_2d"
+            found[name] = ((h - was).norm(dim=-1) / was.norm(dim=-1)).mean(1, dtype=torch.float64)
+        if t in (2 * d, 4 * d):  # the last head's prediction at step t
+            hit = head(cfg, params, h, d - 1).argmax(-1) == y  # [M, B]
+            found["accuracy_2d" if t == 2 * d else "accuracy_4d"] = hit.mean(1, dtype=torch.float64)
+    return found
 
 
 def forward(
@@ -387,7 +461,7 @@ class BlockNet(StepNet):
             j = cfg.block_of(t)
             fed = ([h] if j in cfg.recurrent else []) + ([x_t] if cfg.injected > 1 or j == 0 else [])
             out = self.layers[j](torch.cat(fed, dim=1))
-        return out + self.relax[t - 1](h) if t and cfg.relax else out
+        return out + self.relax[cfg.step_of(t) - 1](h) if t and cfg.relax else out
 
     def step_logits(self, x: torch.Tensor, through: int | None = None) -> torch.Tensor:
         """x [B, 784] -> logits of steps 1..T [B, T, C]."""
