@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,25 @@ def test_plan_json_names_every_run(tmp_path):
     assert document["device"] == "cpu" and document["estimated_seconds"] is None and len(document["packs"]) == 3
 
 
+def test_plan_for_a_gpu_this_machine_lacks(monkeypatch):
+    """`plan formal --device cuda` without a GPU: packed as a GPU run packs it (whole families join), its
+    multiply-adds said, its time and memory left unestimated, exit 0; the multiply-adds equal the plan's own sum."""
+    from itermap.study.compose import packed
+    from itermap.study.estimate import pack_macs
+
+    monkeypatch.setattr(cli.console, "width", 200)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    result = CliRunner().invoke(app, ["plan", "formal", "--device", "cuda"])
+    assert result.exit_code == 0, result.stderr
+    the_plan = packed(make_plan(load_spec("formal")), "cuda", "auto")
+    macs = sum(pack_macs(p) for p in the_plan.packs)
+    said = f"formal: {len(the_plan.runs)} runs in {len(the_plan.packs)} packs, {macs:.2g} multiply-adds of training"
+    assert said in result.stdout and len(the_plan.packs) < len(
+        packed(make_plan(load_spec("formal")), "cpu", "auto").packs
+    )
+    assert "--device cuda: no CUDA device here; packed for it, its time and memory not estimated" in result.stdout
+
+
 def test_verbose_plan_lists_every_run(tmp_path, monkeypatch):
     monkeypatch.setattr(cli.console, "width", 200)
     spec = tmp_path / "s.toml"
@@ -134,3 +154,52 @@ def test_quiet_run_from_environment_defaults_then_status_json(tmp_path, shared_d
     document = json.loads(status.stdout)
     assert document["complete"] and document["counts"]["done"] == document["runs"] == 2
     assert document["device"] == "cpu" and document["study"] == "t"
+
+
+PILOT = """[study]
+name = "pilot"
+[data]
+datasets = ["fashion-mnist-mini"]
+limit_train = 300
+limit_test = 200
+[train]
+epochs = 2
+lr = 0.01
+seeds = 5
+[[grid]]
+family = "mlp"
+hidden = [[4], [16]]
+[[grid]]
+family = "rnn"
+hidden = [32, 64]
+[[compare]]
+a = "rnn-1"
+b = "mlp-1"
+headline = true
+"""
+
+
+def test_plan_effect_gives_the_seeds_each_declared_pair_needs_from_a_real_pilot(tmp_path, shared_data, monkeypatch):
+    """A 5-seed pilot trained by `itermap run`; `plan --effect 3 --pilot` in a subprocess, against power.seeds_needed
+    on the pilot's paired spread at each shared size, at Holm's first-step alpha."""
+    import itermap
+    from itermap.analysis.power import seeds_needed
+
+    spec, out = tmp_path / "pilot.toml", tmp_path / "pilot"
+    spec.write_text(PILOT)
+    env = {**os.environ, "ITERMAP_DATA_DIR": str(shared_data), "ITERMAP_DEVICE": "cpu", "COLUMNS": "200"}
+    trained = itermap_module("-q", "run", str(spec), "--out", str(out), env=env)
+    assert trained.returncode == 0, trained.stderr
+    done = itermap_module("plan", str(spec), "--effect", "3", "--pilot", str(out), "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)
+    cmp = itermap.analyze(out).table("budgets", "comparisons")
+    assert len(cmp) == row["sizes"] >= 2 and row["seeds"] == 5 and (row["a"], row["b"]) == ("rnn-1", "mlp-1")
+    want = max(seeds_needed(0.03, sd, alpha=0.05 / k) for sd, k in zip(cmp["sd_diff"], cmp["family_size"]))
+    assert row["needed"] == want and row["sd_diff"] == pytest.approx(cmp["sd_diff"].max())
+    monkeypatch.setattr(cli.console, "width", 200)
+    shown = CliRunner().invoke(app, ["plan", str(spec), "--effect", "3", "--pilot", str(out)])
+    assert shown.exit_code == 0 and f"│ {want}" in shown.stdout and "seeds for 3" in shown.stdout
+    unrecorded = CliRunner().invoke(app, ["plan", str(spec), "--effect", "3"])
+    assert unrecorded.exit_code == 2 and "pass --pilot" in unrecorded.stderr
+    assert len(unrecorded.stderr.strip().splitlines()) == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import time
 import traceback
 from enum import Enum
@@ -201,18 +202,41 @@ def plan(
     workers: Annotated[
         int, typer.Option("--workers", min=1, envvar="ITERMAP_WORKERS", help="Estimate for N packs at once (CPU).")
     ] = 1,
+    effect: Annotated[
+        float | None,
+        typer.Option(
+            "--effect",
+            help="Instead: the seeds each declared comparison needs to detect this gap (accuracy: points) with 80% "
+            "power, from --pilot's spread or the preset's published run.",
+        ),
+    ] = None,
+    pilot: Annotated[
+        Path | None,
+        typer.Option("--pilot", help="With --effect: a finished pilot study (folder or exported file) of this spec."),
+    ] = None,
 ) -> None:
-    """Show a study's runs and packs, parameter counts, multiply-adds and estimated time on the chosen device."""
+    """Show a study's runs and packs, parameter counts, multiply-adds and estimated time on the chosen device; with
+    --effect, the seeds each declared comparison needs."""
+    import torch
+
     from itermap.study.compose import Packing, packed
     from itermap.study.estimate import check_memory, estimate_seconds, pack_macs, wall_seconds
     from itermap.study.plan import make_plan
     from itermap.study.runner import device_name, finished_in, resolve_device, resolve_spec
 
     planned = make_plan(resolve_spec(with_sets(study, sets), seeds, epochs, names(datasets)))
-    device = resolve_device(device)
+    if effect is not None:
+        show_seeds_needed(planned.spec, effect, pilot, as_json)
+        return
+    if pilot is not None:
+        raise StudyError("--pilot gives the spread for --effect: add --effect GAP")
+    # Planning for a GPU this machine lacks (a loan to come): its packing and multiply-adds, no timing or memory check.
+    absent = device.startswith("cuda") and not torch.cuda.is_available()
+    device = device if absent else resolve_device(device)
     the_plan = packed(planned, device, cast(Packing, packing))  # packed() refuses any other value
-    check_memory(the_plan, device)
-    seconds = estimate_seconds(the_plan, device) if calibrate else {}
+    if not absent:
+        check_memory(the_plan, device)
+    seconds = estimate_seconds(the_plan, device) if calibrate and not absent else {}
     macs = sum(pack_macs(p) for p in the_plan.packs)
     done = finished_in(the_plan, out) if out is not None else None
     wall = wall_seconds(the_plan, seconds, workers) if seconds else None
@@ -230,7 +254,7 @@ def plan(
                 f"{run.param_count:,}",
                 f"{run.macs:,}",
                 f"{run.budget:,}" if run.budget else "",
-                str(len(seeds_of)),
+                seeds_text(seeds_of),
                 str(run.train.epochs),
                 est,
             )
@@ -239,7 +263,7 @@ def plan(
         runs = Table("run id", "pack id", "data set", "arch", "seed")
         for p in the_plan.packs:
             for r in p.runs:
-                runs.add_row(r.run_id, p.pack_id, r.dataset, r.cfg.arch, str(r.seed))
+                runs.add_row(r.run_id, p.pack_id, r.dataset, r.cfg.arch, seeds_text([seed_of(r)]))
         console.print(runs)
     for note in the_plan.notes:
         console.print(f"note: {note}", highlight=False)
@@ -248,6 +272,12 @@ def plan(
         f"{macs:.2g} multiply-adds of training",
         highlight=False,
     )
+    if absent:
+        console.print(
+            f"--device {device}: no CUDA device here; packed for it, its time and memory not estimated",
+            highlight=False,
+            soft_wrap=True,
+        )
     if wall is not None:
         at_once = f" with {workers} packs at once" if workers > 1 else ""
         console.print(
@@ -262,11 +292,63 @@ def plan(
         )
 
 
-def configurations(pack: Pack) -> list[tuple[Run, list[int]]]:
-    """A pack's configurations (data set, config, training), each as its first run and the seeds it trains."""
-    found: dict[tuple, tuple[Run, list[int]]] = {}
+def show_seeds_needed(spec: Spec, effect: float, pilot: Path | None, as_json: bool) -> None:
+    """`plan --effect`: per declared comparison, the pilot's spread and the seeds that detect `effect`."""
+    from itermap.analysis.intervals import MIN_SEEDS
+    from itermap.analysis.metrics import metric_of
+    from itermap.analysis.pilot import seeds_for_effect
+    from itermap.analysis.power import MAX_SEEDS
+
+    found = seeds_for_effect(spec, effect, pilot)
+    if as_json:
+        print_json(json.loads(found.to_json(orient="records")))
+        return
+    metric = metric_of(found["metric"].iloc[0])
+    unit = "points" if metric.unit == "%" else metric.unit
+    table = Table(
+        "data set",
+        "A",
+        "B",
+        "at",
+        "sizes",
+        "pilot seeds",
+        f"sd of paired differences ({unit})",
+        "alpha",
+        f"seeds for {effect:g}",
+    )
+    for r in found.itertuples():
+        needed = "n/a" if math.isnan(r.needed) else f"over {MAX_SEEDS:,}" if math.isinf(r.needed) else f"{r.needed:.0f}"
+        table.add_row(
+            r.dataset, r.a, r.b, r.at, str(r.sizes), str(r.seeds), metric.text(r.sd_diff), f"{r.alpha:.3g}", needed
+        )
+    console.print(table)
+    console.print(
+        f"from the spread of {found['source'].iloc[0]}; 80% power, paired t test at Holm's first-step alpha; a pair "
+        f"needs the most seeds any of its sizes needs (n/a: no paired spread; a pilot needs {MIN_SEEDS} seeds)",
+        highlight=False,
+    )
+
+
+def seed_of(run: Run) -> int | list[int]:
+    """A run's seed, or in a crossed design its [init seed, order seed]."""
+    return run.seed if run.order_seed is None else [run.seed, run.order_seed]
+
+
+def seeds_text(seeds: list[int | list[int]]) -> str:
+    """How many seeds (`seed_of` each): "5", or crossed "12 (4 init x 3 order)"; one run's: "7", "init 2, order 1"."""
+    pairs = [s for s in seeds if isinstance(s, list)]
+    if len(seeds) == 1:
+        return f"init {pairs[0][0]}, order {pairs[0][1]}" if pairs else str(seeds[0])
+    inits, orders = ({pair[k] for pair in pairs} for k in (0, 1))
+    return f"{len(seeds)} ({len(inits)} init x {len(orders)} order)" if pairs else str(len(seeds))
+
+
+def configurations(pack: Pack) -> list[tuple[Run, list[int | list[int]]]]:
+    """A pack's configurations (data set, config, training), each as its first run and the seeds it trains (`seed_of`
+    each)."""
+    found: dict[tuple, tuple[Run, list[int | list[int]]]] = {}
     for r in pack.runs:
-        found.setdefault((r.dataset, r.cfg.model_dump_json(), r.train.model_dump_json()), (r, []))[1].append(r.seed)
+        found.setdefault((r.dataset, r.cfg.model_dump_json(), r.train.model_dump_json()), (r, []))[1].append(seed_of(r))
     return list(found.values())
 
 
@@ -274,17 +356,53 @@ def plan_document(
     the_plan: Plan, device: str, seconds: dict[str, float], wall: float | None, macs: float, done: int | None
 ) -> dict:
     """`plan --json`: the study, its runs and packs (sizes, estimated seconds when calibrated) and its notes."""
-    packs = [{"pack_id": p.pack_id, "epochs": p.first.train.epochs, "run_ids": [r.run_id for r in p.runs],
-              "estimated_seconds": seconds.get(p.pack_id),
-              "configurations": [{"dataset": r.dataset, "arch": r.cfg.arch, "params": r.param_count, "macs": r.macs,
-                                  "budget": r.budget, "seeds": seeds_of} for r, seeds_of in configurations(p)]}
-             for p in the_plan.packs]  # fmt: skip
-    runs = [{"run_id": r.run_id, "pack_id": p.pack_id, "dataset": r.dataset, "family": r.cfg.family, "arch": r.cfg.arch,
-             "params": r.param_count, "macs": r.macs, "budget": r.budget, "seed": r.seed, "epochs": r.train.epochs}
-            for p in the_plan.packs for r in p.runs]  # fmt: skip
-    return {"study": the_plan.spec.study.name, "device": device, "macs": macs,
-            "estimated_seconds": wall, "finished": done,
-            "notes": the_plan.notes, "packs": packs, "runs": runs}  # fmt: skip
+    packs = [
+        {
+            "pack_id": p.pack_id,
+            "epochs": p.first.train.epochs,
+            "run_ids": [r.run_id for r in p.runs],
+            "estimated_seconds": seconds.get(p.pack_id),
+            "configurations": [
+                {
+                    "dataset": r.dataset,
+                    "arch": r.cfg.arch,
+                    "params": r.param_count,
+                    "macs": r.macs,
+                    "budget": r.budget,
+                    "seeds": seeds_of,
+                }
+                for r, seeds_of in configurations(p)
+            ],
+        }
+        for p in the_plan.packs
+    ]
+    runs = [
+        {
+            "run_id": r.run_id,
+            "pack_id": p.pack_id,
+            "dataset": r.dataset,
+            "family": r.cfg.family,
+            "arch": r.cfg.arch,
+            "params": r.param_count,
+            "macs": r.macs,
+            "budget": r.budget,
+            "seed": r.seed,
+            **r.crossed,
+            "epochs": r.train.epochs,
+        }
+        for p in the_plan.packs
+        for r in p.runs
+    ]
+    return {
+        "study": the_plan.spec.study.name,
+        "device": device,
+        "macs": macs,
+        "estimated_seconds": wall,
+        "finished": done,
+        "notes": the_plan.notes,
+        "packs": packs,
+        "runs": runs,
+    }
 
 
 @app.command()

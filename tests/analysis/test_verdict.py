@@ -5,9 +5,19 @@ from __future__ import annotations
 import pandas as pd
 
 from itermap.analysis.budgets import comparisons_of
-from itermap.analysis.compare import declared_pairs, default_pairs
+from itermap.analysis.compare import declared_pairs, default_pairs, selected
+from itermap.analysis.results import Group
 from itermap.analysis.verdict import curve_verdict, no_overlap_verdict
 from itermap.study.spec import CompareSection
+
+
+def pairs_of(find, names: list[str], *sides) -> list[tuple[str, ...]]:
+    """`find` (declared_pairs, default_pairs, comparisons_of) on the groups these names print, its answer by name."""
+    return [
+        tuple(str(x) if isinstance(x, Group) else x for x in found)
+        for found in find([selected(n) for n in names], *sides)
+    ]
+
 
 INFERENTIAL = ("CI", "band", "ahead", "significant", "clear difference", "excludes", "Holm")
 
@@ -123,29 +133,33 @@ def test_equal_macs_wording():
 
 def test_declared_pairs_hold_everything_else_equal():
     groups = ["mlp-1 · lr=0.001", "mlp-1 · lr=0.0001", "rnn-1 · lr=0.001", "rnn-1 · lr=0.0001", "mlp-2 · lr=0.001"]
-    assert declared_pairs(groups, "rnn-1", "mlp-1") == [
+    assert pairs_of(declared_pairs, groups, "rnn-1", "mlp-1") == [
         ("rnn-1 · lr=0.0001", "mlp-1 · lr=0.0001"),
         ("rnn-1 · lr=0.001", "mlp-1 · lr=0.001"),
     ]
     # a field one side fixes is free on the other: the RNN at lr 0.001 against the MLP at each of its rates
-    assert declared_pairs(groups, {"group": "rnn-1", "lr": 0.001}, "mlp-1") == [
+    assert pairs_of(declared_pairs, groups, {"group": "rnn-1", "lr": 0.001}, "mlp-1") == [
         ("rnn-1 · lr=0.001", "mlp-1 · lr=0.0001"),
         ("rnn-1 · lr=0.001", "mlp-1 · lr=0.001"),
     ]
-    assert declared_pairs(groups, {"group": "rnn-1", "lr": 0.001}, {"group": "mlp-1", "lr": 0.001}) == [
+    assert pairs_of(declared_pairs, groups, {"group": "rnn-1", "lr": 0.001}, {"group": "mlp-1", "lr": 0.001}) == [
         ("rnn-1 · lr=0.001", "mlp-1 · lr=0.001")
     ]
     # fixing the field on both sides compares across it
-    assert declared_pairs(groups, {"group": "rnn-1", "lr": 0.001}, {"group": "rnn-1", "lr": 0.0001}) == [
+    assert pairs_of(declared_pairs, groups, {"group": "rnn-1", "lr": 0.001}, {"group": "rnn-1", "lr": 0.0001}) == [
         ("rnn-1 · lr=0.001", "rnn-1 · lr=0.0001")
     ]
-    assert declared_pairs(["rnn-1 · window=7", "mlp-1"], "rnn-1", "mlp-1") == [("rnn-1 · window=7", "mlp-1")]
+    assert pairs_of(declared_pairs, ["rnn-1 · window=7", "mlp-1"], "rnn-1", "mlp-1") == [("rnn-1 · window=7", "mlp-1")]
 
 
 def test_default_pairs_differ_in_one_respect():
-    assert default_pairs(["mlp-1", "rnn-1", "mlp-2"]) == [("mlp-1", "mlp-2"), ("mlp-1", "rnn-1"), ("mlp-2", "rnn-1")]
+    assert pairs_of(default_pairs, ["mlp-1", "rnn-1", "mlp-2"]) == [
+        ("mlp-1", "mlp-2"),
+        ("mlp-1", "rnn-1"),
+        ("mlp-2", "rnn-1"),
+    ]
     groups = ["mlp-1 · lr=0.001", "mlp-1 · lr=0.0001", "rnn-1 · lr=0.001", "rnn-1 · lr=0.0001"]
-    assert default_pairs(groups) == [
+    assert pairs_of(default_pairs, groups) == [
         ("mlp-1 · lr=0.0001", "mlp-1 · lr=0.001"),
         ("mlp-1 · lr=0.0001", "rnn-1 · lr=0.0001"),
         ("mlp-1 · lr=0.001", "rnn-1 · lr=0.001"),
@@ -159,9 +173,11 @@ def test_headline_is_declared():
         CompareSection(a="rnn-1", b="mlp-1", at=["params", "macs"], headline=True),
         CompareSection(a="rnn-1", b="mlp-2"),
     ]
-    assert comparisons_of(groups, compare) == [
+    assert pairs_of(comparisons_of, groups, compare) == [
         ("rnn-1", "mlp-1", "params", True),
         ("rnn-1", "mlp-1", "macs", True),
         ("rnn-1", "mlp-2", "params", False),
     ]
-    assert all(not head for *_, head in comparisons_of(groups, []))  # nothing declared: all exploratory
+    assert all(
+        not head for *_, head in comparisons_of([selected(n) for n in groups], [])
+    )  # nothing declared: all exploratory

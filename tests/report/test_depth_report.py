@@ -74,3 +74,26 @@ def test_depth_report(depth_study):
     final, first = seeds("unrolled-tied-first-2x16", "last"), seeds("unrolled-tied-first-2x16", "last", 1)
     assert row["tied · last"] == f"{100 * final.mean():.2f} ({100 * first.mean():.2f})"
     assert len(model) == model["run_id"].nunique()  # one model row per run and metric at the last epoch
+
+
+def test_an_unrolled_study_travels_as_one_file_and_its_groups_are_values(depth_study, tmp_path):
+    """The unrolled family's `depth` is both a field and a derived column: read back from the exported Parquet and
+    CSV, every run keeps its depth (its group, its arch), and the frame equals the folder's. Each group name is the
+    printed form of one `Group` built from the runs' fields (results.groups), and the declared pairs of the tying
+    question are found from those values, not by reading names apart."""
+    from pandas.testing import assert_frame_equal
+
+    from itermap.analysis.compare import apart, default_pairs
+    from itermap.analysis.results import Group, groups, load_results
+
+    folder = load_results(depth_study, unmeasured=True)
+    for fmt in ("parquet", "csv"):
+        itermap("export", depth_study, "--format", fmt, "--output", tmp_path / f"d.{fmt}", env=None)
+        assert_frame_equal(load_results(tmp_path / f"d.{fmt}", unmeasured=True), folder, check_exact=True)
+    held = groups(folder)
+    assert set(held) == set(folder["group"]) and all(str(g) == name for name, g in held.items())
+    tied = held["unrolled-4 · inject=every-step · tied=True · loss=last"]
+    assert tied == Group("unrolled-4", (("inject", "every-step"), ("tied", "True"), ("loss", "last")))
+    untied = held["unrolled-4 · inject=every-step · tied=False · loss=last"]
+    assert (tied, untied) in default_pairs(held.values()) or (untied, tied) in default_pairs(held.values())
+    assert apart(tied, untied) == ("UNROLLED-4 · inject=every-step · loss=last: ", "tied=True", "tied=False")

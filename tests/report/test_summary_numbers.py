@@ -429,9 +429,10 @@ def check_summary(folder: Path) -> None:
     curves = {(a, b, "params"): c for (a, b), c in check_comparison(params, finals).items()}
     curves |= {(a, b, "macs"): c for (a, b), c in check_comparison(macs, finals, "macs").items()}
     add_holm(curves)
-    verdicts = found["Verdicts"]
+    answer, *verdicts = found["Verdicts"]  # the question's answer in counts opens its verdicts
     curve_lines = [v for v in verdicts if "Matched" not in v and "share no" not in v]
     assert len(curve_lines) == len(curves) == 3
+    assert answer.startswith(f"{len(curves)} comparisons along the curves")
     assert "multiply-adds" not in curve_lines[0] and "Exploratory" not in curve_lines[0]  # the headline leads
     for (a, b, at), want in curves.items():
         unit = "parameters" if at == "params" else "multiply-adds"
@@ -439,6 +440,7 @@ def check_summary(folder: Path) -> None:
         check_curve_verdict(line, want, a.upper(), b.upper())
     matched = check_matched(found.get("Matched budgets: direct comparisons of test accuracy", []), finals)
     check_matched_verdict(next(v for v in verdicts if v.startswith("Matched budgets")), matched)
+    assert f"; {len(matched)} comparisons at matched budgets" in answer
     notes = found.get("Convergence and divergence notes", [])
     check_convergence(found["Convergence of test accuracy"], notes, runs, folder)
     diverged = runs[runs["status"] == "diverged"]
@@ -470,9 +472,9 @@ def test_summary_numbers_match_the_database(tiny_study):
 def test_summary_numbers_at_five_seeds(tiny_study_5):
     """5 seeds: t intervals, the simultaneous band and Holm, paired t, the multiplier's and P(improvement)'s intervals."""
     check_summary(tiny_study_5)
-    verdicts = sections((tiny_study_5 / "summary.md").read_text())["Verdicts"]
+    answer, *verdicts = sections((tiny_study_5 / "summary.md").read_text())["Verdicts"]
     assert all("5 seeds, paired" in v for v in verdicts if "share no" not in v)
-    assert not any("descriptive only" in v for v in verdicts)
+    assert not any("descriptive only" in v for v in [answer, *verdicts])
 
 
 def test_partial_study_with_diverged_runs(tiny_study, tmp_path):

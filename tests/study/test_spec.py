@@ -26,10 +26,12 @@ def test_study_toml_round_trips():
         assert parse_text(preset.to_toml(), "study.toml").model_dump() == preset.model_dump()
 
 
-def test_compare_effect_is_a_positive_gap():
-    """`[[compare]] effect`: the gap worth detecting (display units), optional; zero or negative is refused."""
+@pytest.mark.parametrize("key", ["effect", "margin"])
+def test_compare_effect_and_margin_are_positive_gaps(key):
+    """`[[compare]] effect` (the gap worth detecting) and `margin` (the equivalence margin), display units, optional;
+    zero or negative is refused."""
     base = '[study]\nname = "e"\n[data]\ndatasets = ["fashion-mnist-mini"]\n[[grid]]\nfamily = "mlp"\nhidden = [[4]]\n'
-    spec = parse_text(base + '[[compare]]\na = "mlp-1"\nb = "mlp-1"\neffect = 0.5\n', "effect")
-    assert spec.compare[0].effect == 0.5 and parse_text(base, "none").compare == []
-    with pytest.raises(SpecError, match=r"compare\[0\]\.effect"):
-        parse_text(base + '[[compare]]\na = "mlp-1"\nb = "mlp-1"\neffect = 0\n', "zero")
+    spec = parse_text(base + f'[[compare]]\na = "mlp-1"\nb = "mlp-1"\n{key} = 0.5\n', key)
+    assert getattr(spec.compare[0], key) == 0.5 and parse_text(base, "none").compare == []
+    with pytest.raises(SpecError, match=rf"compare\[0\]\.{key}"):
+        parse_text(base + f'[[compare]]\na = "mlp-1"\nb = "mlp-1"\n{key} = 0\n', "zero")

@@ -4,29 +4,31 @@ over all data sets (docs/statistics.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from itermap.analysis.compare import compare_curves, compare_matched, declared_pairs, default_pairs
+from itermap.analysis.compare import apart, common, compare_curves, compare_matched, declared_pairs, default_pairs
+from itermap.analysis.intervals import MIN_SEEDS
 from itermap.analysis.measured import Measured
 from itermap.analysis.metrics import metric_of
 from itermap.analysis.paired import ALPHA, adjust
 from itermap.analysis.power import min_detectable_effect, seeds_needed
-from itermap.analysis.verdict import curve_verdict, matched_verdict, no_overlap_verdict
+from itermap.analysis.results import Group
+from itermap.analysis.verdict import NAMES, curve_verdict, matched_verdict, no_overlap_verdict
 
 NAME = "budgets"
 TITLE = "Equal budgets: the declared pairs at equal parameters (or multiply-adds) and at matched budgets"
 
 
-def comparisons_of(groups: list[str], compare: Sequence[Any]) -> list[tuple[str, str, str, bool]]:
+def comparisons_of(groups: Iterable[Group], compare: Sequence[Any]) -> list[tuple[Group, Group, str, bool]]:
     """(A, B, at, headline) to compare: each [[compare]]'s pairs at each of its `at` (headline if any [[compare]]
     naming the pair says so), or `default_pairs` at params, all exploratory, when none is declared."""
     if not compare:
         return [(a, b, "params", False) for a, b in default_pairs(groups)]
-    found: dict[tuple[str, str, str], bool] = {}
+    found: dict[tuple[Group, Group, str], bool] = {}
     for c in compare:
         for at in c.at:
             for a, b in declared_pairs(groups, c.a, c.b):
@@ -34,12 +36,13 @@ def comparisons_of(groups: list[str], compare: Sequence[Any]) -> list[tuple[str,
     return [(*key, head) for key, head in found.items()]
 
 
-def effects_of(groups: list[str], compare: Sequence[Any]) -> dict[tuple[str, str], float]:
-    """The gap of interest (`effect`, display units) each declared pair's [[compare]] names, where one does."""
-    found: dict[tuple[str, str], float] = {}
+def declared(groups: Iterable[Group], compare: Sequence[Any], key: str) -> dict[tuple[Group, Group], float]:
+    """What each declared pair's [[compare]] names for `key` (`effect`: the gap of interest; `margin`: the
+    equivalence margin; display units), where one does."""
+    found: dict[tuple[Group, Group], float] = {}
     for c in compare:
-        if getattr(c, "effect", None) is not None:
-            found |= dict.fromkeys(declared_pairs(groups, c.a, c.b), c.effect)
+        if getattr(c, key, None) is not None:
+            found |= dict.fromkeys(declared_pairs(groups, c.a, c.b), getattr(c, key))
     return found
 
 
@@ -63,9 +66,10 @@ def with_power(cmp: pd.DataFrame) -> pd.DataFrame:
     effects = cmp["effect"] if "effect" in cmp else pd.Series(np.nan, index=cmp.index)
     cmp["seeds_for_effect"] = [
         _seeds_for(effect / metric_of(r.metric).scale, r.sd_diff, ALPHA / r.family_size)
-        if ok and pd.notna(effect) else np.nan
+        if ok and pd.notna(effect)
+        else np.nan
         for ok, effect, r in zip(testable, effects, cmp.itertuples())
-    ]  # fmt: skip
+    ]
     return cmp
 
 
@@ -87,36 +91,109 @@ def tables(data: Measured) -> dict[str, pd.DataFrame]:
     sizes do not overlap: their verdict)."""
     finals, metric = data.finals, data.metric
     has_budgets = "budget" in finals.columns and finals["budget"].notna().any()
-    curves, matched, unshared = [], [], []
+    curves, matched, unshared, names = [], [], [], {}
+    pairs = {dataset: comparisons_of(_ran(data, dataset), data.compare) for dataset in data.datasets}
+    shared = common(g for compared in pairs.values() for ga, gb, *_ in compared for g in (ga, gb))
     for dataset in data.datasets:
         ran = data.summary[(data.summary["dataset"] == dataset) & data.summary[f"{metric}_mean"].notna()]
-        compared = comparisons_of(ran["group"].tolist(), data.compare)
-        effects = effects_of(ran["group"].tolist(), data.compare)
-        for a, b, at, head in compared:
-            found = compare_curves(finals, dataset, a, b, metric, at=at)
+        groups, compared = _ran(data, dataset), pairs[dataset]
+        effects, scale = declared(groups, data.compare, "effect"), metric_of(metric).scale
+        margins = {pair: m / scale for pair, m in declared(groups, data.compare, "margin").items()}  # display units
+        for ga, gb, at, head in compared:
+            a, b = str(ga), str(gb)
+            names[a, b] = apart(ga, gb, shared)
+            found = compare_curves(finals, dataset, a, b, metric, at=at, margin=margins.get((ga, gb)))
             if found.empty:
                 pa, pb = (ran.loc[ran["group"] == g, at] for g in (a, b))
-                unshared.append({"dataset": dataset, "a": a, "b": b, "at": at, "headline": head,
-                                 "verdict": no_overlap_verdict(a, b, pa, pb, at)})  # fmt: skip
-            curves.append(found.assign(headline=head, effect=effects.get((a, b), np.nan)))
+                unshared.append(
+                    {
+                        "dataset": dataset,
+                        "a": a,
+                        "b": b,
+                        "at": at,
+                        "headline": head,
+                        "verdict": no_overlap_verdict(a, b, pa, pb, at, names[a, b]),
+                    }
+                )
+            curves.append(found.assign(headline=head, effect=effects.get((ga, gb), np.nan)))
         if has_budgets:
-            pairs = dict.fromkeys((a, b, head) for a, b, _, head in compared)
-            matched += [compare_matched(finals, dataset, a, b, metric).assign(headline=h) for a, b, h in pairs]
-    cmp = with_power(adjust(_concat(curves), ["dataset", "a", "b", "at"]))
+            for ga, gb, head in dict.fromkeys((a, b, head) for a, b, _, head in compared):
+                found = compare_matched(finals, dataset, str(ga), str(gb), metric, margins.get((ga, gb)))
+                matched.append(found.assign(headline=head))
+    cmp = with_power(adjust(_concat(curves), ["dataset", "a", "b", "at"], also=("p_tost",)))
     if not cmp.empty:
         order = ["dataset", "headline", "at", "a", "b", "x"]
         cmp = cmp.sort_values(order, ascending=[True, False, False, True, True, True], ignore_index=True)
-    direct = adjust(_concat(matched), ["dataset", "a", "b", "budget"])
+    direct = adjust(_concat(matched), ["dataset", "a", "b", "budget"], also=("p_tost",))
     if not direct.empty:
         order = ["dataset", "headline", "a", "b", "budget"]
         direct = direct.sort_values(order, ascending=[True, False, True, True, True], ignore_index=True)
-    return {"comparisons": cmp, "matched": direct, "unshared": pd.DataFrame(unshared)}
+    said = pd.DataFrame([(a, b, *n) for (a, b), n in names.items()], columns=["a", "b", *NAMES])
+    held = pd.DataFrame({"field": list(shared), "value": list(shared.values())})
+    return {"comparisons": cmp, "matched": direct, "unshared": pd.DataFrame(unshared), "names": said, "shared": held}
+
+
+def _ran(data: Measured, dataset: str) -> list[Group]:
+    """The groups with a mean of the compared metric on `dataset`."""
+    ran = data.summary[(data.summary["dataset"] == dataset) & data.summary[f"{data.metric}_mean"].notna()]
+    return [data.groups[name] for name in ran["group"].unique()]
+
+
+def answer(curves: pd.DataFrame, matched: pd.DataFrame, shared: pd.DataFrame) -> str:
+    """The question's answer in counts, before the per-pair detail: how many comparisons found the first-named group
+    ahead, the second, neither; how many matched-budget tests found a difference; the fields every group shares."""
+    said = []
+    if len(curves):
+        kinds = []
+        for _, c in curves.groupby(["headline", "at", "a", "b"], sort=False):
+            if c["interval"].iloc[0] != "band":
+                kinds.append("descriptive")
+                continue
+            sides = set(np.sign(c.loc[c["excludes_zero"] & c["significant"], "diff"]))
+            kinds.append(
+                {frozenset({1.0}): "first", frozenset({-1.0}): "second"}.get(
+                    frozenset(sides), "none" if not sides else "both"
+                )
+            )
+        n, heads = len(kinds), curves.drop_duplicates(["at", "a", "b"])["headline"].sum()
+        counts = [
+            f"{kinds.count(k)} {what}"
+            for k, what in (
+                ("first", "with the first-named group ahead"),
+                ("second", "with the second ahead"),
+                ("both", "with each ahead somewhere"),
+                ("none", "with no clear difference"),
+                ("descriptive", f"descriptive only (fewer than {MIN_SEEDS} seeds)"),
+            )
+            if kinds.count(k)
+        ]
+        said.append(f"{n} comparisons along the curves ({heads} headline): " + ", ".join(counts))
+    if len(matched):
+        tested = matched[matched["interval"] == "ci"]
+        clear = int(tested["significant"].sum())
+        said.append(
+            f"{len(matched)} comparisons at matched budgets, "
+            + (
+                f"{clear} of {len(tested)} tested with a clear difference after Holm"
+                if len(tested)
+                else "descriptive only"
+            )
+        )
+    if len(shared):
+        said.append("every group compared holds " + ", ".join(f"{r.field}={r.value}" for r in shared.itertuples()))
+    return "; ".join(said) + "." if said else ""
 
 
 def verdicts(found: dict[str, pd.DataFrame], dataset: str) -> list[str]:
     """Per pair: along the curves at each `at`, then at the matched budgets, then the pairs without shared sizes."""
-    mine = {k: t[t["dataset"] == dataset] for k, t in found.items() if len(t)}
+    mine = {k: t[t["dataset"] == dataset] for k, t in found.items() if len(t) and "dataset" in t}
     curves, matched, unshared = (mine.get(k, pd.DataFrame()) for k in ("comparisons", "matched", "unshared"))
-    out = [curve_verdict(c) for _, c in curves.groupby(["headline", "at", "a", "b"], sort=False)] if len(curves) else []
-    out += [matched_verdict(c) for _, c in matched.groupby(["headline", "a", "b"], sort=False)] if len(matched) else []
+    named = found.get("names", pd.DataFrame(columns=["a", "b", *NAMES]))
+    names = {(r.a, r.b): (r.shared, r.a_name, r.b_name) for r in named.itertuples()}
+    said = lambda c: names.get((c["a"].iloc[0], c["b"].iloc[0]))  # noqa: E731
+    by = lambda t, keys: t.groupby(keys, sort=False) if len(t) else []  # noqa: E731
+    opening = answer(curves, matched, found.get("shared", pd.DataFrame()))
+    out = [opening] if opening else []
+    out += [curve_verdict(c, said(c)) for _, c in by(curves, ["headline", "at", "a", "b"])]
+    out += [matched_verdict(c, said(c)) for _, c in by(matched, ["headline", "a", "b"])]
     return out + (unshared["verdict"].tolist() if len(unshared) else [])

@@ -1,16 +1,16 @@
 """Two groups at equal parameters or equal multiply-adds: interpolated curves with seed-bootstrap CIs, and direct
 matched-budget tests; and which pairs of groups a study compares.
 
-A group is named by its family's group and the varying fields it holds, "rnn-1 · lr=0.001"
-(analysis/results.py). A [[compare]] selects groups on each side by name ("rnn-1": every group of
-that family group) or by a table ({ group = "rnn-1", lr = 0.001 }), and pairs a group of A with a
-group of B when they agree on every varying field that neither side fixes: everything else held equal.
+A group (analysis/results.py `Group`) is its family's group and the varying fields it holds; its name reads
+"rnn-1 · lr=0.001". A [[compare]] selects groups on each side by name ("rnn-1": every group of that family group;
+"rnn-1 · lr=0.001", as the report prints it) or by a table ({ group = "rnn-1", lr = 0.001 }), and pairs a group of A
+with a group of B when they agree on every varying field that neither side fixes: everything else held equal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -19,78 +19,79 @@ from itermap.analysis.band import max_t_band
 from itermap.analysis.curves import interpolate, params_to_reach, reach_draws
 from itermap.analysis.intervals import LEVEL, MIN_SEEDS, seed_range
 from itermap.analysis.metrics import metric_of
-from itermap.analysis.paired import ALPHA, N_RESAMPLES, difference_ci, improvement_interval
-from itermap.analysis.results import SEPARATOR
+from itermap.analysis.paired import ALPHA, N_RESAMPLES, difference_ci, improvement_interval, probability_of_improvement
+from itermap.analysis.power import tost
+from itermap.analysis.results import SEPARATOR, Group
 
 SEED = 0  # a fresh numpy.random.default_rng(SEED) per comparison: a report is identical on every rerun
 AXES = {"params": "parameters", "macs": "multiply-adds"}  # what groups can be compared at equal amounts of
 
 
 def label(group: str) -> str:
-    """Display name of a group: "rnn-1" -> "RNN-1", "rnn-1 · lr=0.001" -> "RNN-1 · lr=0.001"."""
+    """Display name of a group's name: "rnn-1" -> "RNN-1", "rnn-1 · lr=0.001" -> "RNN-1 · lr=0.001"."""
     family, _, rest = group.partition("-")
     return family.upper() + (f"-{rest}" if rest else "")
 
 
-def base(group: str) -> str:
-    """The family group of a group: "rnn-1 · lr=0.001" -> "rnn-1"."""
-    return group.split(SEPARATOR)[0]
+def common(groups: Iterable[Group]) -> dict[str, str]:
+    """The fields every one of `groups` holds at one value: said once, above their sentences."""
+    held = [g.settings for g in groups]
+    return {k: v for k, v in held[0].items() if all(h.get(k) == v for h in held)} if held else {}
 
 
-def settings(group: str) -> dict[str, str]:
-    """The varying fields a group holds, as its name spells them: "rnn-1 · lr=0.001" -> {"lr": "0.001"}."""
-    return dict(part.split("=", 1) for part in group.split(SEPARATOR)[1:])
-
-
-def apart(a: str, b: str) -> tuple[str, str, str]:
+def apart(a: Group, b: Group, said: dict[str, str] | None = None) -> tuple[str, str, str]:
     """How a sentence names two groups: what they share, said once ("UNROLLED-4 · tied=False: "; empty when
-    nothing is shared), and each by what tells it apart ("loss=every-step", "loss=last")."""
-    sa, sb = settings(a), settings(b)
-    same = [f"{k}={v}" for k, v in sa.items() if sb.get(k) == v]
-    own = lambda g: [f"{k}={v}" for k, v in settings(g).items() if f"{k}={v}" not in same]  # noqa: E731
-    if base(a) == base(b):
-        shared, names = [label(base(a)), *same], (" · ".join(own(a)), " · ".join(own(b)))
+    nothing is shared), and each by what tells it apart ("loss=every-step", "loss=last"); fields already `said`
+    (`common`) are left out."""
+    said = said or {}
+    same = [f"{k}={v}" for k, v in a.fields if b.settings.get(k) == v and said.get(k) != v]
+    own = lambda g: [f"{k}={v}" for k, v in g.fields if f"{k}={v}" not in same and said.get(k) != v]  # noqa: E731
+    if a.family == b.family:
+        shared, names = [label(a.family), *same], (" · ".join(own(a)), " · ".join(own(b)))
     else:
-        shared, names = same, (" · ".join([label(base(a)), *own(a)]), " · ".join([label(base(b)), *own(b)]))
+        shared, names = same, (" · ".join([label(a.family), *own(a)]), " · ".join([label(b.family), *own(b)]))
     return (" · ".join(shared) + ": " if shared else ""), *names
 
 
-def fixed(selector: str | dict[str, Any]) -> dict[str, str]:
-    """The fields a selector fixes ({ group = "rnn-1", lr = 0.001 } -> {"lr": "0.001"}; a name fixes its own)."""
+def selected(selector: str | dict[str, Any]) -> Group:
+    """What a [[compare]] side asks for, as a group: its family group and the fields it fixes (a name as the
+    report prints it, "rnn-1 · lr=0.001", fixes the fields it spells out)."""
     if isinstance(selector, str):
-        return settings(selector)
-    return {k: str(v) for k, v in selector.items() if k != "group"}
+        family, *fields = selector.split(SEPARATOR)
+        return Group(family, tuple(tuple(f.split("=", 1)) for f in fields))  # type: ignore[misc]
+    return Group(selector["group"], tuple((k, str(v)) for k, v in selector.items() if k != "group"))
 
 
-def selects(selector: str | dict[str, Any], group: str) -> bool:
-    """Whether a [[compare]] side selects `group` (fields the study does not vary are not in names; they match)."""
-    name = selector if isinstance(selector, str) else selector["group"]
-    if base(name) != base(group):
-        return False
-    held = settings(group)
-    return all(held.get(k, v) == v for k, v in fixed(selector).items())
+def selects(selector: str | dict[str, Any], group: Group) -> bool:
+    """Whether a [[compare]] side selects `group` (fields the study does not vary are not in groups; they match)."""
+    wanted = selected(selector)
+    return wanted.family == group.family and all(group.settings.get(k, v) == v for k, v in wanted.fields)
 
 
-def declared_pairs(groups: Iterable[str], a: str | dict[str, Any], b: str | dict[str, Any]) -> list[tuple[str, str]]:
+def declared_pairs(
+    groups: Iterable[Group], a: str | dict[str, Any], b: str | dict[str, Any]
+) -> list[tuple[Group, Group]]:
     """Pairs (A, B) of a [[compare]]: a group of each side that agree on every varying field neither side fixes."""
-    free = lambda f: f not in fixed(a) and f not in fixed(b)  # noqa: E731
-    groups = sorted(set(groups))
+    fixed = selected(a).settings | selected(b).settings
+    groups = sorted(set(groups), key=str)
+    agree = lambda ga, gb: all(  # noqa: E731
+        ga.settings[f] == gb.settings[f] for f in ga.settings.keys() & gb.settings.keys() if f not in fixed
+    )
     return [
-        (ga, gb) for ga in groups if selects(a, ga) for gb in groups if selects(b, gb) and ga != gb
-        and all(settings(ga)[f] == settings(gb)[f] for f in settings(ga).keys() & settings(gb).keys() if free(f))
-    ]  # fmt: skip
+        (ga, gb) for ga in groups if selects(a, ga) for gb in groups if selects(b, gb) and ga != gb and agree(ga, gb)
+    ]
 
 
-def default_pairs(groups: Iterable[str]) -> list[tuple[str, str]]:
+def default_pairs(groups: Iterable[Group]) -> list[tuple[Group, Group]]:
     """Without [[compare]]: every pair of groups that differ in one respect (family group, or one varying field)."""
-    groups = sorted(set(groups))
+    groups = sorted(set(groups), key=str)
     out = []
     for i, ga in enumerate(groups):
         for gb in groups[i + 1 :]:
-            sa, sb = settings(ga), settings(gb)
+            sa, sb = ga.settings, gb.settings
             differ = [f for f in sa.keys() & sb.keys() if sa[f] != sb[f]]
-            if (base(ga) != base(gb) and not differ) or (
-                base(ga) == base(gb) and len(differ) == 1 and sa.keys() == sb.keys()
+            if (ga.family != gb.family and not differ) or (
+                ga.family == gb.family and len(differ) == 1 and sa.keys() == sb.keys()
             ):
                 out.append((ga, gb))
     return out
@@ -123,6 +124,14 @@ def _quantile_bounded(value: float, low: float, high: float) -> tuple[float, str
     return (high, ">") if np.isinf(value) else (float(value), "")
 
 
+def gap_ratio(measured: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """At each of `at`, the ratio of the measured sizes it lies between (1 at a measured size, NaN outside)."""
+    i = np.clip(np.searchsorted(measured, at), 1, max(len(measured) - 1, 1))
+    ratio = measured[i] / measured[i - 1] if len(measured) > 1 else np.full(len(at), np.nan)
+    inside = (at >= measured[0]) & (at <= measured[-1])
+    return np.where(np.isclose(at[:, None], measured[None, :]).any(1), 1.0, np.where(inside, ratio, np.nan))
+
+
 def compare_curves(
     finals: pd.DataFrame,
     dataset: str,
@@ -131,6 +140,7 @@ def compare_curves(
     metric: str = "test_accuracy",
     at: str = "params",
     resamples: int = N_RESAMPLES,
+    margin: float | None = None,
 ) -> pd.DataFrame:
     """Difference A - B of the interpolated metric at every measured size `at` (params or macs) inside both groups' ranges.
 
@@ -140,7 +150,12 @@ def compare_curves(
     "independent" otherwise; from MIN_SEEDS seeds on, `low`/`high` are the simultaneous max-|t| band (`interval`
     "band", `p` its p-value for "no difference at any budget"); below, the range of the per-seed differences when
     paired (`interval` "range"), nothing otherwise; `sd_diff` the standard deviation of the per-seed differences
-    (paired only). The multiplier's interval comes from the same resamples.
+    (paired only). The multiplier's interval comes from the same resamples. Paired, each budget's P(A beats B) over
+    the seeds' interpolated values (`prob_improvement`, its bootstrap interval from MIN_SEEDS seeds on), and with a
+    `margin` (the metric's units) from MIN_SEEDS seeds on, `p_tost`: the intersection-union p-value that A - B lies
+    within +-margin at every budget (the largest of the budgets' TOST p-values). `a_gap`/`b_gap`: the ratio of the
+    measured sizes a side's value is interpolated between (1 where measured), and `interpolant_spread` how far a
+    second interpolant, linear in log size, moves the difference.
     """
     ca, cb = (_seed_values(finals, dataset, g, metric, at) for g in (a, b))
     if not ca or not cb:
@@ -162,11 +177,20 @@ def compare_curves(
     boot_a, boot_b = (_resampled_means(c, rng, shared, resamples) for c in (ca, cb))
     at_a = interpolate(pa, boot_a, budgets)
     low = high = sd_diff = np.full(len(budgets), np.nan)
-    interval, p = "", np.nan
-    if paired:  # each seed's own difference at every budget [budgets, seeds], and their spread
-        per_seed = interpolate(pa, np.stack([v for _, _, v in ca]), budgets)
-        per_seed = per_seed - interpolate(pb, np.stack([v for _, _, v in cb]), budgets)
+    interval, p, p_tost = "", np.nan, np.nan
+    poi = np.full((len(budgets), 3), np.nan)  # P(A beats B), its interval's ends
+    if paired:  # each seed's own value on each curve at every budget [budgets, seeds], and their differences' spread
+        seed_a, seed_b = (interpolate(pc, np.stack([v for _, _, v in c]), budgets) for pc, c in ((pa, ca), (pb, cb)))
+        per_seed = seed_a - seed_b
         sd_diff = per_seed.std(axis=1, ddof=1)
+        for i in range(len(budgets)):
+            if n >= MIN_SEEDS:
+                poi[i] = improvement_interval(seed_a[i], seed_b[i], True, LEVEL, SEED, resamples)
+            else:
+                poi[i, 0] = probability_of_improvement(seed_a[i], seed_b[i])
+        if margin is not None and n >= MIN_SEEDS:
+            # A - B within +-margin at every budget: each budget's TOST rejects, so the largest p says it for all
+            p_tost = max(cast(float, tost(seed_a[i], seed_b[i], margin)["p"]) for i in range(len(budgets)))
     if n >= MIN_SEEDS:
         low, high, p = max_t_band(diff, at_a - interpolate(pb, boot_b, budgets), n, LEVEL, rng)
         interval = "band"
@@ -187,6 +211,9 @@ def compare_curves(
             (*_quantile_bounded(q_low, pb[0] / x, pb[-1] / x), *_quantile_bounded(q_high, pb[0] / x, pb[-1] / x))
         )
     excludes = (low > 0) | (high < 0) if interval == "band" else np.zeros(len(budgets), bool)
+    # A second interpolant, linear in log size: where the curves are measured far apart, the two can disagree.
+    linear = lambda pc, mc: np.interp(np.log10(budgets), np.log10(pc), mc)  # noqa: E731
+    spread = np.abs(diff - (linear(pa, ma) - linear(pb, mb)))
     return pd.DataFrame(
         {
             "dataset": dataset,
@@ -208,6 +235,14 @@ def compare_curves(
             "excludes_zero": excludes,
             "p": p,
             "sd_diff": sd_diff,
+            "prob_improvement": poi[:, 0],
+            "poi_low": poi[:, 1],
+            "poi_high": poi[:, 2],
+            "margin": np.nan if margin is None else margin,
+            "p_tost": p_tost,
+            "a_gap": gap_ratio(pa, budgets),
+            "b_gap": gap_ratio(pb, budgets),
+            "interpolant_spread": spread,
             "b_to_match": [q for q, _ in reach],
             "multiplier": [q / x for (q, _), x in zip(reach, budgets)],
             "multiplier_bound": [bound for _, bound in reach],
@@ -219,11 +254,14 @@ def compare_curves(
     )
 
 
-def compare_matched(finals: pd.DataFrame, dataset: str, a: str, b: str, metric: str = "test_accuracy") -> pd.DataFrame:
+def compare_matched(
+    finals: pd.DataFrame, dataset: str, a: str, b: str, metric: str = "test_accuracy", margin: float | None = None
+) -> pd.DataFrame:
     """At each budget both groups were solved for: mean difference with a paired t interval on the seeds both groups
     finished (when at least two; seed i shares its data order), else Welch's; P(improvement) with a percentile
-    bootstrap interval (seeds resampled the same way). Below MIN_SEEDS seeds, the range of the per-seed differences
-    (paired) or nothing stands in for the interval, and no p-value is used."""
+    bootstrap interval (seeds resampled the same way); with a `margin`, `p_tost` that A - B lies within +-margin.
+    Below MIN_SEEDS seeds, the range of the per-seed differences (paired) or nothing stands in for the interval, and
+    no p-value is used."""
     rows = finals[(finals["dataset"] == dataset) & finals["budget"].notna()].dropna(subset=[metric])
     out = []
     for budget, runs in rows.groupby("budget", sort=True):
@@ -237,9 +275,11 @@ def compare_matched(finals: pd.DataFrame, dataset: str, a: str, b: str, metric: 
             x, y = side[a][common].to_numpy(float), side[b][common].to_numpy(float)
         n = min(len(x), len(y))
         prob, *poi = improvement_interval(x, y, paired, LEVEL, SEED, N_RESAMPLES)
+        p_tost = np.nan
         if n >= MIN_SEEDS:
             low, high, p = difference_ci(x, y, paired, LEVEL)
             interval, (poi_low, poi_high) = "ci", poi
+            p_tost = np.nan if margin is None else cast(float, tost(x, y, margin, paired)["p"])
         else:
             low, high = seed_range(x - y) if paired else (np.nan, np.nan)
             p, interval, poi_low, poi_high = np.nan, "range" if paired else "", np.nan, np.nan
@@ -266,6 +306,8 @@ def compare_matched(finals: pd.DataFrame, dataset: str, a: str, b: str, metric: 
                 "prob_improvement": prob,
                 "poi_low": poi_low,
                 "poi_high": poi_high,
+                "margin": np.nan if margin is None else margin,
+                "p_tost": p_tost,
             }
         )
     return pd.DataFrame(out)

@@ -40,8 +40,17 @@ def _levels(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     rows = []
     for key, seeds in runs.groupby(keys, sort=True):
         low, high, kind = spread(seeds["accuracy"].to_numpy(float))
-        rows.append({**dict(zip(keys, key)), "n": len(seeds), "mean": seeds["accuracy"].mean(), "ci_low": low,
-                     "ci_high": high, "interval": kind, "params": int(seeds["params"].iloc[0])})  # fmt: skip
+        rows.append(
+            {
+                **dict(zip(keys, key)),
+                "n": len(seeds),
+                "mean": seeds["accuracy"].mean(),
+                "ci_low": low,
+                "ci_high": high,
+                "interval": kind,
+                "params": int(seeds["params"].iloc[0]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -79,8 +88,15 @@ def window_leads(runs: pd.DataFrame) -> pd.DataFrame:
         means = mine.groupby(["axis", "window"])["accuracy"].mean()
         axis, window = means.idxmax()
         best = mine[(mine["axis"] == axis) & (mine["window"] == window)]
-        head = {"dataset": dataset, "budget": int(budget), "axis": axis, "window": int(window), "a_mean": means.max(),
-                "configs": len(means), "params": int(best["params"].iloc[0])}  # fmt: skip
+        head = {
+            "dataset": dataset,
+            "budget": int(budget),
+            "axis": axis,
+            "window": int(window),
+            "a_mean": means.max(),
+            "configs": len(means),
+            "params": int(best["params"].iloc[0]),
+        }
         three = mine[(mine["axis"] == axis) & (mine["window"] == REFERENCE_WINDOW)]
         if window != REFERENCE_WINDOW and len(three):
             rows.append({**head, "against": f"{REFERENCE_WINDOW} {axis}", **paired_by_seed(best, three)})
@@ -104,9 +120,17 @@ def sparsity_leads(runs: pd.DataFrame) -> pd.DataFrame:
         for f in fractions[1:-1]:
             inner = mine[mine["fraction"] == f]
             for end in (fractions[0], fractions[-1]):
-                rows.append({"dataset": dataset, "budget": int(budget), "fraction": f, "end": end,
-                             "a_mean": inner["accuracy"].mean(), "params": int(inner["params"].iloc[0]),
-                             **paired_by_seed(inner, mine[mine["fraction"] == end])})  # fmt: skip
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "budget": int(budget),
+                        "fraction": f,
+                        "end": end,
+                        "a_mean": inner["accuracy"].mean(),
+                        "params": int(inner["params"].iloc[0]),
+                        **paired_by_seed(inner, mine[mine["fraction"] == end]),
+                    }
+                )
     return _holds(pd.DataFrame(rows))
 
 
@@ -144,8 +168,10 @@ def _claim(r: pd.Series) -> str:
     if r["interval"] != "ci":
         return f"{_pts(r['diff'])} points (seeds' range [{_pts(r['ci_low'])}, {_pts(r['ci_high'])}])"
     verdict = "holds up" if r["holds"] else "does not hold up"
-    return (f"{_pts(r['diff'])} points (95% CI [{_pts(r['ci_low'])}, {_pts(r['ci_high'])}], p Holm "
-            f"{r['p_holm']:.3f}: {verdict})")  # fmt: skip
+    return (
+        f"{_pts(r['diff'])} points (95% CI [{_pts(r['ci_low'])}, {_pts(r['ci_high'])}], p Holm "
+        f"{r['p_holm']:.3f}: {verdict})"
+    )
 
 
 def _basis(n: int, tests: int) -> str:
@@ -164,8 +190,10 @@ def window_verdicts(leads: pd.DataFrame) -> list[str]:
         best_of = f"best of {r0['configs']} window settings by mean, so its lead reads optimistic"
         if r0["window"] == REFERENCE_WINDOW:
             claims = f"the 2020 choice itself; {claims}" if claims else "the 2020 choice itself"
-        out.append(f"Windows at {budget:,} parameters: best is {named}, {claims} "
-                   f"({_basis(int(rows['n'].min()), len(leads))}; {best_of}).")  # fmt: skip
+        out.append(
+            f"Windows at {budget:,} parameters: best is {named}, {claims} "
+            f"({_basis(int(rows['n'].min()), len(leads))}; {best_of})."
+        )
     return out
 
 
@@ -179,12 +207,18 @@ def sparsity_verdicts(leads: pd.DataFrame) -> list[str]:
         best = rows.loc[rows["a_mean"].idxmax(), "fraction"]
         mine = rows[rows["fraction"] == best]
         claims = "; ".join(f"over f = {r['end']:g} {_claim(r)}" for _, r in mine.iterrows())
-        found = (f"f = {', '.join(band)} beat both ends" if band and n >= MIN_SEEDS
-                 else f"no fraction between f = {lo:g} and f = {hi:g} beats both ends" if n >= MIN_SEEDS
-                 else "whether a band beats both ends is not judged")  # fmt: skip
-        out.append(f"Sparsity at {budget:,} parameters ({int(rows['params'].iloc[0]):,} non-zeros and biases): {found}; "
-                   f"the best interior point f = {best:g} ({100 * mine['a_mean'].iloc[0]:.2f}%) {claims} "
-                   f"({_basis(n, len(leads))}).")  # fmt: skip
+        found = (
+            f"f = {', '.join(band)} beat both ends"
+            if band and n >= MIN_SEEDS
+            else f"no fraction between f = {lo:g} and f = {hi:g} beats both ends"
+            if n >= MIN_SEEDS
+            else "whether a band beats both ends is not judged"
+        )
+        out.append(
+            f"Sparsity at {budget:,} parameters ({int(rows['params'].iloc[0]):,} non-zeros and biases): {found}; "
+            f"the best interior point f = {best:g} ({100 * mine['a_mean'].iloc[0]:.2f}%) {claims} "
+            f"({_basis(n, len(leads))})."
+        )
     return out
 
 

@@ -66,16 +66,29 @@ def supervision_gain(results: pd.DataFrame) -> pd.DataFrame:
 def anytime(anytime_rows: pd.DataFrame) -> pd.DataFrame:
     """Test accuracy of every step's prediction at the last epoch: per configuration and step, mean and t interval
     over seeds (the seeds' range below MIN_SEEDS)."""
-    rows = anytime_rows[(anytime_rows["status"] == "done") & (anytime_rows["split"] == "test")
-                        & (anytime_rows["metric"] == "accuracy")]  # fmt: skip
+    rows = anytime_rows[
+        (anytime_rows["status"] == "done") & (anytime_rows["split"] == "test") & (anytime_rows["metric"] == "accuracy")
+    ]
     last = rows[rows["epoch"] == rows.groupby("run_id")["epoch"].transform("max")]
     out = []
     for (dataset, group, arch, step), seeds in last.groupby(["dataset", "group", "arch", "step"], sort=True):
         v = seeds["value"].to_numpy(float)
         lo, hi, kind = spread(v)
-        out.append({"dataset": dataset, "group": group, "arch": arch, "step": int(step), "depth": int(seeds["depth"].iloc[0]),
-                    "budget": seeds["budget"].iloc[0], "n": len(v), "mean": v.mean(), "ci_low": lo, "ci_high": hi,
-                    "interval": kind})  # fmt: skip
+        out.append(
+            {
+                "dataset": dataset,
+                "group": group,
+                "arch": arch,
+                "step": int(step),
+                "depth": int(seeds["depth"].iloc[0]),
+                "budget": seeds["budget"].iloc[0],
+                "n": len(v),
+                "mean": v.mean(),
+                "ci_low": lo,
+                "ci_high": hi,
+                "interval": kind,
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -105,9 +118,11 @@ def tying_verdict(cost: pd.DataFrame) -> str:
     sig = cost["p_holm"] < 1 - LEVEL
     ahead, behind = int((sig & (cost["diff"] > 0)).sum()), int((sig & (cost["diff"] < 0)).sum())
     ratio = cost["a_params"] / cost["b_params"]
-    found = (f"untied minus tied ranges from {_pts(cost['diff'].min())} to {_pts(cost['diff'].max())} points "
-             f"(median {_pts(cost['diff'].median())}) over {n} configurations at equal depth and width, where untying "
-             f"costs {ratio.min():.1f}x to {ratio.max():.1f}x the parameters")  # fmt: skip
+    found = (
+        f"untied minus tied ranges from {_pts(cost['diff'].min())} to {_pts(cost['diff'].max())} points "
+        f"(median {_pts(cost['diff'].median())}) over {n} configurations at equal depth and width, where untying "
+        f"costs {ratio.min():.1f}x to {ratio.max():.1f}x the parameters"
+    )
     if seeds < MIN_SEEDS:
         return f"Tying{_descriptive(seeds)}: {found}."
     if not sig.any():

@@ -22,8 +22,20 @@ from itermap.study.errors import StudyError
 
 FORMATS = {".parquet": "parquet", ".csv": "csv"}
 # What the analysis cannot do without; every other column is a config field, an optional run column or ignored.
-REQUIRED = ["run_id", "dataset", "family", "arch", "params", "macs", "seed", "status", "epoch", "split", "metric",
-            "value"]  # fmt: skip
+REQUIRED = [
+    "run_id",
+    "dataset",
+    "family",
+    "arch",
+    "params",
+    "macs",
+    "seed",
+    "status",
+    "epoch",
+    "split",
+    "metric",
+    "value",
+]
 
 
 def is_export(path: str | Path) -> bool:

@@ -56,8 +56,10 @@ def fidelity_table(results: pd.DataFrame) -> pd.DataFrame:
 
 def _agreement(r: pd.Series) -> str:
     kind = "95% CI" if r["agreement_interval"] == "ci" else "seeds' range"
-    return (f"{100 * r['agreement_mean']:.2f}% over {r['seeds']} seeds ({kind} "
-            f"{100 * r['agreement_low']:.2f} to {100 * r['agreement_high']:.2f})")  # fmt: skip
+    return (
+        f"{100 * r['agreement_mean']:.2f}% over {r['seeds']} seeds ({kind} "
+        f"{100 * r['agreement_low']:.2f} to {100 * r['agreement_high']:.2f})"
+    )
 
 
 def fewest_params_verdicts(table: pd.DataFrame, dataset: str, level: float = LEVEL) -> list[str]:
@@ -72,9 +74,11 @@ def fewest_params_verdicts(table: pd.DataFrame, dataset: str, level: float = LEV
         target = f"agree with the teacher ({rows['teacher'].iloc[0]}) on {100 * level:.0f}% of test images"
         if reached.empty:
             best, largest = rows.loc[rows["agreement_mean"].idxmax()], params_text(rows["params"].max())
-            out.append(f"{group}: no student up to {largest} parameters reaches a mean test agreement of "
-                       f"{100 * level:.0f}% (best: {best['arch']}, {_agreement(best)}); to {target} takes more than "
-                       f"{largest} parameters, if any size does (a bound from the sizes tried).")  # fmt: skip
+            out.append(
+                f"{group}: no student up to {largest} parameters reaches a mean test agreement of "
+                f"{100 * level:.0f}% (best: {best['arch']}, {_agreement(best)}); to {target} takes more than "
+                f"{largest} parameters, if any size does (a bound from the sizes tried)."
+            )
             continue
         r = reached.iloc[0]
         if r["seeds"] < MIN_SEEDS:
@@ -83,6 +87,8 @@ def fewest_params_verdicts(table: pd.DataFrame, dataset: str, level: float = LEV
             sure = f"its 95% interval lies above {100 * level:.0f}%"
         else:
             sure = f"but its 95% interval reaches below {100 * level:.0f}%, so this is not established"
-        out.append(f"{group}: the fewest parameters that {target} is {params_text(r['params'])} ({r['arch']}: "
-                   f"mean {_agreement(r)}; {sure}).")  # fmt: skip
+        out.append(
+            f"{group}: the fewest parameters that {target} is {params_text(r['params'])} ({r['arch']}: "
+            f"mean {_agreement(r)}; {sure})."
+        )
     return out

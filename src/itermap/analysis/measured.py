@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
+from itermap.analysis.results import Group
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,10 @@ class Measured:
     summary: pd.DataFrame  # one row per configuration, aggregated over seeds (aggregate.summarize)
     metric: str  # what comparisons compare, a column of `finals` ("test_accuracy")
     compare: Sequence[Any]  # the study's [[compare]] tables (`a`, `b`, `at`, `headline`); none: the default pairs
+    groups: Mapping[str, Group] = field(
+        default_factory=dict
+    )  # the group behind each name of the `group` column (results.groups)
+    select: str = "final"  # [analysis] select: how a tuned study picks its runs (analysis/selection.py)
 
     @property
     def datasets(self) -> list[str]:

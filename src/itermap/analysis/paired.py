@@ -34,15 +34,29 @@ def holm_counting_untested(pvalues: pd.Series) -> np.ndarray:
     return holm(pvalues.fillna(1.0).to_numpy())
 
 
-def adjust(table: pd.DataFrame, keys: list[str], family: str = "headline") -> pd.DataFrame:
+def adjust(table: pd.DataFrame, keys: list[str], family: str = "headline", also: tuple[str, ...] = ()) -> pd.DataFrame:
     """Holm across the tests of `table` (one p per distinct `keys`; NaN p: no test) within each `family` (headline or
-    exploratory): adds `p_holm`, `family_size` and `significant` (p_holm < ALPHA)."""
+    exploratory): adds `p_holm`, `family_size` and `significant` (p_holm < ALPHA). `also`: further p-value columns
+    (an equivalence test's `p_tost`), each a test of its own in the same family, adjusted into `<column>_holm`."""
     if table.empty:
         return table
-    tests = table.dropna(subset=["p"]).drop_duplicates(keys)[[*keys, family, "p"]]
+    tests = pd.concat(
+        [
+            table.dropna(subset=[col])
+            .drop_duplicates(keys)[[*keys, family, col]]
+            .rename(columns={col: "p"})
+            .assign(of=col)
+            for col in ("p", *also)
+            if table[col].notna().any() or col == "p"
+        ],
+        ignore_index=True,
+    )
     tests["family_size"] = tests.groupby(family)["p"].transform("size")
     tests["p_holm"] = tests.groupby(family)["p"].transform(lambda p: holm(p.to_numpy()))
-    out = table.merge(tests[[*keys, "family_size", "p_holm"]], on=keys, how="left")
+    out = table.merge(tests[tests["of"] == "p"][[*keys, "family_size", "p_holm"]], on=keys, how="left")
+    for col in also:
+        mine = tests[tests["of"] == col].rename(columns={"p_holm": f"{col}_holm"})
+        out = out.merge(mine[[*keys, f"{col}_holm"]], on=keys, how="left")
     out["significant"] = out["p_holm"] < ALPHA
     return out
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from itermap.analysis import budgets, continua, convergence, depth, fidelity, sharing
+from itermap.analysis import budgets, continua, convergence, depth, fidelity, selection, sharing, variance
 
 # The questions a preset is built for speak first; the equal-budget comparisons of every study's groups follow.
-BUILTIN = [depth, sharing, fidelity, continua, budgets, convergence]
+BUILTIN = [depth, sharing, fidelity, continua, variance, selection, budgets, convergence]
 QUESTIONS: dict[str, ModuleType] = {q.NAME: q for q in BUILTIN}
 
 

@@ -1,7 +1,9 @@
 """A study folder's results as a tidy pandas DataFrame (one row per measured number), and its metadata.
 
-A run's `group` is the curve it lies on: its family's group ("rnn-1"), then every config field that
-varies in the study and is not a size (`hidden`, `layers`), as "rnn-1 · lr=0.001 · window=7".
+A run's group is the curve it lies on, a `Group`: its family's group ("rnn-1"), then every config field that
+varies in the study and is not a size (`hidden`, `layers`). It is built here, once, by `group_values`; the tidy
+frame's `group` column holds its display name, "rnn-1 · lr=0.001 · window=7", and `groups` gives back the values
+behind the names of a frame, so nothing downstream reads a name apart.
 
 Several study folders read together are told apart by a `study` label: each study's name, or each
 folder's name where two of the studies share a name. The label is then a varying field of every run
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -24,10 +27,23 @@ from itermap.study.errors import StudyError
 from itermap.study.lock import held
 from itermap.study.store import FILENAME, Store
 
-RUN_COLUMNS = ["run_id", "study", "dataset", "family", "arch", "params", "macs", "budget", "seed", "status",
-               "diverged_epoch", "planned"]  # fmt: skip
+RUN_COLUMNS = [
+    "run_id",
+    "study",
+    "dataset",
+    "family",
+    "arch",
+    "params",
+    "macs",
+    "budget",
+    "seed",
+    "status",
+    "diverged_epoch",
+    "planned",
+]
 METRIC_COLUMNS = ["epoch", "split", "metric", "value", "step"]  # step: 1..T for anytime rows, empty for the model's
 SEPARATOR = " · "  # between a group's family part and each varying field
+CROSSED = ["init_seed", "order_seed"]  # a crossed design's two seeds (its `seed` numbers their pairs: `crossed_seeds`)
 
 
 def open_store(folder: str | Path) -> Store:
@@ -65,33 +81,69 @@ def stored_runs(store: Store, all_runs: bool = False) -> list[tuple[dict, Family
         stored.setdefault("planned", 1)
         if not (stored["planned"] or all_runs):
             continue
-        cfg, config = config_fields(json.loads(row["config"]))
+        doc = json.loads(row["config"])
+        stored |= {"order_seed": doc["order_seed"]} if doc.get("order_seed") is not None else {}
+        cfg, config = config_fields(doc)
         found.append((stored, cfg, config))
     return found
 
 
+@dataclass(frozen=True)
+class Group:
+    """The curve a run lies on: its family's group and the fields that vary in its study, as the name shows them."""
+
+    family: str  # the family's group: "rnn-1"
+    fields: tuple[tuple[str, str], ...] = ()  # each varying field and its value: (("lr", "0.001"), ("window", "7"))
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return dict(self.fields)
+
+    def __str__(self) -> str:
+        return SEPARATOR.join([self.family, *(f"{k}={v}" for k, v in self.fields)])
+
+
+def group_values(found: list[tuple[dict, FamilyConfig, dict]]) -> list[Group]:
+    """Each run's group (`stored_runs` of one or several stores): its family's group, then every field that varies
+    within its study and is not a size of its family, and, among several studies, the study (which says the fields
+    that differ only between studies)."""
+    studies: dict[str | None, list[dict]] = {}
+    for stored, _, config in found:
+        studies.setdefault(stored.get("study"), []).append(config)
+    fields = list(dict.fromkeys(f for _, _, config in found for f in config if f != "study"))
+    varies = lambda f, cs: len({json.dumps(c[f]) for c in cs if c.get(f) is not None}) > 1  # noqa: E731
+    splits = [f for f in fields if any(varies(f, cs) for cs in studies.values())]
+    out = []
+    for stored, cfg, config in found:
+        varied = [(f, str(config[f])) for f in splits if f not in cfg.size_fields and config.get(f) is not None]
+        out.append(Group(cfg.group, (*varied, *([("study", str(stored["study"]))] if len(studies) > 1 else []))))
+    return out
+
+
 def runs_frame(found: list[tuple[dict, FamilyConfig, dict]]) -> pd.DataFrame:
     """One row per run (`stored_runs` of one or several stores): identity, group, sizes, status, config fields."""
-    records, configs, fields = [], [], {}
-    for stored, cfg, config in found:
+    records, fields = [], {}
+    for (stored, cfg, config), group in zip(found, group_values(found)):
         fields.update(dict.fromkeys(config))
-        configs.append((cfg, config))
-        records.append({**stored, "group": cfg.group, "width": cfg.width, "depth": cfg.depth, **config})
-    # A group is the family's group plus every field that varies within a study and is not a size of the family,
-    # and, among several studies, the study (which says the fields that differ only between studies).
-    studies: dict[str | None, list[dict]] = {}
-    for _, config in configs:
-        studies.setdefault(config.get("study"), []).append(config)
-    varies = lambda f, cs: len({json.dumps(c[f]) for c in cs if c.get(f) is not None}) > 1  # noqa: E731
-    splits = [f for f in fields if f == "study" or any(varies(f, cs) for cs in studies.values())]
-    for r, (cfg, config) in zip(records, configs):
-        varied = [f"{f}={config[f]}" for f in splits if f not in cfg.size_fields and config.get(f) is not None]
-        r["group"] = SEPARATOR.join([r["group"], *varied])
+        records.append({**stored, "group": str(group), "width": cfg.width, "depth": cfg.depth, **config})
     frame = pd.DataFrame.from_records(records, columns=[*RUN_COLUMNS, "group", "width", "depth"])
     for f in fields:
         frame[f] = column([r.get(f) for r in records])
     for col in ("budget", "diverged_epoch"):
         frame[col] = frame[col].astype("Int64")
+    orders = [stored.get("order_seed") for stored, _, _ in found]
+    return crossed_seeds(frame, orders) if any(o is not None for o in orders) else frame
+
+
+def crossed_seeds(frame: pd.DataFrame, orders: list[int | None]) -> pd.DataFrame:
+    """Runs of crossed seeds (`seeds = { init = N, order = M }`) with `init_seed` and `order_seed`, and `seed` the
+    number of their (init, order) pair, counted from 0 in that order (init x M + order for seeds 0..N-1 x 0..M-1):
+    the same in every configuration, so what pairs runs by seed pairs those that share both seeds."""
+    frame["init_seed"], frame["order_seed"] = frame["seed"].astype("Int64"), pd.Series(orders, dtype="Int64")
+    crossed = frame["order_seed"].notna()
+    pairs = list(zip(frame.loc[crossed, "init_seed"], frame.loc[crossed, "order_seed"]))
+    number = {pair: i for i, pair in enumerate(sorted(set(pairs)))}
+    frame.loc[crossed, "seed"] = [number[pair] for pair in pairs]
     return frame
 
 
@@ -108,7 +160,7 @@ def source_list(sources: Source | Sequence[Source]) -> list[Path | pd.DataFrame]
 def file_runs(frame: pd.DataFrame, all_runs: bool = False) -> list[tuple[dict, FamilyConfig, dict]]:
     """Each run of an exported table (`stored_runs` of the store it came from): its run columns, family config and
     config fields, with every cell the Python value the store held (JSON text decoded, gaps None)."""
-    derived = {*RUN_COLUMNS, *METRIC_COLUMNS, "group", "width", "depth"}
+    derived = {*RUN_COLUMNS, *METRIC_COLUMNS, *CROSSED, "group", "width", "depth"}
     fields = [c for c in frame.columns if c not in derived]
     runs = frame.drop_duplicates("run_id")  # a run's config repeats on each of its rows: read it once
     encoded = json_columns(runs, fields)
@@ -117,12 +169,28 @@ def file_runs(frame: pd.DataFrame, all_runs: bool = False) -> list[tuple[dict, F
         cells: dict[str, Any] = {k: plain(v) for k, v in row.items()}
         cells |= {c: json.loads(cells[c]) for c in encoded if cells[c] is not None}
         stored = {k: cells[k] for k in RUN_COLUMNS if k in cells} | {"planned": cells.get("planned", 1)}
+        if cells.get("order_seed") is not None:  # crossed seeds: the stored seed is the init seed
+            stored |= {"seed": cells["init_seed"], "order_seed": cells["order_seed"]}
         if not (stored["planned"] or all_runs):
             continue
-        config = {f: cells[f] for f in fields}
         own = FAMILIES[stored["family"]].Config.model_fields if stored["family"] in FAMILIES else {}
+        # A family field named like a derived column (the unrolled net's `depth`) is read from that column.
+        config = {f: cells[f] for f in fields} | {f: cells[f] for f in ("width", "depth") if f in own}
         model = {f: v for f, v in config.items() if f in own and v is not None}
         found.append((stored, parse_config({"family": stored["family"], **model}), config))
+    return found
+
+
+def groups(frame: pd.DataFrame) -> dict[str, Group]:
+    """The group behind each name in a tidy frame's `group` column (`load_results` of a whole study or several)."""
+    runs = frame.drop_duplicates("run_id")
+    found = dict(zip(runs["group"], group_values(file_runs(runs, all_runs=True))))
+    wrong = [name for name, group in found.items() if name != str(group)]
+    if wrong:
+        raise StudyError(
+            f"group {wrong[0]!r} is not the name its runs' fields give ({found[wrong[0]]}); analyze a study's whole "
+            "results (load_results), not a part of them"
+        )
     return found
 
 
@@ -142,20 +210,26 @@ def read_source(source: Path | pd.DataFrame, all_runs: bool) -> tuple[str, list,
     frame = source if isinstance(source, pd.DataFrame) else read_export(source)[0]
     name = study_name(frame, source.stem if isinstance(source, Path) else "results")
     rows = frame[frame["metric"].notna()]
-    metrics = pd.DataFrame({
-        "run_id": rows["run_id"].astype(str), "epoch": rows["epoch"].astype("int64"),
-        "split": rows["split"].astype(str), "metric": rows["metric"].astype(str),
-        "value": rows["value"].astype("float64"),
-        "step": (rows["step"] if "step" in rows else pd.Series(pd.NA, index=rows.index)).astype("Int64"),
-    }).reset_index(drop=True)  # fmt: skip
+    metrics = pd.DataFrame(
+        {
+            "run_id": rows["run_id"].astype(str),
+            "epoch": rows["epoch"].astype("int64"),
+            "split": rows["split"].astype(str),
+            "metric": rows["metric"].astype(str),
+            "value": rows["value"].astype("float64"),
+            "step": (rows["step"] if "step" in rows else pd.Series(pd.NA, index=rows.index)).astype("Int64"),
+        }
+    ).reset_index(drop=True)
     return str(name), file_runs(frame, all_runs), metrics
 
 
 def study_labels(sources: list[Path | pd.DataFrame], names: list[str]) -> list[str]:
     """What tells several studies apart: their names, or the names of their folders or files (less the suffix; a
     DataFrame is `results-i`) where two studies share a name."""
-    own = [f"results-{i}" if isinstance(s, pd.DataFrame) else s.resolve().stem if is_export(s) else s.resolve().name
-           for i, s in enumerate(sources)]  # fmt: skip
+    own = [
+        f"results-{i}" if isinstance(s, pd.DataFrame) else s.resolve().stem if is_export(s) else s.resolve().name
+        for i, s in enumerate(sources)
+    ]
     for labels in (names, own):
         if len(set(labels)) == len(labels):
             return labels
@@ -191,8 +265,20 @@ def load_results(sources: Source | Sequence[Source], unmeasured: bool = False, a
     runs = runs_frame([r for runs in found for r in runs])
     metrics = pd.concat(measured, ignore_index=True)
     frame = metrics.merge(runs, on="run_id", how="right" if unmeasured else "inner", validate="many_to_one")
-    first = ["run_id", "study", "dataset", "family", "arch", "group", "params", "macs", "seed", *METRIC_COLUMNS,
-             "status", "diverged_epoch"]  # fmt: skip
+    first = [
+        "run_id",
+        "study",
+        "dataset",
+        "family",
+        "arch",
+        "group",
+        "params",
+        "macs",
+        "seed",
+        *METRIC_COLUMNS,
+        "status",
+        "diverged_epoch",
+    ]
     rest = [c for c in runs.columns if c not in first]
     return frame[first + rest].sort_values(
         ["dataset", "group", "params", "seed", "epoch", "split", "metric"], ignore_index=True

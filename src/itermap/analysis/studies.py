@@ -10,7 +10,7 @@ import pandas as pd
 
 from itermap.analysis.compare import selects
 from itermap.analysis.overview import Analysis, analyze
-from itermap.analysis.results import Source, load_results, source_list, study_info
+from itermap.analysis.results import Source, groups, load_results, source_list, study_info
 from itermap.study.errors import StudyError
 from itermap.study.spec import Spec, load_spec, parse_text
 
@@ -44,14 +44,29 @@ def declared_compare(
     )
 
 
+def declared_select(
+    sources: Source | Sequence[Source], spec: str | Spec | None = None, infos: Sequence[dict] | None = None
+) -> str:
+    """The [analysis] select to analyse with: `spec`'s where given, else the first of the studies' own specs that
+    sets one other than "final", else "final"."""
+    if spec is not None:
+        return (spec if isinstance(spec, Spec) else load_spec(spec)).analysis.select
+    for i, source in enumerate(source_list(sources)):
+        text = "" if isinstance(source, pd.DataFrame) else (infos[i] if infos else study_info(source))["spec"]
+        chosen = parse_text(text, f"{source}: the study's spec").analysis.select if text else "final"
+        if chosen != "final":
+            return chosen
+    return "final"
+
+
 def check_groups(results: pd.DataFrame, compare: Sequence[Any], origin: str) -> None:
     """A one-line StudyError when a [[compare]] side selects no group of the results (a spec meant for other data)."""
-    groups = sorted(results["group"].dropna().unique())
+    held = groups(results)
     for c in compare:
         for side in (c.a, c.b):
-            if not any(selects(side, g) for g in groups):
+            if not any(selects(side, g) for g in held.values()):
                 raise StudyError(
-                    f"{origin}: [[compare]] {side!r} names no group of these results; they hold {', '.join(groups)}"
+                    f"{origin}: [[compare]] {side!r} names no group of these results; they hold {', '.join(sorted(held))}"
                 )
 
 
@@ -68,7 +83,8 @@ def analyze_studies(
     The tables are DataFrames: `finals` (one row per finished run), `summary` (per configuration), `comparisons`
     (equal parameters or multiply-adds), `matched`, `convergence`, with `results` the tidy rows they come from.
     Several studies compare each one's declared pairs within it, and, with no pair declared, groups across studies.
-    `infos`: the sources' `study_info`, where the caller has read them; `say` is told where the pairs come from.
+    `infos`: the sources' `study_info`, where the caller has read them; `say` is told where the pairs come from. The
+    selection question reads their [analysis] select (`declared_select`).
     """
     results = load_results(sources, unmeasured=True)
     compare, said = declared_compare(sources, spec, infos)
@@ -76,4 +92,4 @@ def analyze_studies(
         check_groups(results, compare, f"--spec {spec if isinstance(spec, str) else spec.origin}")
     if say is not None:
         say(said)
-    return analyze(results, metric=metric, compare=compare)
+    return analyze(results, metric=metric, compare=compare, select=declared_select(sources, spec, infos))

@@ -16,7 +16,8 @@ EMBEDDED = Path(__file__).with_name("embedded")
 
 @dataclass(frozen=True)
 class Dataset:
-    """A labelled image set: train and test images [N, H, W] uint8 with labels [N] int64."""
+    """A labelled image set: train and test images [N, H, W] uint8 with labels [N] int64, and the validation images
+    held out of training where a study asks for them (data/validation.py)."""
 
     name: str
     train_images: torch.Tensor  # [N, H, W] uint8
@@ -27,6 +28,14 @@ class Dataset:
     std: float
     classes: int = 10
     source: str = ""  # the folder it was read from, or "embedded"
+    validation_images: torch.Tensor | None = None  # [V, H, W] uint8, held out of the train images
+    validation_labels: torch.Tensor | None = None  # [V] int64
+
+    @property
+    def split_sizes(self) -> tuple[int, int, int]:
+        """Train, test and validation images (0 validation images without a split)."""
+        held = 0 if self.validation_labels is None else len(self.validation_labels)
+        return len(self.train_labels), len(self.test_labels), held
 
 
 @dataclass(frozen=True)

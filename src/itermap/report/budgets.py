@@ -47,10 +47,15 @@ def figures(an: Analysis, dataset: str) -> list[Drawn]:
     """The difference of each compared pair against size, with its band."""
     with matplotlib.rc_context(STYLE):
         figure = difference_figure(an, dataset)
-    return [Drawn("difference", figure,
-                  "Test accuracy difference between each compared pair at equal parameters (or equal multiply-adds, "
-                  "where the study compares at those), with its simultaneous 95% band over the budgets (the per-seed "
-                  "differences' range below 5 seeds; nothing when the seeds differ) and the zero line.")]  # fmt: skip
+    return [
+        Drawn(
+            "difference",
+            figure,
+            "Test accuracy difference between each compared pair at equal parameters (or equal multiply-adds, "
+            "where the study compares at those), with its simultaneous 95% band over the budgets (the per-seed "
+            "differences' range below 5 seeds; nothing when the seeds differ) and the zero line.",
+        )
+    ]
 
 
 def tables(an: Analysis, dataset: str) -> list[tuple[str, pd.DataFrame]]:

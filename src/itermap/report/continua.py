@@ -22,11 +22,6 @@ TITLES = {
 }
 
 
-def _mine(an: Analysis, key: str, dataset: str) -> pd.DataFrame:
-    table = an.table(QUESTION, key)
-    return table[table["dataset"] == dataset] if len(table) else table
-
-
 def _band(ax, x, rows: pd.DataFrame, colour: str, name: str) -> None:
     """Mean line and its CI band (or the seeds' range), in percent."""
     ax.plot(x, 100 * rows["mean"], "o-", ms=3, color=colour, label=name)
@@ -45,7 +40,7 @@ def _references(ax, refs: pd.DataFrame, colour: dict[str, str]) -> None:
 
 def _figure(an: Analysis, dataset: str, key: str, lines: list[str], x: str, title: str) -> Figure | None:
     """One panel per budget: one line per value of `lines` against `x`, the reference groups across."""
-    table, refs = _mine(an, key, dataset), _mine(an, "reference", dataset)
+    table, refs = an.table(QUESTION, key, dataset), an.table(QUESTION, "reference", dataset)
     if table.empty:
         return None
     budgets = sorted(table["budget"].unique())
@@ -80,19 +75,32 @@ def _figure(an: Analysis, dataset: str, key: str, lines: list[str], x: str, titl
 def figures(an: Analysis, dataset: str) -> list[Drawn]:
     """The window and sparsity figures of one data set that the study has data for."""
     drawn = [
-        ("windows", _figure(an, dataset, "windows", ["axis"], "window",
-                                 "test accuracy against the window, one line per reading direction"),
-              "The window continuum: final test accuracy against the window (columns or rows per step, log scale), one "
-              "panel per parameter budget, one line per reading direction, mean over seeds and its 95% t interval (the "
-              "seeds' range below 5 seeds); dashed: MLP-1 at the same budget with its band (window 28 is one step, "
-              "MLP-1 in all but name)."),
-        ("sparsity", _figure(an, dataset, "sparsity", [], "fraction",
-                                  "test accuracy along the sparsity continuum at equal non-zeros"),
-              "The sparsity continuum (docs/continua.md): final test accuracy against the fraction f of MLP-2's "
-              "weights moved off the sub-diagonal into recurrent, skip and feedback blocks at equal non-zeros, one "
-              "panel per budget, mean and 95% t interval (the seeds' range below 5 seeds); dashed: the MLPs and the "
-              "RNN at the same budget."),
-    ]  # fmt: skip
+        (
+            "windows",
+            _figure(
+                an,
+                dataset,
+                "windows",
+                ["axis"],
+                "window",
+                "test accuracy against the window, one line per reading direction",
+            ),
+            "The window continuum: final test accuracy against the window (columns or rows per step, log scale), one "
+            "panel per parameter budget, one line per reading direction, mean over seeds and its 95% t interval (the "
+            "seeds' range below 5 seeds); dashed: MLP-1 at the same budget with its band (window 28 is one step, "
+            "MLP-1 in all but name).",
+        ),
+        (
+            "sparsity",
+            _figure(
+                an, dataset, "sparsity", [], "fraction", "test accuracy along the sparsity continuum at equal non-zeros"
+            ),
+            "The sparsity continuum (docs/continua.md): final test accuracy against the fraction f of MLP-2's "
+            "weights moved off the sub-diagonal into recurrent, skip and feedback blocks at equal non-zeros, one "
+            "panel per budget, mean and 95% t interval (the seeds' range below 5 seeds); dashed: the MLPs and the "
+            "RNN at the same budget.",
+        ),
+    ]
     return [Drawn(stem, figure, caption) for stem, figure, caption in drawn if figure is not None]
 
 
@@ -101,35 +109,90 @@ def _acc(r: pd.Series) -> str:
 
 
 def windows_table(t: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame([{"Budget": f"{r['budget']:,}", "Axis": r["axis"], "Window": str(r["window"]),
-                          "Params": params_text(r["params"]), "Seeds": str(r["n"]), "Test accuracy (%)":
-                          number(r["mean"], "accuracy"), "95% CI or range": _acc(r)} for _, r in t.iterrows()])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "Budget": f"{r['budget']:,}",
+                "Axis": r["axis"],
+                "Window": str(r["window"]),
+                "Params": params_text(r["params"]),
+                "Seeds": str(r["n"]),
+                "Test accuracy (%)": number(r["mean"], "accuracy"),
+                "95% CI or range": _acc(r),
+            }
+            for _, r in t.iterrows()
+        ]
+    )
 
 
 def window_leads_table(t: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame([{"Budget": f"{r['budget']:,}", "Best": f"{r['window']} {r['axis']}", "Against": r["against"],
-                          "Seeds": str(r["n"]), "Best (%)": number(r["a_mean"], "accuracy"),
-                          "Against (%)": number(r["b_mean"], "accuracy"), "Lead (points)": points(r["diff"]),
-                          "95% CI or range": lead_interval(r), "p (Holm)": holm_p(r)} for _, r in t.iterrows()])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "Budget": f"{r['budget']:,}",
+                "Best": f"{r['window']} {r['axis']}",
+                "Against": r["against"],
+                "Seeds": str(r["n"]),
+                "Best (%)": number(r["a_mean"], "accuracy"),
+                "Against (%)": number(r["b_mean"], "accuracy"),
+                "Lead (points)": points(r["diff"]),
+                "95% CI or range": lead_interval(r),
+                "p (Holm)": holm_p(r),
+            }
+            for _, r in t.iterrows()
+        ]
+    )
 
 
 def sparsity_table(t: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame([{"Budget": f"{r['budget']:,}", "f": f"{r['fraction']:g}", "Non-zeros + biases":
-                          params_text(r["params"]), "Seeds": str(r["n"]), "Test accuracy (%)":
-                          number(r["mean"], "accuracy"), "95% CI or range": _acc(r)} for _, r in t.iterrows()])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "Budget": f"{r['budget']:,}",
+                "f": f"{r['fraction']:g}",
+                "Non-zeros + biases": params_text(r["params"]),
+                "Seeds": str(r["n"]),
+                "Test accuracy (%)": number(r["mean"], "accuracy"),
+                "95% CI or range": _acc(r),
+            }
+            for _, r in t.iterrows()
+        ]
+    )
 
 
 def sparsity_leads_table(t: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame([{"Budget": f"{r['budget']:,}", "f": f"{r['fraction']:g}", "End": f"f = {r['end']:g}",
-                          "Seeds": str(r["n"]), "f (%)": number(r["a_mean"], "accuracy"),
-                          "End (%)": number(r["b_mean"], "accuracy"), "Lead (points)": points(r["diff"]),
-                          "95% CI or range": lead_interval(r), "p (Holm)": holm_p(r)} for _, r in t.iterrows()])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "Budget": f"{r['budget']:,}",
+                "f": f"{r['fraction']:g}",
+                "End": f"f = {r['end']:g}",
+                "Seeds": str(r["n"]),
+                "f (%)": number(r["a_mean"], "accuracy"),
+                "End (%)": number(r["b_mean"], "accuracy"),
+                "Lead (points)": points(r["diff"]),
+                "95% CI or range": lead_interval(r),
+                "p (Holm)": holm_p(r),
+            }
+            for _, r in t.iterrows()
+        ]
+    )
 
 
 def reference_table(t: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame([{"Budget": f"{r['budget']:,}", "Group": label(r["group"]), "Params": params_text(r["params"]),
-                          "Seeds": str(r["n"]), "Test accuracy (%)": number(r["mean"], "accuracy"),
-                          "95% CI or range": _acc(r)} for _, r in t.iterrows()])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "Budget": f"{r['budget']:,}",
+                "Group": label(r["group"]),
+                "Params": params_text(r["params"]),
+                "Seeds": str(r["n"]),
+                "Test accuracy (%)": number(r["mean"], "accuracy"),
+                "95% CI or range": _acc(r),
+            }
+            for _, r in t.iterrows()
+        ]
+    )
 
 
 FORMATS = {
@@ -143,4 +206,4 @@ FORMATS = {
 
 def tables(an: Analysis, dataset: str) -> list[tuple[str, pd.DataFrame]]:
     """(title, table) of each continua table the study has, for one data set."""
-    return [(TITLES[key], fmt(mine)) for key, fmt in FORMATS.items() if len(mine := _mine(an, key, dataset))]
+    return [(TITLES[key], fmt(mine)) for key, fmt in FORMATS.items() if len(mine := an.table(QUESTION, key, dataset))]

@@ -36,8 +36,14 @@ def anytime_figure(an: Analysis, dataset: str) -> Figure | None:
         for ax, depth in zip(axes, depths):
             for (group, _), rows in grid[grid["depth"] == depth].groupby(["group", "arch"], sort=True):
                 (line,) = ax.plot(rows["step"], 100 * rows["mean"], "o-", ms=3, color=colour[group], label=label(group))
-                ax.fill_between(rows["step"], 100 * rows["ci_low"], 100 * rows["ci_high"], color=line.get_color(),
-                                alpha=0.15, linewidth=0)  # fmt: skip
+                ax.fill_between(
+                    rows["step"],
+                    100 * rows["ci_low"],
+                    100 * rows["ci_high"],
+                    color=line.get_color(),
+                    alpha=0.15,
+                    linewidth=0,
+                )
             ax.axvline(depth, color="black", linestyle="--", linewidth=1)
             ax.set_title(f"trained depth {depth} (dashed)")
             ax.set_xlabel("Step")
@@ -56,21 +62,42 @@ def _shape(r: pd.Series) -> dict[str, str]:
 
 def tying_table(table: pd.DataFrame) -> pd.DataFrame:
     """Per shape and loss: seeds, both means, the paired difference and its CI, Holm p, and the parameter ratio."""
-    return pd.DataFrame([{
-        **_shape(r), "Loss": r["loss"], "Seeds": str(r["n"]), "Untied (%)": number(r["a_mean"], "accuracy"),
-        "Tied (%)": number(r["b_mean"], "accuracy"), "Untied - tied (points)": points(r["diff"]), "95% CI or range": lead_interval(r),
-        "p (Holm)": holm_p(r), "Params untied / tied": f"{params_text(r['a_params'])} / "
-        f"{params_text(r['b_params'])} ({r['a_params'] / r['b_params']:.1f}x)",
-    } for _, r in table.iterrows()])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                **_shape(r),
+                "Loss": r["loss"],
+                "Seeds": str(r["n"]),
+                "Untied (%)": number(r["a_mean"], "accuracy"),
+                "Tied (%)": number(r["b_mean"], "accuracy"),
+                "Untied - tied (points)": points(r["diff"]),
+                "95% CI or range": lead_interval(r),
+                "p (Holm)": holm_p(r),
+                "Params untied / tied": f"{params_text(r['a_params'])} / "
+                f"{params_text(r['b_params'])} ({r['a_params'] / r['b_params']:.1f}x)",
+            }
+            for _, r in table.iterrows()
+        ]
+    )
 
 
 def supervision_table(table: pd.DataFrame) -> pd.DataFrame:
     """Per shape, tied and untied: seeds, both means, the paired difference and its CI, Holm p."""
-    return pd.DataFrame([{
-        **_shape(r), "Tied": "yes" if r["tied"] else "no", "Seeds": str(r["n"]),
-        "Every-step (%)": number(r["a_mean"], "accuracy"), "Last-step (%)": number(r["b_mean"], "accuracy"),
-        "Every - last (points)": points(r["diff"]), "95% CI or range": lead_interval(r), "p (Holm)": holm_p(r),
-    } for _, r in table.iterrows()])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                **_shape(r),
+                "Tied": "yes" if r["tied"] else "no",
+                "Seeds": str(r["n"]),
+                "Every-step (%)": number(r["a_mean"], "accuracy"),
+                "Last-step (%)": number(r["b_mean"], "accuracy"),
+                "Every - last (points)": points(r["diff"]),
+                "95% CI or range": lead_interval(r),
+                "p (Holm)": holm_p(r),
+            }
+            for _, r in table.iterrows()
+        ]
+    )
 
 
 def two_by_two_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -96,9 +123,16 @@ def anytime_table(table: pd.DataFrame) -> pd.DataFrame:
     for (group, arch), steps in table.groupby(["group", "arch"], sort=True):
         at = steps.set_index("step")["mean"]
         depth, last = int(steps["depth"].iloc[0]), int(steps["step"].max())
-        rows.append({"Group": label(group), "Architecture": arch, "Seeds": str(int(steps["n"].min())),
-                     "Step 1 (%)": number(at[1], "accuracy"), "Step d (%)": f"{number(at[depth], 'accuracy')} (d = {depth})",
-                     "Last step (%)": f"{number(at[last], 'accuracy')} (step {last})"})  # fmt: skip
+        rows.append(
+            {
+                "Group": label(group),
+                "Architecture": arch,
+                "Seeds": str(int(steps["n"].min())),
+                "Step 1 (%)": number(at[1], "accuracy"),
+                "Step d (%)": f"{number(at[depth], 'accuracy')} (d = {depth})",
+                "Last step (%)": f"{number(at[last], 'accuracy')} (step {last})",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -125,8 +159,7 @@ def tables(an: Analysis, dataset: str) -> list[tuple[str, pd.DataFrame]]:
     """(title, table) of each depth table the study has, for one data set."""
     out = []
     for key, fmt in FORMATS.items():
-        table = an.table(QUESTION, key)
-        mine = table[table["dataset"] == dataset] if len(table) else table
+        mine = an.table(QUESTION, key, dataset)
         if len(mine):
             out.append((TITLES[key], fmt(mine)))
     return out

@@ -16,15 +16,10 @@ QUESTION = "fidelity"
 TITLE = "Fidelity to the teacher: final test agreement and KL(teacher || student) per student configuration"
 
 
-def _mine(an: Analysis, dataset: str) -> pd.DataFrame:
-    table = an.table(QUESTION, "fidelity")
-    return table[table["dataset"] == dataset] if len(table) else table
-
-
 def fidelity_figure(an: Analysis, dataset: str) -> Figure | None:
     """Test agreement with the teacher and KL(teacher || student) against student parameters (log scale), one line per
     group (mean, band: 95% t interval or the seeds' range), and the 99% agreement line."""
-    table = _mine(an, dataset)
+    table = an.table(QUESTION, "fidelity", dataset)
     if table.empty:
         return None
     colour = colours(table["group"].unique())
@@ -40,8 +35,14 @@ def fidelity_figure(an: Analysis, dataset: str) -> Figure | None:
                 (line,) = ax.plot(
                     x, scale * rows[f"{metric}_mean"], "o-", ms=3, color=colour[group], label=label(group)
                 )
-                ax.fill_between(x, scale * rows[f"{metric}_low"], scale * rows[f"{metric}_high"], color=line.get_color(),
-                                alpha=0.15, linewidth=0)  # fmt: skip
+                ax.fill_between(
+                    x,
+                    scale * rows[f"{metric}_low"],
+                    scale * rows[f"{metric}_high"],
+                    color=line.get_color(),
+                    alpha=0.15,
+                    linewidth=0,
+                )
             if metric == "agreement":
                 ax.axhline(
                     100 * LEVEL, color="black", linestyle="--", linewidth=1, label=f"{100 * LEVEL:.0f}% agreement"
@@ -71,7 +72,7 @@ def figures(an: Analysis, dataset: str) -> list[Drawn]:
 
 def tables(an: Analysis, dataset: str) -> list[tuple[str, pd.DataFrame]]:
     """The fidelity table of one data set (empty for a study without a teacher)."""
-    table = _mine(an, dataset)
+    table = an.table(QUESTION, "fidelity", dataset)
     if table.empty:
         return []
 

@@ -81,9 +81,11 @@ def report_html(an: Analysis, study: str, info: dict, pngs: dict[str, list[tuple
         body += [f"<h2>{escape(dataset)}</h2>", "<h3>Verdicts</h3>"]
         body += [
             f"<p><b>{escape(title(name))}</b></p>"
-            + '<ul class="verdicts">' + "".join(f"<li>{escape(v)}</li>" for v in said) + "</ul>"
+            + '<ul class="verdicts">'
+            + "".join(f"<li>{escape(v)}</li>" for v in said)
+            + "</ul>"
             for name, said in answers.items()
-        ]  # fmt: skip
+        ]
         body += [] if answers else ["<p>No pair of groups with finished runs to compare.</p>"]
         if an.notes.get(dataset):
             body.append(

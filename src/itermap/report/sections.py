@@ -19,10 +19,10 @@ from types import ModuleType
 import pandas as pd
 
 from itermap.analysis.overview import Analysis
-from itermap.report import budgets, configurations, continua, convergence, depth, fidelity, sharing
+from itermap.report import budgets, configurations, continua, convergence, depth, fidelity, selection, sharing, variance
 from itermap.report.figures import Drawn
 
-BUILTIN = [configurations, budgets, convergence, depth, sharing, fidelity, continua]
+BUILTIN = [configurations, selection, budgets, convergence, depth, sharing, fidelity, continua, variance]
 SECTIONS: list[ModuleType] = list(BUILTIN)
 
 

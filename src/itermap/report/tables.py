@@ -10,6 +10,7 @@ from itermap.analysis.compare import label
 from itermap.analysis.convergence import LAST_K, PER
 from itermap.analysis.intervals import MIN_SEEDS
 from itermap.analysis.metrics import metric_of
+from itermap.analysis.paired import ALPHA
 from itermap.analysis.verdict import params_text, ratio_text
 
 MISSING = "missing"
@@ -112,6 +113,21 @@ def _excludes(r: pd.Series, kind: str) -> str:
     return "yes" if r["significant"] and r["excludes_zero"] else "no"
 
 
+def _poi(r: pd.Series) -> str:
+    """P(A beats B) with its interval where there is one."""
+    if pd.isna(r["prob_improvement"]):
+        return "n/a"
+    poi = f"{r['prob_improvement']:.2f}"
+    return poi if pd.isna(r["poi_low"]) else f"{poi} [{r['poi_low']:.2f}, {r['poi_high']:.2f}]"
+
+
+def _equivalent(r: pd.Series) -> str:
+    """Whether A - B lies within the declared margin (two one-sided tests, Holm-adjusted)."""
+    if pd.isna(r["p_tost_holm"]):
+        return "n/a"
+    return f"{'yes' if r['p_tost_holm'] < ALPHA else 'no'} (p = {r['p_tost_holm']:.4f})"
+
+
 COMPARISON_TITLES = {
     "params": "Equal-parameter comparison of test accuracy (* interpolated)",
     "macs": "Equal-MACs comparison of test accuracy (multiply-adds per example; * interpolated)",
@@ -125,6 +141,7 @@ def comparison(comparisons: pd.DataFrame, dataset: str, at: str = "params") -> p
         return pd.DataFrame()
     size, short, rows = {"params": ("Parameters", "params"), "macs": ("MACs", "MACs")}[at] + ([],)
     for _, r in comparisons[(comparisons["dataset"] == dataset) & (comparisons["at"] == at)].iterrows():
+        gap = max(r["a_gap"], r["b_gap"])  # the measured sizes an interpolated value lies between: their ratio
         rows.append(
             {
                 "A": label(r["a"]),
@@ -143,7 +160,13 @@ def comparison(comparisons: pd.DataFrame, dataset: str, at: str = "params") -> p
                 else r["multiplier_bound"] + params_text(r["b_to_match"]),
                 "Multiplier": _multiplier(r),
                 "Multiplier 95% interval": _multiplier_interval(r),
+                "P(A beats B)": _poi(r),
+                "Interpolated across": "" if not gap > 1 else f"{gap:.1f}x",
+                "Log-linear interpolant moves A - B by (points)": ""
+                if not gap > 1
+                else points(r["interpolant_spread"]),
             }
+            | ({f"Equivalent within {100 * r['margin']:g} points": _equivalent(r)} if pd.notna(r["margin"]) else {})
         )
     return pd.DataFrame(rows)
 
@@ -155,7 +178,6 @@ def matched(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
         return pd.DataFrame()
     rows = []
     for _, r in table[table["dataset"] == dataset].iterrows():
-        poi = f"{r['prob_improvement']:.2f}"
         rows.append(
             {
                 "A": label(r["a"]),
@@ -171,8 +193,9 @@ def matched(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
                 "95% CI or range (points)": interval(r["low"], r["high"], r["interval"], points),
                 "p (t test)": "n/a" if pd.isna(r["p"]) else f"{r['p']:.4f}",
                 "p (Holm)": _holm(r),
-                "P(A beats B)": poi if pd.isna(r["poi_low"]) else f"{poi} [{r['poi_low']:.2f}, {r['poi_high']:.2f}]",
+                "P(A beats B)": _poi(r),
             }
+            | ({f"Equivalent within {100 * r['margin']:g} points": _equivalent(r)} if pd.notna(r["margin"]) else {})
         )
     return pd.DataFrame(rows)
 

@@ -65,8 +65,10 @@ def export_mlflow(folder: str | Path, tracking_uri: str | None = None) -> dict[s
         client = MlflowClient(tracking_uri)
         experiment = client.get_experiment_by_name(study)
         if experiment is not None and experiment.lifecycle_stage != "active":
-            raise StudyError(f"MLflow experiment {study!r} is deleted; restore it (`mlflow experiments restore`) "
-                             "or delete it for good, then export again")  # fmt: skip
+            raise StudyError(
+                f"MLflow experiment {study!r} is deleted; restore it (`mlflow experiments restore`) "
+                "or delete it for good, then export again"
+            )
         experiment_id = experiment.experiment_id if experiment else client.create_experiment(study)
         existing = {
             r.data.tags[TAG]: r for r in client.search_runs([experiment_id], f"tags.`{TAG}` != ''", max_results=50_000)
@@ -80,15 +82,23 @@ def export_mlflow(folder: str | Path, tracking_uri: str | None = None) -> dict[s
                 counts["unchanged"] += 1
                 continue
             if found is None:
-                tags = {TAG: run_id, "itermap.pack": row["pack_id"], "itermap.study": study, "itermap.dataset": first["dataset"],
-                        "itermap.arch": first["arch"], "itermap.group": first["group"]}  # fmt: skip
+                tags = {
+                    TAG: run_id,
+                    "itermap.pack": row["pack_id"],
+                    "itermap.study": study,
+                    "itermap.dataset": first["dataset"],
+                    "itermap.arch": first["arch"],
+                    "itermap.group": first["group"],
+                }
                 name = f"{first['arch']} seed {first['seed']}"
                 found = client.create_run(experiment_id, millis(row["started"]), tags, name)
             config = {**json.loads(row["config"]), "params": int(first["params"]), "macs": int(first["macs"])}
             params = [Param(k, v) for k, v in flat(config).items()] if EPOCHS not in found.data.tags else []
             stamp = millis(row["started"])
-            metrics = [Metric(metric_key(r.split, r.metric, r.step), float(r.value), stamp, int(r.epoch))
-                       for r in new.itertuples()]  # fmt: skip
+            metrics = [
+                Metric(metric_key(r.split, r.metric, r.step), float(r.value), stamp, int(r.epoch))
+                for r in new.itertuples()
+            ]
             for i in range(0, max(len(params), len(metrics)), BATCH):
                 client.log_batch(found.info.run_id, metrics[i : i + BATCH], params[i : i + BATCH])
             last = int(rows["epoch"].max()) if rows["epoch"].notna().any() else 0

@@ -37,10 +37,12 @@ def padding(runs: list[Run]) -> int:
 
 
 def joinable(pack: Pack, width: int) -> Hashable:
-    """Packs with equal keys can train as one: one shape up to width, one training, data sets of one size."""
+    """Packs with equal keys can train as one: one shape up to width, one training, data sets of one size (and one
+    validation split)."""
     run = pack.first
     shape = run.cfg.padded(width) or run.cfg
-    return shape.model_dump_json(), run.train.model_dump_json(), run.limit_train, run.limit_test, run.sizes
+    split = run.validation, run.validation_seed
+    return shape.model_dump_json(), run.train.model_dump_json(), run.limit_train, run.limit_test, run.sizes, split
 
 
 def packed(plan: Plan, device: str, packing: Packing = "auto") -> Plan:

@@ -24,9 +24,10 @@ CALIBRATION_EXAMPLES = 2048
 
 
 def example_units(pack: Pack) -> float:
-    """Trained-example equivalents of the whole pack: epochs x (train + evaluations / 3)."""
+    """Trained-example equivalents of the whole pack: epochs x (train + evaluations / 3); the validation images are
+    evaluated with the test split."""
     train, (n_train, n_test) = pack.first.train, pack.first.sizes  # the same for all its runs
-    evals = n_test / train.eval_test_every + n_train / train.eval_train_every
+    evals = (n_test + (pack.first.validation or 0)) / train.eval_test_every + n_train / train.eval_train_every
     return train.epochs * (n_train + evals / 3)
 
 

@@ -1,8 +1,9 @@
 """A spec expanded into runs (one model trained once) and packs (all seeds of one configuration).
 
 A run's id hashes its canonical config: the family and training fields that differ from their
-defaults, data set, subset, seed and `ID_SCHEMA`. Adding a field with a default to a family or to
-TrainConfig therefore leaves every existing id, and every study folder, valid.
+defaults, data set, subset, seed (and a crossed design's data-order seed) and `ID_SCHEMA`. Adding a
+field with a default to a family or to TrainConfig therefore leaves every existing id, and every
+study folder, valid.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from itermap.study.matched import solve, template
 from itermap.study.spec import Spec
 from itermap.study.teacher import resolve
 from itermap.train import TrainConfig
+from itermap.train.config import INT64
 from itermap.train.losses import LOSSES
 
 ID_SCHEMA = 1  # bump only to change what an id means; every existing study folder then starts over
@@ -42,7 +44,8 @@ def canonical(cfg: FamilyConfig | TrainConfig) -> dict:
 
 @dataclass(frozen=True)
 class Run:
-    """One model trained once: data set (and subset), family config, training config, seed."""
+    """One model trained once: data set (and subset), family config, training config, seed; in a crossed design
+    (`seeds = { init = N, order = M }`) `seed` draws its init and `order_seed` its minibatch order."""
 
     dataset: str
     cfg: FamilyConfig
@@ -51,6 +54,14 @@ class Run:
     limit_train: int | None = None
     limit_test: int | None = None
     budget: int | None = None  # the parameter budget a matched design solved this config for
+    order_seed: int | None = None  # a crossed design's data-order seed; None: `seed` draws the order too
+    validation: int | None = None  # training images held out for validation (data/validation.py); None: none
+    validation_seed: int = 0  # the seed that draws them
+
+    @property
+    def crossed(self) -> dict[str, int]:
+        """{"order_seed": its order seed} in a crossed design, else {}: what its config and id add."""
+        return {} if self.order_seed is None else {"order_seed": self.order_seed}
 
     @property
     def config(self) -> dict:
@@ -62,6 +73,8 @@ class Run:
             "model": self.cfg.model_dump(mode="json"),
             "train": self.train.model_dump(mode="json"),
             "seed": self.seed,
+            **self.crossed,
+            **self.held_out,
         }
 
     @cached_property
@@ -78,8 +91,18 @@ class Run:
                 "model": canonical(self.cfg),
                 "train": canonical(self.train),
                 "seed": self.seed,
+                **self.crossed,
+                **self.held_out,
             }
         )
+
+    @property
+    def held_out(self) -> dict[str, int]:
+        """{"validation": its size, "validation_seed": its seed} where the run holds images out, else {}: what its
+        config and id add (nothing without a split, so the ids of a study without one stay as they were)."""
+        if self.validation is None:
+            return {}
+        return {"validation": self.validation, "validation_seed": self.validation_seed}
 
     @property
     def param_count(self) -> int:
@@ -88,9 +111,11 @@ class Run:
 
     @property
     def sizes(self) -> tuple[int, int]:
-        """Train and test examples the run sees (its data set's sizes, capped by limit_train/limit_test)."""
+        """Train and test examples the run sees (its data set's sizes, capped by limit_train/limit_test; the train
+        images less those held out for validation)."""
         n_train, n_test = DATASETS[self.dataset].sizes
-        return min(n_train, self.limit_train or n_train), min(n_test, self.limit_test or n_test)
+        n_train = min(n_train, self.limit_train or n_train) - (self.validation or 0)
+        return n_train, min(n_test, self.limit_test or n_test)
 
     @property
     def macs(self) -> int:
@@ -112,6 +137,11 @@ class Pack:
     @property
     def seeds(self) -> list[int]:
         return [r.seed for r in self.runs]
+
+    @property
+    def order_seeds(self) -> list[int]:
+        """Each member's data-order seed: its `order_seed` in a crossed design, else its seed."""
+        return [r.seed if r.order_seed is None else r.order_seed for r in self.runs]
 
     @property
     def cfg(self) -> FamilyConfig:
@@ -225,11 +255,38 @@ def check_compare(spec: Spec, entries: list[Entry]) -> None:
                 )
 
 
+def check_crossed(spec: Spec, entries: list[Entry]) -> None:
+    """Crossed seeds draw each run's data order from its order seed: no entry may give every run one order."""
+    if isinstance(spec.train.seeds, dict) and any(train.data_order == "shared" for _, train, _ in entries):
+        raise SpecError(
+            "train.seeds: { init, order } crosses data orders, but data_order = 'shared' gives every run one order; "
+            "drop one of them"
+        )
+
+
+def check_validation(spec: Spec) -> None:
+    """A validation split holds at least one image of each class out, and leaves some to train on, in every data set."""
+    n = spec.data.validation
+    if n is None:
+        return
+    for name in spec.data.datasets:
+        classes, n_train = DATASETS[name].classes, min(DATASETS[name].sizes[0], spec.data.limit_train or INT64)
+        if n < classes:
+            raise SpecError(f"data.validation = {n}: hold out at least one image of each of {name}'s {classes} classes")
+        if n >= n_train:
+            raise SpecError(
+                f"data.validation = {n}: {name} has {n_train:,} training images (after limit_train); hold out fewer"
+            )
+
+
 def make_plan(spec: Spec) -> Plan:
-    """All runs of a spec (a run planned twice runs once), in packs by data set, config and training config."""
+    """All runs of a spec (a run planned twice runs once), in packs by data set, config and training config; the runs
+    of a configuration are its seeds, or in a crossed design its init seeds x order seeds."""
     try:
         entries, notes = expand(spec)
         check_compare(spec, entries)
+        check_crossed(spec, entries)
+        check_validation(spec)
         teacher = resolve(spec)
         if teacher is None and any(LOSSES[train.loss].teacher for _, train, _ in entries):
             raise SpecError(
@@ -238,7 +295,8 @@ def make_plan(spec: Spec) -> Plan:
             )
     except SpecError as e:
         raise SpecError(f"{spec.origin}: {e}") from None
-    seeds, limits = spec.train.seed_list, (spec.data.limit_train, spec.data.limit_test)
+    seeds, limits = spec.train.seed_pairs, (spec.data.limit_train, spec.data.limit_test)
+    held: dict[str, Any] = {"validation": spec.data.validation, "validation_seed": spec.data.validation_seed}
     packs: dict[str, Pack] = {}
     teachers: dict[str, Path | None] = {}
     for dataset in spec.data.datasets:
@@ -247,12 +305,12 @@ def make_plan(spec: Spec) -> Plan:
             teacher_id, teachers[teacher.run_id] = teacher.run_id, teacher.source
         elif teacher is not None:  # trained here, before its students: one run of its own seed
             assert teacher.train is not None  # resolve() gives a teacher trained here its training
-            first = Pack((Run(dataset, teacher.cfg, teacher.train, teacher.seed, *limits),))
+            first = Pack((Run(dataset, teacher.cfg, teacher.train, teacher.seed, *limits, **held),))
             packs.setdefault(first.pack_id, first)
             teacher_id, teachers[first.first.run_id] = first.first.run_id, None
         for cfg, train, budget in entries:
             train = train.model_copy(update={"teacher": teacher_id}) if teacher_id else train
-            pack = Pack(tuple(Run(dataset, cfg, train, s, *limits, budget) for s in seeds))
+            pack = Pack(tuple(Run(dataset, cfg, train, s, *limits, budget, order, **held) for s, order in seeds))
             packs.setdefault(pack.pack_id, pack)
     runs = [r for p in packs.values() for r in p.runs]
     return Plan(spec, runs, list(packs.values()), notes, teachers)

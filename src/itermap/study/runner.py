@@ -15,6 +15,7 @@ on its pack); runs the new spec no longer plans stay in the store, marked outsid
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import platform
 import shutil
@@ -47,6 +48,7 @@ from itermap.study.training import (
     Task,
     Training,
     checkpoint_path,
+    held_out,
     one_thread,
     pack_epochs,
 )
@@ -300,7 +302,8 @@ def run_study(
         claim_folder(plan, folder, force_new, str(session["shard"]))
         with Store(folder) as store:  # a new study is created in one transaction: a folder holds a whole one or none
             new = {} if store.meta() else {"created": time.time(), "wall_seconds": 0.0}
-            record_plan(store, plan, folder, **new, plan_id=plan_id(whole), shard=session["shard"])
+            held = {"held_out": json.dumps(split)} if (split := held_out(plan, spec.data.data_dir)) else {}
+            record_plan(store, plan, folder, **new, **held, plan_id=plan_id(whole), shard=session["shard"])
             for source in filter(None, plan.teachers.values()):
                 copy_source(source, folder)
             try:

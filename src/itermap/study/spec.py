@@ -6,6 +6,7 @@ Malformed specs raise `SpecError` with one line naming the file, the dotted key
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from collections.abc import Sequence
@@ -46,13 +47,17 @@ class StudySection(BaseModel):
 
 
 class DataSection(BaseModel):
-    """[data]: the data sets, where they live, and optional subsets (first N examples) for quick studies."""
+    """[data]: the data sets, where they live, optional subsets (first N examples) for quick studies, and a validation
+    split: `validation` training images held out of training (stratified by class, drawn from `validation_seed`, the
+    same for every run) and evaluated with the test split."""
 
     model_config = ConfigDict(extra="forbid")
     datasets: list[str] = Field(min_length=1)
     data_dir: Path | None = None
     limit_train: PositiveInt | None = None
     limit_test: PositiveInt | None = None
+    validation: PositiveInt | None = None
+    validation_seed: int = Field(0, ge=0, lt=INT64)
 
     @field_validator("datasets")
     @classmethod
@@ -65,6 +70,14 @@ class DataSection(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("a data set is listed twice")
         return names
+
+
+def crossed(seeds: dict) -> dict[str, int]:
+    """`seeds = { init = N, order = M }`: N initialisations crossed with M data orders, N x M runs per configuration."""
+    whole = lambda n: isinstance(n, int) and not isinstance(n, bool) and 1 <= n < INT64  # noqa: E731
+    if set(seeds) != {"init", "order"} or not all(whole(n) for n in seeds.values()):
+        raise ValueError("cross seeds as { init = N, order = M }, N and M whole numbers >= 1")
+    return {"init": seeds["init"], "order": seeds["order"]}
 
 
 STUDY_WIDE = ("seeds", "checkpoint_every", "keep_weights")  # [train] keys that no grid or matched entry overrides
@@ -84,9 +97,11 @@ class TrainSection(TrainConfig):
 
     @field_validator("seeds")
     @classmethod
-    def _seeds(cls, seeds: Any) -> int | list[int]:
+    def _seeds(cls, seeds: Any) -> int | list[int] | dict[str, int]:
         if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > 0:
             return seeds
+        if isinstance(seeds, dict):
+            return crossed(seeds)
         if (
             isinstance(seeds, list)
             and seeds
@@ -94,12 +109,25 @@ class TrainSection(TrainConfig):
             and len(set(seeds)) == len(seeds)
         ):
             return seeds
-        raise ValueError("give a number of seeds >= 1 or a non-empty list of distinct integers from 0 to 2**63 - 1")
+        raise ValueError(
+            "give a number of seeds >= 1, a non-empty list of distinct integers from 0 to 2**63 - 1, "
+            "or { init = N, order = M } to cross N initialisations with M data orders"
+        )
 
     @property
     def seed_list(self) -> list[int]:
-        """The seeds to train: 0..n-1 for `seeds = n`, else the list."""
+        """The seeds to train: 0..n-1 for `seeds = n`, the list, or a crossed design's init seeds 0..N-1."""
+        if isinstance(self.seeds, dict):
+            return list(range(self.seeds["init"]))
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+    @property
+    def seed_pairs(self) -> list[tuple[int, int | None]]:
+        """Each run's (init seed, data-order seed): (s, None) where one seed drives both, every (i, j) with i < N and
+        j < M for `seeds = { init = N, order = M }`."""
+        if isinstance(self.seeds, dict):
+            return list(itertools.product(range(self.seeds["init"]), range(self.seeds["order"])))
+        return [(s, None) for s in self.seed_list]
 
     def trainer_fields(self) -> dict[str, Any]:
         """The trainer's settings, as the base that grid and matched entries override."""
@@ -116,13 +144,22 @@ class MatchedSection(BaseModel):
     train: dict[str, Any] = {}
 
 
+class AnalysisSection(BaseModel):
+    """[analysis]: how a study with a validation split and a tuned [grid.train] axis picks each configuration's runs:
+    the setting with the best mean validation metric at the final epoch, or at each run's best validation epoch."""
+
+    model_config = ConfigDict(extra="forbid")
+    select: Literal["final", "best-validation-epoch"] = "final"
+
+
 Selector = str | dict[str, Any]  # a group ("rnn-1"), or a table: { group = "rnn-1", lr = 1e-3 }
 
 
 class CompareSection(BaseModel):
     """[[compare]]: groups `a` and `b` compared at equal parameters and/or equal multiply-adds per example; `headline`
     marks the study's confirmatory question (the report labels every other pair exploratory); `effect` the gap worth
-    detecting (the report says how many seeds would detect it)."""
+    detecting (the report says how many seeds would detect it); `margin` the gap within which the two count as
+    equivalent (two one-sided tests, Holm-adjusted with the other tests)."""
 
     model_config = ConfigDict(extra="forbid")
     a: Selector
@@ -130,6 +167,7 @@ class CompareSection(BaseModel):
     at: list[Literal["params", "macs"]] = ["params"]
     headline: bool = False
     effect: PositiveFloat | None = None  # the gap of interest, in display units (accuracy: points): seeds to detect it
+    margin: PositiveFloat | None = None  # display units: "equivalent within margin" when both one-sided tests reject
 
     @field_validator("at", mode="before")
     @classmethod
@@ -145,7 +183,8 @@ class CompareSection(BaseModel):
 
 
 class Spec(BaseModel):
-    """A whole study: [study], [data], [train], [[grid]], [[matched]], [[compare]] tables and an optional [teacher]."""
+    """A whole study: [study], [data], [train], [[grid]], [[matched]], [[compare]] tables, an optional [teacher] and
+    [analysis]."""
 
     model_config = ConfigDict(extra="forbid")
     study: StudySection
@@ -155,6 +194,7 @@ class Spec(BaseModel):
     matched: list[MatchedSection] = []
     compare: list[CompareSection] = []
     teacher: dict[str, Any] | None = None  # a distillation's teacher (study/teacher.py)
+    analysis: AnalysisSection = AnalysisSection()
     _origin: str = PrivateAttr("spec")  # the file (or "command line") that messages name
 
     @property
@@ -162,11 +202,14 @@ class Spec(BaseModel):
         return self._origin
 
     def to_toml(self) -> str:
-        """The spec as TOML text (what study.toml holds)."""
-        doc = without_none(self.model_dump(mode="json"))
-        return tomli_w.dumps(
-            {k: doc[k] for k in ("study", "data", "train", "grid", "matched", "compare", "teacher") if doc.get(k, [])}
-        )
+        """The spec as TOML text (what study.toml holds); a validation seed without a split, and an [analysis] at its
+        defaults, are left out (a study without them reads as it did before they existed)."""
+        unused = {"data": {"validation_seed"}} if self.data.validation is None else {}
+        doc = without_none(self.model_dump(mode="json", exclude=unused))
+        if self.analysis == AnalysisSection():
+            doc.pop("analysis")
+        keys = ("study", "data", "train", "grid", "matched", "compare", "teacher", "analysis")
+        return tomli_w.dumps({k: doc[k] for k in keys if doc.get(k, [])})
 
     def with_overrides(
         self, seeds: int | None = None, epochs: int | None = None, datasets: list[str] | None = None

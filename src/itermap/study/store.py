@@ -144,6 +144,8 @@ def run_of(row: sqlite3.Row) -> Run:
         config.get("limit_train"),
         config.get("limit_test"),
         row["budget"],
+        validation=config.get("validation"),
+        validation_seed=config.get("validation_seed", 0),
     )
 
 
@@ -274,6 +276,11 @@ class Store:
             return {}
         return {r["key"]: r["value"] for r in self.db.execute("SELECT key, value FROM meta")}
 
+    def held_out(self) -> dict[str, list[int]]:
+        """Each data set's training images that the current plan holds out for validation (their indices in its
+        train split, `data.validation_split`); empty without a split."""
+        return json.loads(self.meta().get("held_out", "{}"))
+
     def set_meta(self, **values: object) -> None:
         """Insert or replace meta keys (stored as text)."""
         with self.transaction() as db:
@@ -286,10 +293,22 @@ class Store:
         """
         study = plan.spec.study.name
         rows = [
-            (r.run_id, p.pack_id, study, r.dataset, r.cfg.family, r.cfg.arch, json.dumps(r.config, sort_keys=True),
-             r.seed, r.param_count, r.macs, r.budget)
-            for p in plan.packs for r in p.runs
-        ]  # fmt: skip
+            (
+                r.run_id,
+                p.pack_id,
+                study,
+                r.dataset,
+                r.cfg.family,
+                r.cfg.arch,
+                json.dumps(r.config, sort_keys=True),
+                r.seed,
+                r.param_count,
+                r.macs,
+                r.budget,
+            )
+            for p in plan.packs
+            for r in p.runs
+        ]
         with self.transaction() as db:
             for statement in SCHEMA.split(";"):  # creating a study is this one transaction, tables included
                 db.execute(statement)
@@ -303,6 +322,8 @@ class Store:
             db.executemany(
                 "UPDATE runs SET planned = 1, budget = ? WHERE run_id = ?", [(r.budget, r.run_id) for r in plan.runs]
             )
+            if "held_out" not in meta:  # a plan without a validation split holds nothing out
+                db.execute("DELETE FROM meta WHERE key = 'held_out'")
             put_meta(db, {"store_version": VERSION, **meta})
 
     def start_pack(

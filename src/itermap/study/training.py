@@ -15,17 +15,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
 from safetensors.torch import save as safetensors_bytes
 
 from itermap.convert.stored import load_run
-from itermap.data import Dataset, load
+from itermap.data import Dataset, hold_out, load, validation_split
 from itermap.models import FamilyConfig
 from itermap.models.stacked import Params
 from itermap.study.errors import StudyError
-from itermap.study.plan import Pack
+from itermap.study.plan import Pack, Plan, Run
 from itermap.study.teacher import teacher_file
 from itermap.train import PackTrainer
 from itermap.train.trainer import MetricRow
@@ -103,8 +104,26 @@ def subset(data: Dataset, limit_train: int | None, limit_test: int | None) -> Da
     )
 
 
+def as_trained(data: Dataset, run: Run) -> Dataset:
+    """A data set as `run` sees it: its subset, then its validation images held out of the train images."""
+    part = subset(data, run.limit_train, run.limit_test)
+    return part if run.validation is None else hold_out(part, run.validation, run.validation_seed)
+
+
+def held_out(plan: Plan, data_dir: str | Path | None) -> dict[str, list[int]]:
+    """Each data set's training images the plan holds out for validation, by index in its train split (every run of
+    a data set holds out the same); empty without a split."""
+    found = {}
+    for name, run in {r.dataset: r for r in plan.runs}.items():
+        if run.validation is not None:
+            labels = subset(load(name, data_dir), run.limit_train, None).train_labels
+            found[name] = validation_split(labels, run.validation, run.validation_seed)[1].tolist()
+    return found
+
+
 class PackData:
-    """Each member's data set (subset applied) of a pack, keeping only one pack's data sets in memory at a time."""
+    """Each member's data set (subset and validation split applied) of a pack, keeping only one pack's data sets in
+    memory at a time."""
 
     def __init__(self, data_dir: str | Path | None):
         self.data_dir = data_dir
@@ -113,8 +132,8 @@ class PackData:
     def __call__(self, pack: Pack) -> list[Dataset]:
         names = list(dict.fromkeys(r.dataset for r in pack.runs))
         self.loaded = {n: self.loaded[n] if n in self.loaded else load(n, self.data_dir) for n in names}
-        run = pack.first  # the limits are the same for all its runs
-        subsets = {n: subset(self.loaded[n], run.limit_train, run.limit_test) for n in names}
+        run = pack.first  # the limits and the validation split are the same for all its runs
+        subsets = {n: as_trained(self.loaded[n], run) for n in names}
         return [subsets[r.dataset] for r in pack.runs]
 
 
@@ -171,7 +190,8 @@ def pack_epochs(
                 f"but {run.cfg.arch} expects {run.cfg.image} with {run.cfg.classes}"
             )
     device, teacher = training.device, start.teacher
-    trainer = PackTrainer(cfgs, run.train, pack.seeds, data, device, teacher)
+    fresh = partial(PackTrainer, cfgs, run.train, pack.seeds, data, device, teacher, order_seeds=pack.order_seeds)
+    trainer = fresh()
     if start.state is not None:
         try:
             trainer.load_state_dict(torch.load(io.BytesIO(start.state), map_location="cpu", weights_only=True))
@@ -182,7 +202,7 @@ def pack_epochs(
             ) from None
     discarded = None
     if trainer.epoch > start.recorded:
-        discarded, trainer = trainer.epoch, PackTrainer(cfgs, run.train, pack.seeds, data, device, teacher)
+        discarded, trainer = trainer.epoch, fresh()
     yield PackStarted(pack.pack_id, trainer.epoch, list(trainer.diverged), torch.get_num_threads(), discarded)
     finished = False
     while not finished:

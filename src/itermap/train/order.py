@@ -7,7 +7,8 @@ import torch
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
-    """The shuffled example indices [n] that a run with `seed` visits in `epoch` (1-based)."""
+    """The shuffled example indices [n] that a run of data-order `seed` (its seed, or a crossed design's order seed)
+    visits in `epoch` (1-based)."""
     # SeedSequence mixes (seed, epoch) into independent streams: no two epochs or seeds share an order.
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(epoch)]))
     return torch.from_numpy(rng.permutation(n))

@@ -35,7 +35,7 @@ class MetricRow:
 
     member: int
     epoch: int
-    split: str  # train | test
+    split: str  # train | test | validation
     metric: str  # accuracy | cross_entropy; with a teacher also agreement | teacher_kl
     value: float
     step: int | None = None  # the prediction of step 1..T (anytime metrics); None: the model's prediction
@@ -84,11 +84,16 @@ class PackTrainer:
         device: str = "cpu",
         teacher: tuple[FamilyConfig, Params] | None = None,
         capture: bool | None = None,
+        order_seeds: list[int] | None = None,
     ):
         """`cfg` and `data`: one for every member, or a list with one per member (a wide pack). `capture`: replay
-        the training step from a CUDA graph (train/capture.py); by default on CUDA."""
+        the training step from a CUDA graph (train/capture.py); by default on CUDA. `order_seeds`: each member's
+        data-order seed where it is not its init seed (crossed seeds); by default `seeds` draw both."""
         self.seeds, self.train, self.device = list(seeds), train, device
         m = len(self.seeds)
+        self.order_seeds = self.seeds if order_seeds is None else list(order_seeds)
+        if len(self.order_seeds) != m:
+            raise ValueError(f"{len(self.order_seeds)} order seeds for {m} members: give one per member")
         self.cfgs = list(cfg) if isinstance(cfg, list) else [cfg] * m  # each member's own configuration
         datas = list(data) if isinstance(data, list) else [data] * m
         self.cfg = cover(self.cfgs)  # the shape every member trains in
@@ -99,7 +104,7 @@ class PackTrainer:
         if LOSSES[train.loss].teacher and teacher is None:
             raise ValueError(f"loss {train.loss!r} trains on a teacher's logits: give the trainer a teacher")
         sources = list({id(d): d for d in datas}.values())  # the distinct data sets, in member order
-        if len({(len(d.train_labels), len(d.test_labels)) for d in sources}) > 1:
+        if len({d.split_sizes for d in sources}) > 1:
             raise ValueError(f"{', '.join(d.name for d in sources)}: a pack's data sets must be of one size")
         if teacher is not None and len(sources) > 1:
             raise ValueError("a teacher's logits are of one data set: a pack of students reads only that one")
@@ -110,6 +115,17 @@ class PackTrainer:
         self.x_test = torch.cat([prepare(self.cfg, train, d.test_images, d, device) for d in sources])
         self.y_test = torch.cat([d.test_labels for d in sources]).to(device)
         self.n_train, self.n_test = len(sources[0].train_labels), len(sources[0].test_labels)  # per data set
+        # The validation images held out of the train split (data/validation.py), evaluated with the test split.
+        held = [
+            (d, d.validation_images, d.validation_labels)
+            for d in sources
+            if d.validation_images is not None and d.validation_labels is not None
+        ]
+        self.x_val = self.y_val = None
+        if held:
+            self.x_val = torch.cat([prepare(self.cfg, train, images, d, device) for d, images, _ in held])
+            self.y_val = torch.cat([labels for *_, labels in held]).to(device)
+        self.n_val = sources[0].split_sizes[2]
         at = {id(d): i for i, d in enumerate(sources)}
         self.source = None  # [M, 1]: each member's data set, where they differ
         if len(sources) > 1:
@@ -142,7 +158,7 @@ class PackTrainer:
 
     def orders(self, epoch: int) -> torch.Tensor:
         """Example order of every member for `epoch`: [M, N], or [1, N] when the pack shares one order."""
-        seeds = [self.train.data_seed] if self.train.data_order == "shared" else self.seeds
+        seeds = [self.train.data_seed] if self.train.data_order == "shared" else self.order_seeds
         # Each seed's permutation once (a wide pack repeats its seeds across widths and data sets), on the CPU,
         # then one row per member on the device: [S, N] -> [M, N].
         unique = list(dict.fromkeys(seeds))
@@ -199,16 +215,19 @@ class PackTrainer:
         return self.evaluate_scheduled()
 
     def evaluate_scheduled(self) -> list[MetricRow]:
-        """Rows for this epoch: test every `eval_test_every`, train every `eval_train_every`, both at the end."""
+        """Rows for this epoch: test (and validation, where held out) every `eval_test_every`, train every
+        `eval_train_every`, all at the end."""
         splits = []
         if self.epoch % self.train.eval_test_every == 0 or self.done:
-            splits.append("test")
+            splits += ["test", "validation"] if self.x_val is not None else ["test"]
         if self.epoch % self.train.eval_train_every == 0 or self.done:
             splits.append("train")
         rows = []
         for split in splits:
             anytime = split == "test" and self.train.eval_steps and self.cfg.has_steps
             metrics, per_step = self.evaluate(split, anytime)
+            if split == "test" and self.done:
+                metrics |= self.dynamics()
             for i in range(len(self.seeds)):
                 if self.diverged[i] is None:
                     rows += [MetricRow(i, self.epoch, split, k, float(v[i])) for k, v in metrics.items()]
@@ -220,13 +239,32 @@ class PackTrainer:
         return rows
 
     @torch.no_grad()
+    def dynamics(self) -> dict[str, torch.Tensor]:
+        """The family's `dynamics` metrics on the test split where it has them (models/unrolled.py: a tied or partly
+        tied net's spectra, fixed-point residuals and accuracy past its depth), each [M]: the chunks' means weighted
+        by their size."""
+        dynamics = getattr(family_of(self.cfg), "dynamics", None)
+        if dynamics is None:
+            return {}
+        found: dict[str, torch.Tensor] = {}
+        for idx in torch.arange(self.n_test, device=self.device).split(EVAL_CHUNK):
+            x, y = self.take(self.x_test, idx[None], self.n_test), self.take(self.y_test, idx[None], self.n_test)
+            for k, v in dynamics(self.cfg, self.params, x, y).items():
+                found[k] = found.get(k, 0) + v.double().cpu() * len(idx) / self.n_test
+        return found
+
+    @torch.no_grad()
     def evaluate(self, split: str, anytime: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Accuracy and mean cross-entropy of every member on a whole split: each metric [M]; with `anytime`, also
         of every step's prediction, steps 1..anytime_steps: each [M, T] (else empty). With a teacher, also the
         fidelity of the model's prediction: agreement = mean_n [argmax s_n = argmax t_n], teacher_kl = mean_n
         KL(softmax(t_n) || softmax(s_n)), each [M]."""
-        x_all, y_all = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
-        teacher_all, n = (self.teacher_train, self.n_train) if split == "train" else (self.teacher_test, self.n_test)
+        x_all, y_all, teacher_all, n = {
+            "train": (self.x_train, self.y_train, self.teacher_train, self.n_train),
+            "test": (self.x_test, self.y_test, self.teacher_test, self.n_test),
+            "validation": (self.x_val, self.y_val, None, self.n_val),  # no teacher's logits: no fidelity metrics
+        }[split]
+        assert x_all is not None and y_all is not None  # the validation split is evaluated only where it is held out
         cfg, m = self.cfg, len(self.seeds)
         n_steps = cfg.anytime_steps if anytime else 1
         run_on = {"through": n_steps} if anytime and n_steps != cfg.step_count else {}  # a tied net past its depth
