@@ -71,26 +71,33 @@ def reference_levels(runs: pd.DataFrame) -> pd.DataFrame:
     return _levels(off, ["dataset", "budget", "group"]) if len(off) else pd.DataFrame()
 
 
-def window_levels(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per data set, budget, axis and window: the windowed runs' final test accuracy over seeds."""
+def windowed(runs: pd.DataFrame) -> pd.DataFrame:
+    """The matched runs that read the image a window per step, each with its `reader`: its family and depth (the
+    tanh RNN, a GRU or an LSTM of some layers: one curve each)."""
     rnn = runs[_has(runs, "window") & runs["budget"].notna()].copy()
     rnn["axis"] = rnn["axis"].fillna("columns") if "axis" in rnn else "columns"  # a store from before `axis`
-    return _levels(rnn, ["dataset", "budget", "axis", "window"])
+    rnn["reader"] = rnn["family"].str.upper() + "-" + rnn["depth"].astype(str)
+    return rnn
+
+
+def window_levels(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per data set, budget, reader, axis and window: the windowed runs' final test accuracy over seeds."""
+    return _levels(windowed(runs), ["dataset", "budget", "reader", "axis", "window"])
 
 
 def window_leads(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per data set and budget: the best (axis, window) by mean and its paired lead over window 3 (same axis) and MLP-1."""
-    rnn = runs[_has(runs, "window") & runs["budget"].notna()].copy()
-    rnn["axis"] = rnn["axis"].fillna("columns") if "axis" in rnn else "columns"
+    """Per data set, budget and reader: the best (axis, window) by mean and its paired lead over window 3 (same axis)
+    and MLP-1."""
     mlp = runs[_feed_forward(runs) & runs["budget"].notna()]
     rows = []
-    for (dataset, budget), mine in rnn.groupby(["dataset", "budget"], sort=True):
+    for (dataset, budget, reader), mine in windowed(runs).groupby(["dataset", "budget", "reader"], sort=True):
         means = mine.groupby(["axis", "window"])["accuracy"].mean()
         axis, window = means.idxmax()
         best = mine[(mine["axis"] == axis) & (mine["window"] == window)]
         head = {
             "dataset": dataset,
             "budget": int(budget),
+            "reader": reader,
             "axis": axis,
             "window": int(window),
             "a_mean": means.max(),
@@ -181,9 +188,10 @@ def _basis(n: int, tests: int) -> str:
 
 
 def window_verdicts(leads: pd.DataFrame) -> list[str]:
-    """Per budget: the best window and whether its lead over window 3 and over MLP-1 holds up."""
-    out = []
-    for budget, rows in leads.groupby("budget", sort=True):
+    """Per budget (and reader, where the study has several): the best window and whether its lead over window 3 and
+    over MLP-1 holds up."""
+    out, several = [], leads["reader"].nunique() > 1
+    for (budget, reader), rows in leads.groupby(["budget", "reader"], sort=True):
         r0 = rows.iloc[0]
         named = f"{r0['window']} {r0['axis']} per step ({100 * r0['a_mean']:.2f}%)"
         claims = "; ".join(f"over {r['against']} {_claim(r)}" for _, r in rows.iterrows())
@@ -191,7 +199,7 @@ def window_verdicts(leads: pd.DataFrame) -> list[str]:
         if r0["window"] == REFERENCE_WINDOW:
             claims = f"the 2020 choice itself; {claims}" if claims else "the 2020 choice itself"
         out.append(
-            f"Windows at {budget:,} parameters: best is {named}, {claims} "
+            f"Windows at {budget:,} parameters{f', {reader}' if several else ''}: best is {named}, {claims} "
             f"({_basis(int(rows['n'].min()), len(leads))}; {best_of})."
         )
     return out

@@ -81,12 +81,13 @@ def figures(an: Analysis, dataset: str) -> list[Drawn]:
                 an,
                 dataset,
                 "windows",
-                ["axis"],
+                ["reader", "axis"],
                 "window",
-                "test accuracy against the window, one line per reading direction",
+                "test accuracy against the window, one line per reader and reading direction",
             ),
             "The window continuum: final test accuracy against the window (columns or rows per step, log scale), one "
-            "panel per parameter budget, one line per reading direction, mean over seeds and its 95% t interval (the "
+            "panel per parameter budget, one line per reader (the tanh RNN, a GRU or an LSTM) and reading direction, "
+            "mean over seeds and its 95% t interval (the "
             "seeds' range below 5 seeds); dashed: MLP-1 at the same budget with its band (window 28 is one step, "
             "MLP-1 in all but name).",
         ),
@@ -113,6 +114,7 @@ def windows_table(t: pd.DataFrame) -> pd.DataFrame:
         [
             {
                 "Budget": f"{r['budget']:,}",
+                "Reader": r["reader"],
                 "Axis": r["axis"],
                 "Window": str(r["window"]),
                 "Params": params_text(r["params"]),
@@ -130,6 +132,7 @@ def window_leads_table(t: pd.DataFrame) -> pd.DataFrame:
         [
             {
                 "Budget": f"{r['budget']:,}",
+                "Reader": r["reader"],
                 "Best": f"{r['window']} {r['axis']}",
                 "Against": r["against"],
                 "Seeds": str(r["n"]),
