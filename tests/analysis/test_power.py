@@ -180,3 +180,15 @@ def test_improvement_interval_coverage(paired):
         _, low, high = improvement_interval(x, y, paired=paired, rng=study, resamples=1000)
         covered.append(low <= truth <= high)
     assert np.mean(covered) >= 0.9, np.mean(covered)
+
+
+def test_public_names_are_the_modules_functions():
+    """`itermap.analysis.min_detectable_effect(...)` and the other statistics functions the docs name resolve to the
+    functions of their modules, and every public name of the package resolves."""
+    import itermap.analysis as analysis
+    from itermap.analysis import power, variance
+
+    assert analysis.min_detectable_effect is power.min_detectable_effect
+    assert analysis.seeds_needed is power.seeds_needed and analysis.tost is power.tost
+    assert analysis.variance_components is variance.components
+    assert all(getattr(analysis, name) is not None for name in analysis.__all__)

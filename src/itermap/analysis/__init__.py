@@ -20,6 +20,13 @@ _LAZY = {
     "max_t_band": "itermap.analysis.band",
     "convergence": "itermap.analysis.convergence",
     "probability_of_improvement": "itermap.analysis.paired",
+    "improvement_interval": "itermap.analysis.paired",
+    "min_detectable_effect": "itermap.analysis.power",
+    "seeds_needed": "itermap.analysis.power",
+    "t_power": "itermap.analysis.power",
+    "tost": "itermap.analysis.power",
+    "variance_components": "itermap.analysis.variance:components",
+    "Group": "itermap.analysis.results",
 }
 
 __getattr__ = lazy(__name__, _LAZY)
