@@ -309,6 +309,7 @@ def reference_dynamics(cfg: UnrolledConfig, module: torch.nn.Module, x: torch.Te
         "residual_2d": residual(2 * d),
         "accuracy_2d": accuracy(2 * d),
         "accuracy_4d": accuracy(4 * d),
+        "residual": [residual(t) for t in range(1, 3 * d + 1)],  # at every step 1..3d
     }
 
 
@@ -330,8 +331,10 @@ def test_dynamics_equal_standard_modules(kw):
     y = torch.randint(0, 10, (3, 40), generator=gen)
     got = fam.dynamics(cfg, stack(members), x, y)
     assert set(got) == {"spectral_norm", "spectral_radius", "residual_d", "residual_2d", "accuracy_2d", "accuracy_4d"}
+    per_step = fam.dynamics(cfg, stack(members), x, y, steps=3 * cfg.depth)["residual"]  # [M, 3d]
     for i, params in enumerate(members):
         want = reference_dynamics(cfg, fam.to_torch(cfg, params), x[i], y[i])
+        assert per_step[i].tolist() == pytest.approx(want.pop("residual"), rel=1e-10, abs=1e-12)
         for name, value in want.items():
             assert got[name][i].item() == pytest.approx(value, rel=1e-10, abs=1e-12), name
     assert max(got["spectral_norm"]) > 1  # moved weights: the test sees expanding maps too

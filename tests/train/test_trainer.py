@@ -183,3 +183,23 @@ def test_wide_pack_equals_ordinary_packs(kind, order):
 def test_capture_needs_cuda():
     with pytest.raises(ValueError, match="CUDA graphs need a CUDA device, not 'cpu'"):
         PackTrainer(MLPConfig(hidden=[4]), TrainConfig(), [0], toy_data(), capture=True)
+
+
+def test_tied_net_records_its_residual_at_every_step_where_eval_steps_is_on():
+    """With `eval_steps`, a tied net's last test evaluation holds its fixed-point residual at each step 1..2d (rows
+    with a `step`), equal to unrolled.dynamics on the member's own weights; without it, only the [M] dynamics."""
+    from itermap.models import UnrolledConfig, unrolled
+
+    cfg, data = UnrolledConfig(hidden=8, depth=3), toy_data()
+    for steps in (True, False):
+        train = TrainConfig(epochs=1, batch_size=64, lr=1e-2, eval_steps=steps, dtype="float64")
+        trainer = PackTrainer(cfg, train, [0, 1], data)
+        rows = [r for r in trainer.run_epoch() if r.metric == "residual"]
+        if not steps:
+            assert rows == [] and trainer.done
+            continue
+        x = prepare(cfg, train, data.test_images, data, "cpu").expand(2, -1, -1)  # [M, N, 784]
+        want = unrolled.dynamics(cfg, trainer.params, x, data.test_labels.expand(2, -1), steps=2 * cfg.depth)
+        assert sorted({r.step for r in rows}) == list(range(1, 2 * cfg.depth + 1)) and len(rows) == 2 * 2 * cfg.depth
+        for r in rows:
+            assert r.value == pytest.approx(want["residual"][r.member, r.step - 1].item(), rel=1e-10)

@@ -42,6 +42,7 @@ plain ||h_{t+1} - h_t|| / ||h_t||, while a cycled net's h_{t+1} comes from anoth
     spectral_norm   = max_{t=1..d-1} ||W_{b(t)} + U_t V_t^T||_2       (the largest singular value)
     spectral_radius = max_{t=1..d-1} max |eig(W_{b(t)} + U_t V_t^T)|
     residual_d      = mean_n ||h_{d+p} - h_d|| / ||h_d||             residual_2d: the same at t = 2d
+    residual        = mean_n ||h_{t+p} - h_t|| / ||h_t||, t = 1..T   (asked for `steps` = T: one per step [M, T])
     accuracy_2d     = mean_n [argmax y_{2d} = label]                 accuracy_4d: the same at step 4d
 
 Params (one member): k = 1: w_ih [H, 784], w_hh [H, H], b_ih [H], b_hh [H]; k >= 2: u [n_A, H, 784], w [n_W, H, H],
@@ -284,15 +285,20 @@ def step_weights(cfg: UnrolledConfig, params: Params) -> torch.Tensor:
 
 
 @torch.no_grad()
-def dynamics(cfg: UnrolledConfig, params: Params, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+def dynamics(
+    cfg: UnrolledConfig, params: Params, x: torch.Tensor, y: torch.Tensor, steps: int = 0
+) -> dict[str, torch.Tensor]:
     """What a tied or partly tied net (k < d) does with its steps, on images x [M, B, 784] with labels y [M, B]:
     spectral_norm, spectral_radius, residual_d, residual_2d, accuracy_2d, accuracy_4d, each [M] (the module's
-    docstring has the math); {} for the untied net, which has no step past d. The spectra are computed on the CPU in
-    float64 (small matrices; LAPACK everywhere, eigenvalues of non-symmetric matrices at full precision), and are NaN
-    for a member with non-finite weights (LAPACK refuses them)."""
+    docstring has the math), and with `steps` = T (at most 3d) `residual` at every step 1..T, [M, T]; {} for the
+    untied net, which has no step past d. The spectra are computed on the CPU in float64 (small matrices; LAPACK
+    everywhere, eigenvalues of non-symmetric matrices at full precision), and are NaN for a member with non-finite
+    weights (LAPACK refuses them)."""
     d = cfg.depth
     if cfg.block_count == d:
         return {}
+    if not 0 <= steps <= 3 * d:
+        raise ValueError(f"{cfg.arch}: per-step residuals run to step 3d = {3 * d} at most, not {steps}")
     ws = step_weights(cfg, params).to("cpu", torch.float64)  # [M, d-1, H, H]
     finite = ws.isfinite().flatten(1).all(1)  # [M]
     ws = torch.where(finite[:, None, None, None], ws, torch.zeros_like(ws))
@@ -301,18 +307,23 @@ def dynamics(cfg: UnrolledConfig, params: Params, x: torch.Tensor, y: torch.Tens
         "spectral_norm": torch.where(finite, torch.linalg.matrix_norm(ws, ord=2).amax(1), nan),
         "spectral_radius": torch.where(finite, torch.linalg.eigvals(ws).abs().flatten(1).amax(1), nan),
     }
-    p, kept = cfg.period, {}  # kept: h_d and h_2d, until h_{d+p} and h_{2d+p} come
+    p = cfg.period
+    kept: dict[int, torch.Tensor] = {}  # h_d and h_2d (and every h_t, t <= steps), until h_{t+p} comes
+    per_step: list[torch.Tensor] = []  # the residual at t = 1..steps, each [M]
     for t, h in enumerate(itertools.islice(states(cfg, params, x), 4 * d), start=1):  # h = h_t [M, B, H]
-        if t in (d, 2 * d):
-            kept[t] = h
-        if t - p in kept:  # ||h_t - h_{t-p}|| / ||h_{t-p}||, the residual at t - p (p < d: d + p <= 2d <= 4d)
+        if t - p in kept:  # ||h_t - h_{t-p}|| / ||h_{t-p}||: the residual at step t - p (steps + p <= 3d + d = 4d)
             was = kept.pop(t - p)
-            name = "residual_d" if t - p == d else "residual_2d"
-            found[name] = ((h - was).norm(dim=-1) / was.norm(dim=-1)).mean(1, dtype=torch.float64)
+            residual = ((h - was).norm(dim=-1) / was.norm(dim=-1)).mean(1, dtype=torch.float64)  # [M]
+            if t - p <= steps:
+                per_step.append(residual)
+            if t - p in (d, 2 * d):
+                found["residual_d" if t - p == d else "residual_2d"] = residual
+        if t in (d, 2 * d) or t <= steps:
+            kept[t] = h
         if t in (2 * d, 4 * d):  # the last head's prediction at step t
             hit = head(cfg, params, h, d - 1).argmax(-1) == y  # [M, B]
             found["accuracy_2d" if t == 2 * d else "accuracy_4d"] = hit.mean(1, dtype=torch.float64)
-    return found
+    return found | ({"residual": torch.stack(per_step, dim=1)} if steps else {})
 
 
 def forward(

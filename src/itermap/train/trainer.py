@@ -227,7 +227,9 @@ class PackTrainer:
             anytime = split == "test" and self.train.eval_steps and self.cfg.has_steps
             metrics, per_step = self.evaluate(split, anytime)
             if split == "test" and self.done:
-                metrics |= self.dynamics()
+                found = self.dynamics(self.cfg.anytime_steps if anytime else 0)
+                metrics |= {k: v for k, v in found.items() if v.ndim == 1}
+                per_step |= {k: v for k, v in found.items() if v.ndim == 2}  # the residual at each step
             for i in range(len(self.seeds)):
                 if self.diverged[i] is None:
                     rows += [MetricRow(i, self.epoch, split, k, float(v[i])) for k, v in metrics.items()]
@@ -239,17 +241,17 @@ class PackTrainer:
         return rows
 
     @torch.no_grad()
-    def dynamics(self) -> dict[str, torch.Tensor]:
+    def dynamics(self, steps: int = 0) -> dict[str, torch.Tensor]:
         """The family's `dynamics` metrics on the test split where it has them (models/unrolled.py: a tied or partly
-        tied net's spectra, fixed-point residuals and accuracy past its depth), each [M]: the chunks' means weighted
-        by their size."""
+        tied net's spectra, fixed-point residuals and accuracy past its depth), each [M], and with `steps` the residual
+        at each step, [M, steps]: the chunks' means weighted by their size."""
         dynamics = getattr(family_of(self.cfg), "dynamics", None)
         if dynamics is None:
             return {}
         found: dict[str, torch.Tensor] = {}
         for idx in torch.arange(self.n_test, device=self.device).split(EVAL_CHUNK):
             x, y = self.take(self.x_test, idx[None], self.n_test), self.take(self.y_test, idx[None], self.n_test)
-            for k, v in dynamics(self.cfg, self.params, x, y).items():
+            for k, v in dynamics(self.cfg, self.params, x, y, steps).items():
                 found[k] = found.get(k, 0) + v.double().cpu() * len(idx) / self.n_test
         return found
 
