@@ -13,7 +13,8 @@
 #
 # What it does, each step's output under $OUT: the trainer's tests, the CUDA capture tests among them
 # (tests.log); the pack against the per-model torch.nn loop on the same device, for each packing (throughput.log);
-# with PROTOCOL=1, then `itermap run seed2020` under a time limit (protocol.log; the study resumes if cut).
+# with PROTOCOL=1, then `itermap run seed2020 --concurrency ${CONCURRENCY:-auto}` (packs side by side, each on its
+# own stream) under a time limit (protocol.log; the study resumes if cut).
 # DEVICE=cpu STEPS=2 runs the same steps here, to check the script itself.
 set -uo pipefail
 DEVICE=${DEVICE:-cuda}
@@ -31,7 +32,7 @@ python3 -c "import torch, itermap; print('itermap', itermap.__version__, 'torch'
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv | tee -a "$OUT/machine.log"
 
 echo "== tests"
-python3 -m pytest -q -p no:cacheprovider -n 0 -rs tests/train 2>&1 | tee "$OUT/tests.log"
+python3 -m pytest -q -p no:cacheprovider -n 0 -rs tests/train tests/study/test_side_by_side.py 2>&1 | tee "$OUT/tests.log"
 
 echo "== throughput"
 python3 benchmarks/throughput.py --device "$DEVICE" --batch-sizes 64 --steps "$STEPS" --warmup 5 \
@@ -41,7 +42,8 @@ if [ "${PROTOCOL:-0}" = 1 ]; then
   echo "== seed2020"
   start=$(date +%s)
   timeout "${PROTOCOL_SECONDS:-300}" python3 -m itermap -q run seed2020 --device "$DEVICE" --out "$OUT/seed2020" \
-    2>&1 | tee "$OUT/protocol.log"
-  echo "seed2020: exit ${PIPESTATUS[0]} after $(( $(date +%s) - start )) s" | tee -a "$OUT/protocol.log"
+    --concurrency "${CONCURRENCY:-auto}" 2>&1 | tee "$OUT/protocol.log"
+  echo "seed2020 (--concurrency ${CONCURRENCY:-auto}): exit ${PIPESTATUS[0]} after $(( $(date +%s) - start )) s" \
+    | tee -a "$OUT/protocol.log"
   python3 -m itermap status "$OUT/seed2020" 2>&1 | tee -a "$OUT/protocol.log"
 fi

@@ -439,6 +439,15 @@ def run(
         typer.Option("--shard", help="Train only the i-th of N disjoint parts of the plan (i/N); `merge` joins them."),
     ] = "1/1",
     packing: PackingOpt = "auto",
+    concurrency: Annotated[
+        str,
+        typer.Option(
+            "--concurrency",
+            envvar="ITERMAP_CONCURRENCY",
+            help="Train N packs at once in this process, a thread each (on a GPU each on its own stream); auto: as "
+            "many as fit in the GPU's memory.",
+        ),
+    ] = "1",
 ) -> None:
     """Train a study into its folder; the same command again resumes it after an interruption."""
     train(
@@ -455,6 +464,7 @@ def run(
         address=address,
         shard=shard,
         packing=packing,
+        concurrency=concurrency,
     )
 
 

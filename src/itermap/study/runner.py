@@ -35,6 +35,7 @@ from itermap.study.lock import FolderLock
 from itermap.study.plan import Pack, Plan, make_plan
 from itermap.study.progress import StudyProgress
 from itermap.study.shards import WHOLE, parse_shard, plan_id, shard_of
+from itermap.study.side_by_side import checked, train_side_by_side
 from itermap.study.spec import Spec, load_spec
 from itermap.study.store import FILENAME, Store
 from itermap.study.teacher import copy_source
@@ -245,6 +246,7 @@ def run_study(
     address: str | None = None,
     shard: str = WHOLE,
     packing: Packing = "auto",
+    concurrency: int | str = 1,
 ) -> Path:
     """Train a study (preset name, TOML path or Spec) into its folder, resuming what is there; returns the folder.
 
@@ -252,6 +254,8 @@ def run_study(
     each, on the CPU; 'ray' trains each pack as a task on the Ray cluster at `address` (a new local one when None).
     `shard` 'i/N' trains only the i-th of N disjoint parts of the plan (see `shards`). `packing` says which runs
     train together (see `compose`): by the device's cost model, one configuration per pack, or as wide as can be.
+    `concurrency` N > 1 trains N packs at once in this process, a thread each (on CUDA each on its own stream; see
+    `side_by_side`); "auto" as many as fit in the GPU's memory.
     """
     if not isinstance(workers, int) or workers < 1:
         raise StudyError(f"--workers {workers}: give a whole number of at least 1")
@@ -261,6 +265,11 @@ def run_study(
         raise StudyError(
             f"--executor ray with --workers {workers}: Ray runs as many packs at once as its cluster "
             "has CPUs; leave out --workers"
+        )
+    if concurrency not in (1, "1") and (workers > 1 or executor == "ray"):
+        raise StudyError(
+            f"--concurrency {concurrency}: packs side by side run in this process; leave out "
+            + ("--workers" if workers > 1 else "--executor ray")
         )
     if address is not None and executor != "ray":
         raise StudyError(f"--address {address}: a Ray cluster's address needs --executor ray")
@@ -286,6 +295,7 @@ def run_study(
         )
     if executor != "ray":
         check_memory(plan, device)
+    at_once = checked(concurrency, plan.packs, device)
     folder = Path(out) if out is not None else Path("runs") / spec.study.name
     folder.mkdir(parents=True, exist_ok=True)
     progress = progress or StudyProgress(quiet=quiet)
@@ -297,7 +307,9 @@ def run_study(
         workers = cores
     if len(plan.runs) >= LARGE:
         progress.say(f"recording {len(plan.runs):,} runs in {folder / FILENAME}")
-    session = environment(label, workers if executor == "local" else cpus, f"{index}/{count}", device, name)
+    session = environment(
+        label, max(workers, at_once) if executor == "local" else cpus, f"{index}/{count}", device, name
+    )
     with FolderLock(folder):
         claim_folder(plan, folder, force_new, str(session["shard"]))
         with Store(folder) as store:  # a new study is created in one transaction: a folder holds a whole one or none
@@ -307,7 +319,8 @@ def run_study(
             for source in filter(None, plan.teachers.values()):
                 copy_source(source, folder)
             try:
-                run_packs(plan, store, folder, progress, choose_executor(executor, workers, address), session)
+                execute = choose_executor(executor, workers, address, at_once)
+                run_packs(plan, store, folder, progress, execute, session)
             finally:
                 progress.stop()
             store.check_file()  # the results it names are still there
@@ -327,12 +340,15 @@ def ray_device(device: str, address: str | None) -> tuple[str, str, int, str]:
     return device, f"Ray cluster ({cpus} CPUs, {gpus:g} GPUs)", cpus, f"ray at {gcs}"
 
 
-def choose_executor(name: str, workers: int, address: str | None) -> Executor:
-    """The executor that trains the packs: here, in `workers` local processes, or as Ray tasks."""
+def choose_executor(name: str, workers: int, address: str | None, concurrency: int = 1) -> Executor:
+    """The executor that trains the packs: here (one at a time, or `concurrency` side by side), in `workers` local
+    processes, or as Ray tasks."""
     if name == "ray":
         from itermap.study.ray_executor import train_on_ray  # Ray is an optional extra
 
         return partial(train_on_ray, address=address)
+    if concurrency > 1:
+        return partial(train_side_by_side, concurrency=concurrency)
     return partial(train_in_workers, workers=workers) if workers > 1 else in_process
 
 

@@ -85,6 +85,15 @@ class Training:
 Task = tuple[Pack, int]  # a pack, and the epochs the store holds for it
 TeacherWeights = tuple[FamilyConfig, Params]  # a distillation student pack's trained teacher
 Record = Callable[[PackStarted | EpochDone], None]  # the driver's writer of each message
+
+
+def load_once(todo: list[Task], data_dir: str | Path | None) -> None:
+    """Load every data set of `todo` here first: a missing file is fetched (or reported) once, not by several packs
+    training at once."""
+    for name in dict.fromkeys(r.dataset for p, _ in todo for r in p.runs):
+        load(name, data_dir)
+
+
 Executor = Callable[[list[Task], Training, Record], None]  # trains the tasks, passing every message to the writer
 
 

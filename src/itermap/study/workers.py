@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import cast
 
-from itermap.data import DataError, load
+from itermap.data import DataError
 from itermap.study.errors import StudyError
 from itermap.study.plan import Pack
 from itermap.study.training import (
@@ -34,6 +34,7 @@ from itermap.study.training import (
     Record,
     Task,
     Training,
+    load_once,
     one_thread,
     pack_epochs,
 )
@@ -49,8 +50,7 @@ class Failed:
 
 def train_in_workers(todo: list[Task], training: Training, record: Record, workers: int) -> None:
     """Train `todo` in `workers` processes, passing each of their messages to `record` here, in the driver."""
-    for name in dict.fromkeys(r.dataset for p, _ in todo for r in p.runs):
-        load(name, training.data_dir)  # a missing file is fetched (or reported) once, here, not by several at once
+    load_once(todo, training.data_dir)
     ctx = multiprocessing.get_context("spawn")
     tasks = list(reversed(todo))  # popped from the end: in order
     pool: dict[Connection, BaseProcess] = {}

@@ -23,6 +23,7 @@ A batch of another size (an epoch's shorter last one) runs eagerly; replays resu
 from __future__ import annotations
 
 import gc
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,17 +35,27 @@ WARMUP = 3  # eager steps before capture
 Step = Callable[[torch.Tensor], torch.Tensor]  # step(idx) -> losses
 
 
+_pausing = threading.Lock()
+_paused = [0, True]  # blocks open (packs side by side capture in several threads at once), the GC's state before
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Collect garbage now, then run no collection until the block ends; the GC's enabled state is restored."""
-    gc.collect()
-    enabled = gc.isenabled()
-    gc.disable()
+    """Collect garbage now, then run no collection until the block ends; the GC's enabled state is restored when the
+    last of the blocks open in any thread ends (packs side by side capture at once: study/side_by_side.py)."""
+    with _pausing:
+        if _paused[0] == 0:
+            gc.collect()
+            _paused[1] = gc.isenabled()
+            gc.disable()
+        _paused[0] += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _pausing:
+            _paused[0] -= 1
+            if _paused[0] == 0 and _paused[1]:
+                gc.enable()
 
 
 class Replay:
@@ -86,7 +97,9 @@ class Replay:
         self.idx, self.graph = idx.clone(), torch.cuda.CUDAGraph()
         # PyTorch no longer collects before a capture (pytorch#161037); a collection during it could free a dropped
         # pack's graph (say one left in a cycle by a caller) mid-capture.
-        with gc_paused(), torch.cuda.graph(self.graph):
+        # thread_local: packs side by side (study/side_by_side.py) launch on their own streams from other threads while
+        # this one captures; only this thread's calls are checked against the capture.
+        with gc_paused(), torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
             self.loss = step(self.idx)
         self.graph.replay()
         return self.loss.clone()
