@@ -101,6 +101,35 @@ def start_itermap(cli_env):
     return start
 
 
+@pytest.fixture
+def ctrl_c(cli_env):
+    """f(args, out, rows, before=None) -> (returncode, stderr): `itermap ARGS` in its own session, sent SIGINT (as
+    Ctrl-C sends the whole process group) once `rows` metric rows are committed in `out`; `before(pid)` runs just
+    before the signal."""
+
+    def interrupt(args: list, out: Path, rows: int = 10, before=None) -> tuple[int, str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "itermap.cli", *map(str, args)],
+            env=cli_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        deadline = time.time() + 90
+        while _count_rows(out) < rows:
+            assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
+            time.sleep(0.01)
+        if before is not None:
+            before(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+        return proc.returncode, stderr
+
+    return interrupt
+
+
 def _metric_rows(folder: Path) -> list[tuple]:
     with closing(sqlite3.connect(folder / "results.sqlite")) as db:  # closed now, not at the next garbage collection
         return sorted(db.execute("SELECT run_id, epoch, split, metric, value FROM metrics"))

@@ -5,7 +5,6 @@ refused; and the GC pause that captures in several threads share (train/capture.
 from __future__ import annotations
 
 import gc
-import os
 import random
 import threading
 
@@ -116,32 +115,12 @@ def test_gc_pause_is_shared_by_captures_in_several_threads():
         (gc.enable if was else gc.disable)()
 
 
-def test_ctrl_c_stops_side_by_side_and_resumes(tiny_spec, cli, cli_env, count_rows, metric_rows, tmp_path):
-    """SIGINT to the process group (what Ctrl-C does) while two packs train: exit 130 with the one resume line, the
-    committed rows kept, and the same command again finishes the study."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
+def test_ctrl_c_stops_side_by_side_and_resumes(tiny_spec, cli, ctrl_c, metric_rows, tmp_path):
+    """SIGINT to the process group (what Ctrl-C does) while two packs train: exit 130 with the one resume line (no
+    abort from a thread left inside PyTorch), the committed rows kept, and the same command again finishes it."""
     spec, out = tiny_spec(**LONG), tmp_path / "interrupted"
-    cmd = [sys.executable, "-m", "itermap.cli", "run", spec, "--out", out, "--device", "cpu", "--concurrency", "2"]
-    proc = subprocess.Popen(
-        cmd,
-        env=cli_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    deadline = time.time() + 90
-    while count_rows(out) < 10:
-        assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
-        time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and stderr.strip() == "interrupted; run the same command again to resume"
+    code, stderr = ctrl_c(["run", spec, "--out", out, "--device", "cpu", "--concurrency", "2"], out)
+    assert code == 130 and stderr.strip() == "interrupted; run the same command again to resume"
     committed = metric_rows(out)
     resumed = cli("run", spec, "--out", out, "--device", "cpu", "--concurrency", "2")
     assert resumed.returncode == 0, resumed.stderr

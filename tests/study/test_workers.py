@@ -105,26 +105,11 @@ def test_kill_driver_leaves_no_worker_and_resumes(
     assert not list((out / "checkpoints").glob("*"))
 
 
-def test_ctrl_c_stops_the_workers_and_resumes(tiny_spec, cli, cli_env, count_rows, metric_rows, tmp_path):
-    spec, out = tiny_spec(**LONG), tmp_path / "interrupted"
-    cmd = [sys.executable, "-m", "itermap.cli", "run", spec, "--out", out, "--device", "cpu", "--workers", "2"]
-    proc = subprocess.Popen(
-        cmd,
-        env=cli_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    deadline = time.time() + 90
-    while count_rows(out) < 10:
-        assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
-        time.sleep(0.01)
-    workers = children(proc.pid)
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole process group gets SIGINT
-    _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 130
+def test_ctrl_c_stops_the_workers_and_resumes(tiny_spec, cli, ctrl_c, metric_rows, tmp_path):
+    spec, out, workers = tiny_spec(**LONG), tmp_path / "interrupted", []
+    args = ["run", spec, "--out", out, "--device", "cpu", "--workers", "2"]
+    code, stderr = ctrl_c(args, out, before=lambda pid: workers.extend(children(pid)))
+    assert code == 130
     assert stderr.strip() == "interrupted; run the same command again to resume"
     time.sleep(0.5)
     assert len(workers) >= 2 and not [pid for pid in workers if running(pid)]
