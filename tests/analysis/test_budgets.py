@@ -120,3 +120,31 @@ def test_interpolation_across_a_wide_gap_is_said_with_a_second_interpolant():
     )
     wide = rows[rows[["a_gap", "b_gap"]].max(axis=1) > 2]
     assert f"at {len(wide)} of 5 budgets a curve is interpolated across a gap of up to 3.0x" in curve_verdict(cmp)
+
+
+def test_matched_budgets_carry_their_power_and_the_seeds_a_declared_gap_needs():
+    """At each matched budget: `sd_diff` is the sd of the paired differences (numpy), `mde` the paired t test's
+    minimum detectable effect at alpha / family size, `seeds_for_effect` the seeds that detect the declared gap."""
+    import pandas as pd
+
+    from itermap.analysis.compare import compare_matched
+
+    rng, rows = np.random.default_rng(3), []
+    for budget in (1000, 4000):
+        shared = rng.normal(0, 0.02, 8)  # what a seed's data order does to both groups alike
+        for group, shift in (("rnn-1", 0.01), ("mlp-1", 0.0)):
+            acc = 0.8 + shift + shared + rng.normal(0, 0.01, 8)
+            rows += [dict(dataset="toy", group=group, params=budget, budget=budget, seed=s, test_accuracy=a)
+                     for s, a in enumerate(acc)]  # fmt: skip
+    finals = pd.DataFrame(rows)
+    cmp = compare_matched(finals, "toy", "rnn-1", "mlp-1").assign(headline=True, effect=0.5)
+    cmp = with_power(adjust(cmp, ["dataset", "a", "b", "budget"]))
+    for r in cmp.itertuples():
+        a, b = (
+            finals[(finals["group"] == g) & (finals["budget"] == r.budget)]["test_accuracy"].to_numpy()
+            for g in ("rnn-1", "mlp-1")
+        )
+        sd = np.std(a - b, ddof=1)
+        assert r.sd_diff == pytest.approx(sd, rel=1e-12) and r.family_size == 2
+        assert r.mde == pytest.approx(min_detectable_effect(sd, 8, alpha=0.05 / 2), rel=1e-9)
+        assert r.seeds_for_effect == seeds_needed(0.005, sd, alpha=0.05 / 2)

@@ -119,12 +119,12 @@ def tables(data: Measured) -> dict[str, pd.DataFrame]:
         if has_budgets:
             for ga, gb, head in dict.fromkeys((a, b, head) for a, b, _, head in compared):
                 found = compare_matched(finals, dataset, str(ga), str(gb), metric, margins.get((ga, gb)))
-                matched.append(found.assign(headline=head))
+                matched.append(found.assign(headline=head, effect=effects.get((ga, gb), np.nan)))
     cmp = with_power(adjust(_concat(curves), ["dataset", "a", "b", "at"], also=("p_tost",)))
     if not cmp.empty:
         order = ["dataset", "headline", "at", "a", "b", "x"]
         cmp = cmp.sort_values(order, ascending=[True, False, False, True, True, True], ignore_index=True)
-    direct = adjust(_concat(matched), ["dataset", "a", "b", "budget"], also=("p_tost",))
+    direct = with_power(adjust(_concat(matched), ["dataset", "a", "b", "budget"], also=("p_tost",)))
     if not direct.empty:
         order = ["dataset", "headline", "a", "b", "budget"]
         direct = direct.sort_values(order, ascending=[True, False, True, True, True], ignore_index=True)

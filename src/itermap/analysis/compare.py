@@ -299,6 +299,7 @@ def compare_matched(
                 "a_mean": x.mean(),
                 "b_mean": y.mean(),
                 "diff": x.mean() - y.mean(),
+                "sd_diff": np.std(x - y, ddof=1) if paired else np.nan,  # the spread of the paired differences
                 "interval": interval,
                 "low": low,
                 "high": high,

@@ -32,7 +32,7 @@ def published(name: str) -> Path | None:
 def seeds_for_effect(
     spec: Spec, effect: float, pilot: Source | None = None, metric: str = "test_accuracy"
 ) -> pd.DataFrame:
-    """Per declared comparison (data set, A, B, at): the sizes compared, the pilot's seeds, the largest sd of the
+    """Per declared comparison (data set, A, B, at; at = "matched" for its matched budgets): the sizes compared, the pilot's seeds, the largest sd of the
     paired differences (stored units), the alpha of Holm's first step and the seeds needed to detect `effect` (display
     units: accuracy points) at every size (NaN where no size has a paired spread, inf beyond power.MAX_SEEDS)."""
     if not effect > 0:
@@ -43,10 +43,13 @@ def seeds_for_effect(
             f"{spec.origin}: no recorded spread for study {spec.study.name!r}; pass --pilot DIR, a finished pilot "
             "run of this spec (e.g. `itermap run SPEC --seeds 5 --out DIR`)"
         )
-    cmp = analyze_studies(source, metric=metric, spec=spec).table("budgets", "comparisons")
-    if cmp.empty:
+    found = analyze_studies(source, metric=metric, spec=spec)
+    curves, matched = found.table("budgets", "comparisons"), found.table("budgets", "matched")
+    if curves.empty and matched.empty:
         raise StudyError(f"{source}: its groups share no size to compare the pairs of {spec.origin} at")
-    powered = with_power(cmp.assign(effect=effect))
+    # Along the curves at each `at`, and at the matched budgets (at = "matched"), each size or budget a test.
+    both = [t for t in (curves, matched.assign(at="matched") if len(matched) else matched) if len(t)]
+    powered = with_power(pd.concat(both, ignore_index=True).assign(effect=effect))
     rows = []
     for (dataset, a, b, at), c in powered.groupby(["dataset", "a", "b", "at"], sort=False):
         rows.append(
