@@ -86,6 +86,14 @@ def applies(data: Measured) -> bool:
     return True
 
 
+def unshared_row(
+    dataset: str, a: str, b: str, at: str, headline: bool, pa: pd.Series, pb: pd.Series, names: tuple[str, str, str]
+) -> dict[str, Any]:
+    """The `unshared` row of a pair whose measured sizes `pa`, `pb` (params or macs: `at`) do not overlap: its verdict."""
+    verdict = no_overlap_verdict(a, b, pa, pb, at, names)
+    return {"dataset": dataset, "a": a, "b": b, "at": at, "headline": headline, "verdict": verdict}
+
+
 def tables(data: Measured) -> dict[str, pd.DataFrame]:
     """`comparisons` (along the curves, per budget), `matched` (at each matched budget) and `unshared` (pairs whose
     sizes do not overlap: their verdict)."""
@@ -105,16 +113,7 @@ def tables(data: Measured) -> dict[str, pd.DataFrame]:
             found = compare_curves(finals, dataset, a, b, metric, at=at, margin=margins.get((ga, gb)))
             if found.empty:
                 pa, pb = (ran.loc[ran["group"] == g, at] for g in (a, b))
-                unshared.append(
-                    {
-                        "dataset": dataset,
-                        "a": a,
-                        "b": b,
-                        "at": at,
-                        "headline": head,
-                        "verdict": no_overlap_verdict(a, b, pa, pb, at, names[a, b]),
-                    }
-                )
+                unshared.append(unshared_row(dataset, a, b, at, head, pa, pb, names[a, b]))
             curves.append(found.assign(headline=head, effect=effects.get((ga, gb), np.nan)))
         if has_budgets:
             for ga, gb, head in dict.fromkeys((a, b, head) for a, b, _, head in compared):

@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 
 from itermap.analysis.aggregate import CONFIG_KEYS, FINAL_COLUMNS
-from itermap.analysis.budgets import comparisons_of
+from itermap.analysis.budgets import comparisons_of, unshared_row
 from itermap.analysis.compare import AXES, apart, compare_curves, label
 from itermap.analysis.measured import Measured
 from itermap.analysis.metrics import METRICS, metric_of
 from itermap.analysis.paired import adjust
 from itermap.analysis.results import SEPARATOR, Group
-from itermap.analysis.verdict import NAMES, curve_verdict, no_overlap_verdict
+from itermap.analysis.verdict import NAMES, curve_verdict
 from itermap.train import TrainConfig
 
 NAME = "selection"
@@ -152,16 +152,7 @@ def compared(data: Measured, runs: pd.DataFrame, picked: pd.DataFrame) -> dict[s
                 )
             if found[-1].empty:  # the selected runs share no size
                 pa, pb = (picked.loc[(picked["dataset"] == dataset) & (picked["group"] == g), at] for g in (a, b))
-                unshared.append(
-                    {
-                        "dataset": dataset,
-                        "a": a,
-                        "b": b,
-                        "at": at,
-                        "headline": head,
-                        "verdict": no_overlap_verdict(a, b, pa, pb, at, names[a, b]),
-                    }
-                )
+                unshared.append(unshared_row(dataset, a, b, at, head, pa, pb, names[a, b]))
     said = pd.DataFrame([(a, b, *n) for (a, b), n in names.items()], columns=["a", "b", *NAMES])
     every = pd.concat([f for f in found if len(f)] or [pd.DataFrame()], ignore_index=True)
     if len(every):

@@ -10,7 +10,7 @@ from matplotlib.ticker import FixedLocator, NullLocator
 from itermap.analysis.compare import label
 from itermap.analysis.overview import Analysis
 from itermap.report.figures import STYLE, Drawn, colours, panel_grid
-from itermap.report.tables import holm_p, interval, lead_interval, number, params_text, points
+from itermap.report.tables import interval, number, paired, params_text
 
 QUESTION = "continua"
 TITLES = {
@@ -135,12 +135,7 @@ def window_leads_table(t: pd.DataFrame) -> pd.DataFrame:
                 "Reader": r["reader"],
                 "Best": f"{r['window']} {r['axis']}",
                 "Against": r["against"],
-                "Seeds": str(r["n"]),
-                "Best (%)": number(r["a_mean"], "accuracy"),
-                "Against (%)": number(r["b_mean"], "accuracy"),
-                "Lead (points)": points(r["diff"]),
-                "95% CI or range": lead_interval(r),
-                "p (Holm)": holm_p(r),
+                **paired(r, "Best (%)", "Against (%)", "Lead (points)"),
             }
             for _, r in t.iterrows()
         ]
@@ -170,12 +165,7 @@ def sparsity_leads_table(t: pd.DataFrame) -> pd.DataFrame:
                 "Budget": f"{r['budget']:,}",
                 "f": f"{r['fraction']:g}",
                 "End": f"f = {r['end']:g}",
-                "Seeds": str(r["n"]),
-                "f (%)": number(r["a_mean"], "accuracy"),
-                "End (%)": number(r["b_mean"], "accuracy"),
-                "Lead (points)": points(r["diff"]),
-                "95% CI or range": lead_interval(r),
-                "p (Holm)": holm_p(r),
+                **paired(r, "f (%)", "End (%)", "Lead (points)"),
             }
             for _, r in t.iterrows()
         ]

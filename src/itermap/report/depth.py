@@ -11,7 +11,7 @@ from matplotlib.ticker import MaxNLocator
 from itermap.analysis.compare import label
 from itermap.analysis.overview import Analysis
 from itermap.report.figures import STYLE, Drawn, colours, panel_grid
-from itermap.report.tables import holm_p, lead_interval, number, params_text, points
+from itermap.report.tables import number, paired, params_text
 
 QUESTION = "depth"
 TITLES = {
@@ -67,12 +67,7 @@ def tying_table(table: pd.DataFrame) -> pd.DataFrame:
             {
                 **_shape(r),
                 "Loss": r["loss"],
-                "Seeds": str(r["n"]),
-                "Untied (%)": number(r["a_mean"], "accuracy"),
-                "Tied (%)": number(r["b_mean"], "accuracy"),
-                "Untied - tied (points)": points(r["diff"]),
-                "95% CI or range": lead_interval(r),
-                "p (Holm)": holm_p(r),
+                **paired(r, "Untied (%)", "Tied (%)", "Untied - tied (points)"),
                 "Params untied / tied": f"{params_text(r['a_params'])} / "
                 f"{params_text(r['b_params'])} ({r['a_params'] / r['b_params']:.1f}x)",
             }
@@ -88,12 +83,7 @@ def supervision_table(table: pd.DataFrame) -> pd.DataFrame:
             {
                 **_shape(r),
                 "Tied": "yes" if r["tied"] else "no",
-                "Seeds": str(r["n"]),
-                "Every-step (%)": number(r["a_mean"], "accuracy"),
-                "Last-step (%)": number(r["b_mean"], "accuracy"),
-                "Every - last (points)": points(r["diff"]),
-                "95% CI or range": lead_interval(r),
-                "p (Holm)": holm_p(r),
+                **paired(r, "Every-step (%)", "Last-step (%)", "Every - last (points)"),
             }
             for _, r in table.iterrows()
         ]

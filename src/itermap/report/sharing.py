@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from itermap.analysis.overview import Analysis
 from itermap.analysis.sharing import CELL, CONTRASTS, where
 from itermap.report.figures import STYLE, Drawn, panel_grid, size_axis
-from itermap.report.tables import holm_p, interval, lead_interval, number, params_text, points
+from itermap.report.tables import difference, holm_p, interval, lead_interval, number, params_text, points
 
 QUESTION = "sharing"
 TITLES = {
@@ -164,9 +164,7 @@ def interaction_table(table: pd.DataFrame) -> pd.DataFrame:
                 "Untied last / every (%)": f"{number(r['untied_last'], 'accuracy')} / {number(r['untied_every'], 'accuracy')}",
                 "Every - last, tied (points)": points(r["tied_gain"]),
                 "Every - last, untied (points)": points(r["untied_gain"]),
-                "Interaction (points)": points(r["diff"]),
-                "95% CI or range": lead_interval(r),
-                "p (Holm)": holm_p(r),
+                **difference(r, "Interaction (points)"),
             }
             for _, r in table.iterrows()
         ]
@@ -182,9 +180,7 @@ def factorial_table(table: pd.DataFrame) -> pd.DataFrame:
                 "Effect": r["effect"],
                 "Measures": CONTRASTS[r["effect"]],
                 "Seeds": str(r["n"]),
-                "Effect (points)": points(r["diff"]),
-                "95% CI or range": lead_interval(r),
-                "p (Holm)": holm_p(r),
+                **difference(r, "Effect (points)"),
             }
             for _, r in table.iterrows()
         ]
@@ -200,9 +196,7 @@ def trend_table(table: pd.DataFrame) -> pd.DataFrame:
                 "Schedule": r["schedule"],
                 "Blocks k": r["levels"],
                 "Seeds": str(r["n"]),
-                "Slope (points per doubling)": points(r["diff"]),
-                "95% CI or range": lead_interval(r),
-                "p (Holm)": holm_p(r),
+                **difference(r, "Slope (points per doubling)"),
             }
             for _, r in table.iterrows()
         ]

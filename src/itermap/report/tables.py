@@ -57,6 +57,18 @@ def holm_p(r: pd.Series) -> str:
     return "n/a" if pd.isna(r["p"]) else f"{r['p_holm']:.4f}"
 
 
+def difference(r: pd.Series, name: str) -> dict[str, str]:
+    """A paired difference's cells: `name` (the difference in points), its interval (the t CI or the seeds' range)
+    and its Holm-adjusted p."""
+    return {name: points(r["diff"]), "95% CI or range": lead_interval(r), "p (Holm)": holm_p(r)}
+
+
+def paired(r: pd.Series, a: str, b: str, name: str) -> dict[str, str]:
+    """A paired comparison's cells: its seeds, both sides' mean accuracies (`a`, `b`) and their `difference`."""
+    means = {a: number(r["a_mean"], "accuracy"), b: number(r["b_mean"], "accuracy")}
+    return {"Seeds": str(r["n"]), **means, **difference(r, name)}
+
+
 def rate(k: int, n: int, low: float, high: float) -> str:
     """Diverged runs "k/n", with the rate and its exact 95% interval in percent from MIN_SEEDS runs on."""
     if n < MIN_SEEDS:
