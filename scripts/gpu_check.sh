@@ -13,8 +13,11 @@
 #
 # What it does, each step's output under $OUT: the trainer's tests, the CUDA capture tests among them
 # (tests.log); the pack against the per-model torch.nn loop on the same device, for each packing (throughput.log);
-# with PROTOCOL=1, then `itermap run seed2020 --concurrency ${CONCURRENCY:-auto}` (packs side by side, each on its
-# own stream) under a time limit (protocol.log; the study resumes if cut).
+# the cost model's F / c, packs of 1 to 100 members fitted per configuration, its `fixed_macs:` line the number for
+# FIXED_MACS in study/compose.py (fixed_cost.log); an RNN pack's forward and backward in each order of models/rnn.py,
+# layered, wavefront and fused (Triton), each captured as a graph (recurrence.log); with PROTOCOL=1, then `itermap run seed2020 --concurrency
+# ${CONCURRENCY:-auto}` (packs side by side, each on its own stream) under a time limit (protocol.log; the study
+# resumes if cut).
 # DEVICE=cpu STEPS=2 runs the same steps here, to check the script itself.
 set -uo pipefail
 DEVICE=${DEVICE:-cuda}
@@ -32,11 +35,18 @@ python3 -c "import torch, itermap; print('itermap', itermap.__version__, 'torch'
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv | tee -a "$OUT/machine.log"
 
 echo "== tests"
-python3 -m pytest -q -p no:cacheprovider -n 0 -rs tests/train tests/study/test_side_by_side.py 2>&1 | tee "$OUT/tests.log"
+python3 -m pytest -q -p no:cacheprovider -n 0 -rs tests/train tests/models/test_fused.py tests/study/test_side_by_side.py 2>&1 | tee "$OUT/tests.log"
 
 echo "== throughput"
 python3 benchmarks/throughput.py --device "$DEVICE" --batch-sizes 64 --steps "$STEPS" --warmup 5 \
   --packings configs auto --repeats 2 2>&1 | tee "$OUT/throughput.log"
+
+echo "== fixed cost"
+python3 benchmarks/fixed_cost.py --device "$DEVICE" --steps "$STEPS" --repeats 2 --members 1 16 100 2>&1 \
+  | tee "$OUT/fixed_cost.log"
+
+echo "== recurrence"
+python3 benchmarks/recurrence.py --device "$DEVICE" --steps "$STEPS" --repeats 3 2>&1 | tee "$OUT/recurrence.log"
 
 if [ "${PROTOCOL:-0}" = 1 ]; then
   echo "== seed2020"

@@ -14,6 +14,11 @@ REPO = Path(__file__).resolve().parents[1]
 # per core (pytest-xdist), and two threads each would oversubscribe the cores.
 torch.set_num_threads(1)
 
+# Without a GPU, Triton's kernels (models/fused.py) run in its interpreter, on CPU tensors. Read when a kernel is
+# defined, so it is set before any test imports one.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

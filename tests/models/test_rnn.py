@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from itermap.data import views
-from itermap.models import MLPConfig, RNNConfig, family_of
+from itermap.models import MLPConfig, RNNConfig, family_of, rnn
 from itermap.models.stacked import stack
 
 
@@ -81,9 +81,9 @@ def test_wavefront_is_the_layered_forward_and_backward(layers, window, axis, ste
         x = torch.stack([fam.view(cfg, images(5).to(dtype)) for _ in range(3)])  # [M, B, T, I]
         x = x + 0.1 * torch.randn(x.shape, dtype=dtype, generator=torch.Generator().manual_seed(11))
         results = []
-        for wavefront in (False, True):
+        for order in ("layered", "wavefront"):
             p = {k: v.clone().requires_grad_() for k, v in params.items()}
-            logits = fam.forward(cfg, p, x, steps=steps, wavefront=wavefront)
+            logits = fam.forward(cfg, p, x, steps=steps, order=order)
             weights = torch.randn(logits.shape, dtype=dtype, generator=torch.Generator().manual_seed(5))
             (logits * weights).sum().backward()
             results.append((logits.detach(), {k: v.grad for k, v in p.items()}))
@@ -96,11 +96,12 @@ def test_wavefront_is_the_layered_forward_and_backward(layers, window, axis, ste
             assert (got_grads[k] - want_grads[k]).abs().max() <= tol * scale, k
 
 
-def test_wavefront_only_on_cuda_for_two_or_more_layers():
-    # By default the CPU keeps the layer-by-layer order, bit for bit what it computed before the wavefront.
+def test_the_cpu_steps_layer_by_layer():
+    # By default the CPU keeps the layer-by-layer order, bit for bit what it computed before the other orders.
     cfg = RNNConfig(hidden=6, layers=2)
     fam = family_of(cfg)
     params = stack([fam.init(cfg, 0)])
     x = fam.view(cfg, images(4).float())[None]
-    assert torch.equal(fam.forward(cfg, params, x), fam.forward(cfg, params, x, wavefront=False))
-    assert not torch.equal(fam.forward(cfg, params, x), fam.forward(cfg, params, x, wavefront=True))
+    assert rnn.default_order(cfg, params) == "layered"
+    assert torch.equal(fam.forward(cfg, params, x), fam.forward(cfg, params, x, order="layered"))
+    assert not torch.equal(fam.forward(cfg, params, x), fam.forward(cfg, params, x, order="wavefront"))

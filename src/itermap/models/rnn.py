@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
@@ -95,15 +96,32 @@ def init(cfg: RNNConfig, seed: int, dtype: torch.dtype = torch.float32) -> Param
     return params
 
 
-def hidden_states(cfg: RNNConfig, params: Params, x: torch.Tensor, wavefront: bool | None = None) -> list[torch.Tensor]:
-    """Last layer's hidden state after every step: x [M, B, T, I] -> T tensors [M, B, H].
+Order = Literal["layered", "wavefront", "fused"]  # how a stacked tanh RNN's steps are scheduled (hidden_states)
+States = list[Tensor] | Tensor  # the top layer's T states [M, B, H]: a list, or one [T, M, B, H] tensor (fused)
+FUSED_MAX_HIDDEN = 256  # a fused program holds a state block [32, H rounded up to a power of 2] in registers
 
-    `wavefront` None: layer by layer on the CPU (its numbers are the reference), as a wavefront where the params
-    are on CUDA and there are 2 or more layers (`wavefront_states`: T + L - 1 dependent ticks of 2 kernels each
-    instead of T L steps); True or False forces one order (the two agree to rounding)."""
-    if wavefront is None:
-        wavefront = cfg.layers >= 2 and params["w_hh0"].device.type == "cuda"
-    if wavefront:
+
+def default_order(cfg: RNNConfig, params: Params) -> Order:
+    """Layered on the CPU (its numbers are the reference); on CUDA fused where Triton is there and the layer fits (fp32,
+    at most FUSED_MAX_HIDDEN units), else a wavefront for 2 or more layers."""
+    w = params["w_hh0"]
+    if w.device.type != "cuda":
+        return "layered"
+    if w.dtype == torch.float32 and cfg.hidden <= FUSED_MAX_HIDDEN and importlib.util.find_spec("triton"):
+        return "fused"
+    return "wavefront" if cfg.layers >= 2 else "layered"
+
+
+def hidden_states(cfg: RNNConfig, params: Params, x: torch.Tensor, order: Order | None = None) -> States:
+    """Last layer's hidden state after every step: x [M, B, T, I] -> T states [M, B, H].
+
+    The three orders compute the same sums (to rounding) with dependent chains of different lengths: `layered`
+    T L steps of a few kernels each, `wavefront` T + L - 1 ticks, `fused` one kernel per layer (a Triton loop over
+    the steps). None: `default_order`."""
+    order = order or default_order(cfg, params)
+    if order == "fused":
+        return fused_states(cfg, params, x)
+    if order == "wavefront":
         return wavefront_states(cfg, params, x)
     return layered_states(cfg, params, x)
 
@@ -178,21 +196,39 @@ def wavefront_states(cfg: RNNConfig, params: Params, x: torch.Tensor) -> list[to
     return hs
 
 
+def fused_states(cfg: RNNConfig, params: Params, x: torch.Tensor) -> Tensor:
+    """`hidden_states` with each layer's T steps as one Triton kernel forward and one backward (models/fused.py)."""
+    from itermap.models import fused  # imports Triton, which only a CUDA machine needs
+
+    m, b, t, _ = x.shape
+    seq = x.transpose(1, 2).reshape(m, t * b, -1)  # [M, T*B, I], step-major
+    for l in range(cfg.layers):
+        # a_t = W_ih x_t + b_ih + b_hh for all steps in one matmul; then h_t = tanh(a_t + W_hh h_{t-1}), fused.
+        # As x W_ih^T (not `linear`'s (W_ih x^T)^T): a comes out dense in the [M, T*B, H] the kernel reads.
+        bias = (params[f"b_ih{l}"] + params[f"b_hh{l}"]).unsqueeze(1)  # [M, 1, H]
+        a = torch.baddbmm(bias, seq, params[f"w_ih{l}"].transpose(1, 2)).view(m, t, b, cfg.hidden)
+        h = fused.recurrence(a, params[f"w_hh{l}"])  # [M, T, B, H]
+        seq = h.view(m, t * b, cfg.hidden)  # this layer's states are the next one's inputs
+    # [T, M, B, H], not a list: reading the last step only, its backward is one zero fill and one copy, where a
+    # list's (unbind's) would fill a zero gradient for every other step and stack them.
+    return h.transpose(0, 1)
+
+
 def forward(
-    cfg: RNNConfig, params: Params, x: torch.Tensor, steps: bool = False, wavefront: bool | None = None
+    cfg: RNNConfig, params: Params, x: torch.Tensor, steps: bool = False, order: Order | None = None
 ) -> torch.Tensor:
-    """x [M, B, T, I] -> logits [M, B, C] from the last step, or [M, T, B, C] from every step (`wavefront`: the
-    order of the steps, see `hidden_states`)."""
-    return readout(cfg, params, hidden_states(cfg, params, x, wavefront), steps)
+    """x [M, B, T, I] -> logits [M, B, C] from the last step, or [M, T, B, C] from every step (`order`: how the
+    steps are scheduled, see `hidden_states`)."""
+    return readout(cfg, params, hidden_states(cfg, params, x, order), steps)
 
 
-def readout(cfg: WindowedConfig, params: Params, hs: list[Tensor], steps: bool) -> Tensor:
+def readout(cfg: WindowedConfig, params: Params, hs: States, steps: bool) -> Tensor:
     """The top layer's states, one [M, B, H] per step, read out: the last step's logits [M, B, C], or every
     step's [M, T, B, C]."""
     if not steps:
         return linear(hs[-1], params["w_out"], params["b_out"])
     m, b, _ = hs[0].shape
-    h = torch.cat(hs, dim=1)  # [M, T*B, H]
+    h = torch.cat(list(hs), dim=1)  # [M, T*B, H]
     return linear(h, params["w_out"], params["b_out"]).view(m, len(hs), b, cfg.classes)
 
 

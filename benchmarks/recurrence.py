@@ -1,0 +1,87 @@
+"""A pack of RNNs' forward and backward in each order of `models/rnn.py`: layered, wavefront, fused (Triton).
+
+    python benchmarks/recurrence.py [--device cuda] [--members 100] [--batch-size 64] [--steps 50] [--repeats 5]
+
+For rnn-1x64 and rnn-2x64 reading 3 columns a step (9 steps, as in seed2020) and 1 column (28 steps, as the
+`windows` preset's narrowest), times forward + backward of a pack of `members` members on one batch (the loss:
+the last step's logits summed), in each order, with the orders interleaved `repeats` times; prints the median
+milliseconds and each order's speedup over layered. On CUDA each order's pass is captured once as a CUDA graph
+and replayed, as training replays its step (train/capture.py): what remains is the chain of dependent kernels, which
+the orders shorten (layered T L steps, wavefront T + L - 1 ticks, fused one kernel per layer each way). The fused
+order runs only on CUDA (on the CPU, Triton would run in its interpreter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections.abc import Callable
+
+import torch
+from throughput import now  # benchmarks/throughput.py, next to this script
+
+from itermap.models import RNNConfig, family_of
+from itermap.models.stacked import stack
+
+CONFIGS = [RNNConfig(hidden=64, layers=l, window=w) for w in (3, 1) for l in (1, 2)]
+
+
+def pass_of(cfg: RNNConfig, order: str, args: argparse.Namespace) -> Callable[[], None]:
+    """One forward + backward of the pack in `order`, as a callable (on CUDA: a captured graph's replay)."""
+    fam = family_of(cfg)
+    params = {
+        k: v.to(args.device).requires_grad_() for k, v in stack([fam.init(cfg, s) for s in range(args.members)]).items()
+    }
+    g = torch.Generator().manual_seed(0)
+    images = torch.randn(args.members, args.batch_size, 28, 28, generator=g)
+    x = torch.stack([fam.view(cfg, im) for im in images]).to(args.device)  # [M, B, T, I]
+
+    def step() -> None:
+        for p in params.values():
+            p.grad = None
+        fam.forward(cfg, params, x, order=order).sum().backward()
+
+    if not args.device.startswith("cuda"):
+        return step
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):  # warm-up: Triton compiles, autograd and cuBLAS set up, before the capture
+            step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        step()
+    return graph.replay
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--members", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
+    print(f"machine: {where}, torch {torch.__version__}; {args.members} members, batch {args.batch_size}")
+    orders = ["layered", "wavefront"] + (["fused"] if args.device.startswith("cuda") else [])
+    for cfg in CONFIGS:
+        passes = {o: pass_of(cfg, o, args) for o in orders}
+        times: dict[str, list[float]] = {o: [] for o in orders}
+        for _ in range(args.repeats):
+            for o, run in passes.items():
+                run()
+                t0 = now(args.device)
+                for _ in range(args.steps):
+                    run()
+                times[o].append((now(args.device) - t0) / args.steps)
+        base = statistics.median(times["layered"])
+        cells = "  ".join(
+            f"{o} {1e3 * statistics.median(t):7.3f} ms ({base / statistics.median(t):4.2f}x)" for o, t in times.items()
+        )
+        print(f"{cfg.arch} window {cfg.window} ({cfg.window_count} steps): {cells}")
+
+
+if __name__ == "__main__":
+    main()
