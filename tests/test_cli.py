@@ -61,6 +61,27 @@ def test_plan_with_calibration(tmp_path):
     assert "estimated time on" in result.stdout
 
 
+def test_plan_side_by_side_schedules_the_calibrated_packs(tmp_path):
+    """`plan --concurrency 2`: the study's estimate is its calibrated packs scheduled two at a time in plan order
+    (estimate.wall_seconds), said to be a lower bound; with --workers it is refused in one line."""
+    from itermap.study.compose import packed
+    from itermap.study.estimate import wall_seconds
+
+    spec = small_spec(tmp_path, seeds=2)
+    result = CliRunner().invoke(app, ["plan", str(spec), "--device", "cpu", "--json", "--concurrency", "2"])
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    seconds = {p["pack_id"]: p["estimated_seconds"] for p in document["packs"]}
+    the_plan = packed(make_plan(load_spec(str(spec))), "cpu", "auto")
+    assert sorted(seconds) == sorted(p.pack_id for p in the_plan.packs) and all(v > 0 for v in seconds.values())
+    assert document["estimated_seconds"] == pytest.approx(wall_seconds(the_plan, seconds, 2))
+    assert document["estimated_seconds"] < sum(seconds.values())  # 3 packs, 2 at a time
+    text = CliRunner().invoke(app, ["plan", str(spec), "--device", "cpu", "--concurrency", "2"], env={"COLUMNS": "200"})
+    assert "with 2 packs side by side (if they overlap fully: a lower bound)" in text.stdout
+    refused = CliRunner().invoke(app, ["plan", str(spec), "--concurrency", "2", "--workers", "2"])
+    assert refused.exit_code == 2 and "leave out --workers" in refused.stderr
+
+
 def itermap_module(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`python -m itermap ARGS` in a subprocess."""
     return subprocess.run([sys.executable, "-m", "itermap", *args], capture_output=True, text=True, timeout=60, env=env)

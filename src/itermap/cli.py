@@ -100,6 +100,15 @@ PackingOpt = Annotated[
         "configuration per pack) or wide (every width and data set that can share a pack).",
     ),
 ]
+ConcurrencyOpt = Annotated[
+    str,
+    typer.Option(
+        "--concurrency",
+        envvar="ITERMAP_CONCURRENCY",
+        help="Train N packs at once in this process, a thread each (on a GPU each on its own stream); auto: as "
+        "many as fit in the GPU's memory.",
+    ),
+]
 
 
 def info(text: str) -> None:
@@ -202,6 +211,7 @@ def plan(
     workers: Annotated[
         int, typer.Option("--workers", min=1, envvar="ITERMAP_WORKERS", help="Estimate for N packs at once (CPU).")
     ] = 1,
+    concurrency: ConcurrencyOpt = "1",
     effect: Annotated[
         float | None,
         typer.Option(
@@ -223,6 +233,7 @@ def plan(
     from itermap.study.estimate import check_memory, estimate_seconds, pack_macs, wall_seconds
     from itermap.study.plan import make_plan
     from itermap.study.runner import device_name, finished_in, resolve_device, resolve_spec
+    from itermap.study.side_by_side import checked
 
     planned = make_plan(resolve_spec(with_sets(study, sets), seeds, epochs, names(datasets)))
     if effect is not None:
@@ -236,10 +247,14 @@ def plan(
     the_plan = packed(planned, device, cast(Packing, packing))  # packed() refuses any other value
     if not absent:
         check_memory(the_plan, device)
+    if concurrency != "1" and workers > 1:
+        raise StudyError(f"--concurrency {concurrency}: packs side by side run in one process; leave out --workers")
+    # auto needs the GPU's free memory; for an absent one nothing is timed anyway
+    side_by_side = 1 if absent and concurrency == "auto" else checked(concurrency, the_plan.packs, device)
     seconds = estimate_seconds(the_plan, device) if calibrate and not absent else {}
     macs = sum(pack_macs(p) for p in the_plan.packs)
     done = finished_in(the_plan, out) if out is not None else None
-    wall = wall_seconds(the_plan, seconds, workers) if seconds else None
+    wall = wall_seconds(the_plan, seconds, max(workers, side_by_side)) if seconds else None
     if as_json:
         print_json(plan_document(the_plan, device, seconds, wall, macs, done))
         return
@@ -280,6 +295,8 @@ def plan(
         )
     if wall is not None:
         at_once = f" with {workers} packs at once" if workers > 1 else ""
+        if side_by_side > 1:  # each pack calibrated alone: side by side they share one device
+            at_once = f" with {side_by_side} packs side by side (if they overlap fully: a lower bound)"
         console.print(
             f"estimated time on {device_name(device)}{at_once}: {duration(wall)} (from a short calibration; rough)",
             highlight=False,
@@ -439,15 +456,7 @@ def run(
         typer.Option("--shard", help="Train only the i-th of N disjoint parts of the plan (i/N); `merge` joins them."),
     ] = "1/1",
     packing: PackingOpt = "auto",
-    concurrency: Annotated[
-        str,
-        typer.Option(
-            "--concurrency",
-            envvar="ITERMAP_CONCURRENCY",
-            help="Train N packs at once in this process, a thread each (on a GPU each on its own stream); auto: as "
-            "many as fit in the GPU's memory.",
-        ),
-    ] = "1",
+    concurrency: ConcurrencyOpt = "1",
 ) -> None:
     """Train a study into its folder; the same command again resumes it after an interruption."""
     train(

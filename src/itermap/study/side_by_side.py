@@ -59,9 +59,25 @@ def fitting(packs: list[Pack], device: str) -> int:
     return max(1, min(MAX_SIDE_BY_SIDE, len(packs), free // 2 // largest))
 
 
+def first_products(device: str) -> None:
+    """One of each batched and plain matrix product the packs make, in both dtypes, here, before their threads start.
+
+    Without it, on the CPU about 1 fresh `--concurrency 2` run in 30 under load gave one pack rows that differ at the
+    rounding level from the first epoch on (3 of 93 on a 2-core VM with two busy processes beside it; after these
+    calls, 0 of 180): most likely the BLAS library sets itself up at its first call, and threads making their first
+    calls at once race there. One pack at a time makes its first call alone."""
+    for dtype in (torch.float32, torch.float64):
+        a = torch.ones(2, 3, 3, dtype=dtype, device=device)
+        torch.baddbmm(a, a, a)
+        torch.bmm(a, a)
+        torch.addmm(a[0], a[0], a[0])
+        torch.mm(a[0], a[0])
+
+
 def train_side_by_side(todo: list[Task], training: Training, record: Record, concurrency: int) -> None:
     """Train `todo` `concurrency` packs at once, a thread each, passing each of their messages to `record` here."""
     load_once(todo, training.data_dir)
+    first_products(training.device)
     tasks = iter(todo)  # taken in order, under `taking`
     taking, stop = threading.Lock(), threading.Event()
     inbox: queue.Queue = queue.Queue()
