@@ -300,6 +300,7 @@ def plan(
         console.print(
             f"estimated time on {device_name(device)}{at_once}: {duration(wall)} (from a short calibration; rough)",
             highlight=False,
+            soft_wrap=True,
         )
     if done is not None:
         console.print(
