@@ -13,6 +13,8 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 TINY = """
 [study]
@@ -135,6 +137,14 @@ def _metric_rows(folder: Path) -> list[tuple]:
         return sorted(db.execute("SELECT run_id, epoch, split, metric, value FROM metrics"))
 
 
+def _same_weights(a: Path, b: Path, count: int) -> None:
+    names = sorted(p.name for p in (a / "weights").iterdir())
+    assert len(names) == count and names == sorted(p.name for p in (b / "weights").iterdir())
+    for name in names:
+        wa, wb = load_file(a / "weights" / name), load_file(b / "weights" / name)
+        assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa), name
+
+
 def _count_rows(folder: Path) -> int:
     if not (folder / "results.sqlite").exists():
         return 0
@@ -149,6 +159,12 @@ def _count_rows(folder: Path) -> int:
 def metric_rows():
     """f(folder) -> every metric row of a study folder, sorted: (run_id, epoch, split, metric, value)."""
     return _metric_rows
+
+
+@pytest.fixture
+def same_weights():
+    """f(a, b, count): folders a and b keep the same `count` weight files, every tensor equal."""
+    return _same_weights
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-import torch
-from safetensors.torch import load_file
 
 import itermap
 from itermap import run_study
@@ -46,7 +44,7 @@ def sharded(tiny_spec, tmp_path):
     return spec, [run_study(spec, out=tmp_path / f"shard{i}", device="cpu", quiet=True, shard=f"{i}/2") for i in (1, 2)]
 
 
-def test_two_shards_merged_equal_the_unsharded_study(sharded, cli, metric_rows, tmp_path):
+def test_two_shards_merged_equal_the_unsharded_study(sharded, cli, metric_rows, same_weights, tmp_path):
     spec, shards = sharded
     whole = run_study(spec, out=tmp_path / "whole", device="cpu", quiet=True)
     planned = {r.run_id for r in make_plan(load_spec(spec)).runs}
@@ -58,11 +56,7 @@ def test_two_shards_merged_equal_the_unsharded_study(sharded, cli, metric_rows, 
     assert done.returncode == 0, done.stderr
     assert metric_rows(merged) == metric_rows(whole)  # every value equal, none missing, none twice
     assert runs(merged) == runs(whole)
-    names = sorted(p.name for p in (whole / "weights").iterdir())
-    assert len(names) == 8 and names == sorted(p.name for p in (merged / "weights").iterdir())
-    for name in names:
-        a, b = load_file(whole / "weights" / name), load_file(merged / "weights" / name)
-        assert all(torch.equal(a[k], b[k]) for k in a)
+    same_weights(whole, merged, 8)
     info = itermap.study_info(merged)
     assert info["runs"] == 8 and info["counts"]["done"] == 8
     assert sorted(s["shard"] for s in info["environment"]) == ["1/2", "2/2"]  # each shard's session, kept

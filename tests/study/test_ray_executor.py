@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 import ray
-import torch
-from safetensors.torch import load_file
 
 import itermap
 import itermap.study.ray_executor
@@ -76,7 +74,7 @@ def study_losing_a_worker(spec: Path, out: Path, address: str, count_rows) -> tu
 
 
 def test_ray_gives_the_rows_and_weights_of_a_local_run_and_retries_a_lost_task(
-    ray_address, tiny_spec, metric_rows, count_rows, tmp_path
+    ray_address, tiny_spec, metric_rows, count_rows, same_weights, tmp_path
 ):
     """Rows and weights equal a local run's, although one pack's worker process was killed mid-task (retried)."""
     spec = tiny_spec(keep_weights=True, epochs=3)
@@ -88,11 +86,7 @@ def test_ray_gives_the_rows_and_weights_of_a_local_run_and_retries_a_lost_task(
     assert len(want) == 8 * (3 * 2 + 2 * 2)  # 8 runs; test rows at epochs 1 to 3, train rows at epochs 2 and 3
     assert metric_rows(on_ray) == want  # every value equal as floats, none missing, none twice
     assert runs(on_ray) == runs(local) and {r[2] for r in runs(local)} == {"done"}
-    names = sorted(p.name for p in (local / "weights").iterdir())
-    assert len(names) == 8 and names == sorted(p.name for p in (on_ray / "weights").iterdir())
-    for name in names:
-        a, b = load_file(local / "weights" / name), load_file(on_ray / "weights" / name)
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    same_weights(local, on_ray, 8)
     [session] = itermap.study_info(on_ray)["environment"]
     assert (session["executor"], session["workers"]) == (f"ray at {ray_address}", 2)
 

@@ -10,7 +10,6 @@ import threading
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from itermap.study.estimate import pack_bytes
 from itermap.study.plan import make_plan
@@ -21,16 +20,16 @@ from itermap.train.capture import gc_paused
 from .test_workers import LONG
 
 
-def test_side_by_side_gives_the_rows_and_weights_of_one_pack_at_a_time(tiny_spec, cli, metric_rows, tmp_path):
+def test_side_by_side_gives_the_rows_and_weights_of_one_pack_at_a_time(
+    tiny_spec, cli, metric_rows, same_weights, tmp_path
+):
     spec = tiny_spec(keep_weights=True)
     for n in ("1", "3"):
         done = cli("run", spec, "--out", tmp_path / n, "--device", "cpu", "--concurrency", n)
         assert done.returncode == 0, done.stderr
     want, got = metric_rows(tmp_path / "1"), metric_rows(tmp_path / "3")
     assert len(want) == 8 * (2 * 2 + 2) and got == want  # every value equal as floats, none missing, none twice
-    for name in sorted(p.name for p in (tmp_path / "1" / "weights").iterdir()):
-        a, b = load_file(tmp_path / "1" / "weights" / name), load_file(tmp_path / "3" / "weights" / name)
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    same_weights(tmp_path / "1", tmp_path / "3", 8)
 
 
 def test_killed_side_by_side_resumes_and_a_failing_pack_is_one_line(

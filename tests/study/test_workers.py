@@ -14,8 +14,6 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-import torch
-from safetensors.torch import load_file
 
 LONG = dict(epochs=5, limit_train=1500, mlp_hidden="[[16], [16, 16]]")
 
@@ -41,7 +39,7 @@ def running(pid: int) -> bool:
         return False
 
 
-def test_workers_give_the_rows_and_weights_of_one_process(tiny_spec, cli, metric_rows, tmp_path):
+def test_workers_give_the_rows_and_weights_of_one_process(tiny_spec, cli, metric_rows, same_weights, tmp_path):
     spec = tiny_spec(keep_weights=True)
     for workers in ("1", "2"):
         done = cli("run", spec, "--out", tmp_path / workers, "--device", "cpu", "--workers", workers)
@@ -50,11 +48,7 @@ def test_workers_give_the_rows_and_weights_of_one_process(tiny_spec, cli, metric
     assert len(want) == 8 * (2 * 2 + 2)  # 8 runs; test rows at epochs 1 and 2, train rows at epoch 2
     assert got == want  # every value equal as floats (both use one thread), none missing, none twice
     assert "runs 8/8" in done.stdout and not list((tmp_path / "2" / "checkpoints").glob("*"))
-    weights = sorted(p.name for p in (tmp_path / "1" / "weights").iterdir())
-    assert len(weights) == 8 and weights == sorted(p.name for p in (tmp_path / "2" / "weights").iterdir())
-    for name in weights:
-        a, b = load_file(tmp_path / "1" / "weights" / name), load_file(tmp_path / "2" / "weights" / name)
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    same_weights(tmp_path / "1", tmp_path / "2", 8)
 
 
 def test_a_worker_done_early_is_no_death(cli, tmp_path):
