@@ -10,7 +10,7 @@ from matplotlib.ticker import FixedLocator, NullLocator
 from itermap.analysis.compare import label
 from itermap.analysis.overview import Analysis
 from itermap.report.figures import STYLE, Drawn, colours, panel_grid
-from itermap.report.tables import interval, number, paired, params_text
+from itermap.report.tables import measured, paired, params_text
 
 QUESTION = "continua"
 TITLES = {
@@ -105,10 +105,6 @@ def figures(an: Analysis, dataset: str) -> list[Drawn]:
     return [Drawn(stem, figure, caption) for stem, figure, caption in drawn if figure is not None]
 
 
-def _acc(r: pd.Series) -> str:
-    return interval(r["ci_low"], r["ci_high"], r["interval"], lambda v: number(v, "accuracy"))
-
-
 def windows_table(t: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         [
@@ -118,9 +114,7 @@ def windows_table(t: pd.DataFrame) -> pd.DataFrame:
                 "Axis": r["axis"],
                 "Window": str(r["window"]),
                 "Params": params_text(r["params"]),
-                "Seeds": str(r["n"]),
-                "Test accuracy (%)": number(r["mean"], "accuracy"),
-                "95% CI or range": _acc(r),
+                **measured(r),
             }
             for _, r in t.iterrows()
         ]
@@ -149,9 +143,7 @@ def sparsity_table(t: pd.DataFrame) -> pd.DataFrame:
                 "Budget": f"{r['budget']:,}",
                 "f": f"{r['fraction']:g}",
                 "Non-zeros + biases": params_text(r["params"]),
-                "Seeds": str(r["n"]),
-                "Test accuracy (%)": number(r["mean"], "accuracy"),
-                "95% CI or range": _acc(r),
+                **measured(r),
             }
             for _, r in t.iterrows()
         ]
@@ -179,9 +171,7 @@ def reference_table(t: pd.DataFrame) -> pd.DataFrame:
                 "Budget": f"{r['budget']:,}",
                 "Group": label(r["group"]),
                 "Params": params_text(r["params"]),
-                "Seeds": str(r["n"]),
-                "Test accuracy (%)": number(r["mean"], "accuracy"),
-                "95% CI or range": _acc(r),
+                **measured(r),
             }
             for _, r in t.iterrows()
         ]

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from itermap.analysis.overview import Analysis
 from itermap.analysis.sharing import CELL, CONTRASTS, where
 from itermap.report.figures import STYLE, Drawn, panel_grid, size_axis
-from itermap.report.tables import difference, holm_p, interval, lead_interval, number, params_text, points
+from itermap.report.tables import difference, holm_p, interval, lead_interval, measured, number, params_text, points
 
 QUESTION = "sharing"
 TITLES = {
@@ -132,9 +132,7 @@ def curve_table(curve: pd.DataFrame, lead: pd.DataFrame) -> pd.DataFrame:
             "Point": r["point"],
             "Width": str(r["width"]),
             "Parameters": params_text(r["params"]),
-            "Seeds": str(r["n"]),
-            "Accuracy (%)": number(r["mean"], "accuracy"),
-            "95% CI or range": interval(r["ci_low"], r["ci_high"], r["interval"], lambda v: number(v, "accuracy")),
+            **measured(r, "Accuracy (%)"),
             "Minus tied (points)": "",
             "Its 95% CI or range": "",
             "p (Holm)": "",

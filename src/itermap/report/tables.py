@@ -63,6 +63,13 @@ def difference(r: pd.Series, name: str) -> dict[str, str]:
     return {name: points(r["diff"]), "95% CI or range": lead_interval(r), "p (Holm)": holm_p(r)}
 
 
+def measured(r: pd.Series, name: str = "Test accuracy (%)") -> dict[str, str]:
+    """A group's accuracy cells: its seeds, its mean (`name`) and that mean's interval (the t CI or the seeds'
+    range)."""
+    ci = interval(r["ci_low"], r["ci_high"], r["interval"], lambda v: number(v, "accuracy"))
+    return {"Seeds": str(r["n"]), name: number(r["mean"], "accuracy"), "95% CI or range": ci}
+
+
 def paired(r: pd.Series, a: str, b: str, name: str) -> dict[str, str]:
     """A paired comparison's cells: its seeds, both sides' mean accuracies (`a`, `b`) and their `difference`."""
     means = {a: number(r["a_mean"], "accuracy"), b: number(r["b_mean"], "accuracy")}
