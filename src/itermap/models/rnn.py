@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 from collections.abc import Callable
@@ -101,13 +102,19 @@ States = list[Tensor] | Tensor  # the top layer's T states [M, B, H]: a list, or
 FUSED_MAX_HIDDEN = 256  # a fused program holds a state block [32, H rounded up to a power of 2] in registers
 
 
+@functools.cache
+def has_triton() -> bool:
+    """Whether Triton can be imported here (looked up once: `default_order` asks at every forward on CUDA)."""
+    return importlib.util.find_spec("triton") is not None
+
+
 def default_order(cfg: RNNConfig, params: Params) -> Order:
     """Layered on the CPU (its numbers are the reference); on CUDA fused where Triton is there and the layer fits (fp32,
     at most FUSED_MAX_HIDDEN units), else a wavefront for 2 or more layers."""
     w = params["w_hh0"]
     if w.device.type != "cuda":
         return "layered"
-    if w.dtype == torch.float32 and cfg.hidden <= FUSED_MAX_HIDDEN and importlib.util.find_spec("triton"):
+    if w.dtype == torch.float32 and cfg.hidden <= FUSED_MAX_HIDDEN and has_triton():
         return "fused"
     return "wavefront" if cfg.layers >= 2 else "layered"
 
