@@ -7,7 +7,10 @@ within 1e-6 of the values' scale, where autograd's fp32 happens to be closer sti
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,6 +19,7 @@ from itermap.models import RNNConfig, family_of, fused, rnn
 from itermap.models.stacked import stack
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def loop(a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -43,13 +47,9 @@ def results(f: Callable[..., torch.Tensor], inputs: dict[str, torch.Tensor], dty
     return [out.detach()] + [v.grad for v in leaves.values()]
 
 
-@pytest.mark.parametrize(
-    ("steps", "batch", "hidden"), [(1, 5, 3), (9, 37, 20), (28, 64, 64), (4, 70, 128), (3, 33, 160)]
-)
-def test_recurrence_and_its_gradients_equal_autograd(steps, batch, hidden):
-    # Batches that do not fill a block (37, 70, 33 rows against blocks of 32), widths rounded up to 16, 32, 64, 128
-    # and 256 (160: the `windows` preset's widest); the upstream gradient reaches every step, as a readout of every
-    # step and a layer above send it.
+def check_recurrence(steps: int, batch: int, hidden: int) -> None:
+    """The fused recurrence's states and both gradients against autograd's, on random a [3, steps, batch, hidden]
+    and W, the upstream gradient reaching every step (as a readout of every step and a layer above send it)."""
     g = torch.Generator().manual_seed(steps)
     inputs = {"a": torch.randn(3, steps, batch, hidden, generator=g), "w": torch.randn(3, hidden, hidden, generator=g)}
     inputs["w"] /= hidden**0.5
@@ -59,6 +59,44 @@ def test_recurrence_and_its_gradients_equal_autograd(steps, batch, hidden):
     for name, f, t, want in zip(["h", "dL/da", "dL/dW"], got, torch32, truth):
         assert f.shape == want.shape
         assert_as_close(f, t, want, name)
+
+
+@pytest.mark.parametrize(
+    ("steps", "batch", "hidden"), [(1, 5, 3), (9, 37, 20), (28, 64, 64), (4, 70, 128), (3, 33, 160)]
+)
+def test_recurrence_and_its_gradients_equal_autograd(steps, batch, hidden):
+    # Batches that do not fill a block (37, 70, 33 rows against blocks of 32), widths rounded up to 16, 32, 64, 128
+    # and 256 (160: the `windows` preset's widest).
+    check_recurrence(steps, batch, hidden)
+
+
+@pytest.mark.parametrize(("rows", "units"), [(16, 16), (32, 16)])
+def test_smaller_blocks_give_the_same_recurrence(monkeypatch, rows, units):
+    # The blocks benchmarks/recurrence.py offers besides the default (16 units a slice: no spilled registers on
+    # Hopper at 256 units of state, benchmarks/kernels.py), should the GPU find them faster.
+    monkeypatch.setattr(fused, "BLOCK_B", rows)
+    monkeypatch.setattr(fused, "BLOCK_K", units)
+    check_recurrence(9, 37, 20)
+    check_recurrence(3, 33, 160)
+
+
+def test_kernels_compile_for_the_h200():
+    # Triton's interpreter, which runs the kernels above, checks neither what the compiler refuses nor what a GPU
+    # can hold: compile both kernels for Hopper (sm_90, the H200) at each state block the launcher picks (16 to 256
+    # units), with the ptxas Triton ships, no GPU needed.
+    widths = [3, 20, 64, 100, 160]
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "kernels.py"), "--arch", "90", "--widths", *map(str, widths)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = [line.split() for line in out.stdout.splitlines() if "registers" in line]
+    assert [(line[0], int(line[2])) for line in lines] == [(k, w) for k in ("forward", "backward") for w in widths]
+    # what a thread block may hold on Hopper: 255 registers a thread, 227 KiB of shared memory
+    assert all(0 < int(line[line.index("registers") + 1]) <= 255 for line in lines), out.stdout
+    assert all(0 < int(line[line.index("shared") + 1]) <= 227 * 1024 for line in lines), out.stdout
 
 
 @pytest.mark.parametrize("steps", [False, True])

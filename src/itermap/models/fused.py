@@ -93,12 +93,19 @@ def _backward(g, g_m, g_t, h, w, dz, T, B, H: tl.constexpr, HP: tl.constexpr, BB
         tl.debug_barrier()
 
 
+def blocks(hidden: int) -> tuple[int, int]:
+    """The state block's width HP (every unit, rounded up to a power of 2, at least 16) and the warps, for a layer of
+    `hidden` units."""
+    hp = max(16, triton.next_power_of_2(hidden))
+    return hp, 4 if hp <= 64 else 8
+
+
 def _launch(kernel: triton.JITFunction, shape: torch.Size, *args: torch.Tensor | int) -> None:
     """`kernel` on `args` over every member and batch block of a [M, T, B, H] `shape`."""
     m, t, b, h = shape
-    hp = max(16, triton.next_power_of_2(h))  # the state block [BB, HP] holds every unit
+    hp, warps = blocks(h)
     with _launching:
-        kernel[(m, triton.cdiv(b, BLOCK_B))](*args, t, b, h, hp, BLOCK_B, BLOCK_K, num_warps=4 if hp <= 64 else 8)
+        kernel[(m, triton.cdiv(b, BLOCK_B))](*args, t, b, h, hp, BLOCK_B, BLOCK_K, num_warps=warps)
 
 
 class Recurrence(torch.autograd.Function):
