@@ -7,27 +7,29 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
 #     pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 \
-#     pooch==1.9.0 platformdirs==4.14.8 tomli-w==1.2.0
+#     pooch==1.9.0 platformdirs==4.14.8 tomli-w==1.2.0 typing-extensions==4.16.0   # pydantic needs >= 4.16
 #   mkdir -p .data && cp -r ../shared/data/. .data/
 # Then run `bash scripts/gpu_check.sh` there with carry [".whl", ".data"] and a timeout that leaves a rerun.
 #
 # What it does: the sections named in SECTIONS (default: all five, in this order), each's output under $OUT:
-#   tests       the CUDA tests: capture, GC, the fused recurrence against autograd, packs side by side (tests.log);
-#   recurrence  an RNN pack's forward and backward in each order of models/rnn.py, layered, wavefront and fused
-#               (Triton), each captured as a graph (recurrence.log);
+#   tests       the CUDA tests: capture, GC, the fused recurrence against autograd, an iterative map's W as one
+#               matrix, packs side by side (tests.log);
+#   orders      a pack's forward and backward in each order of its family, each captured as a graph: an RNN's
+#               layered, wavefront and fused (Triton, at three block shapes), a sparse map's blocks and matrix
+#               (orders.log);
 #   protocol    `itermap run seed2020 --concurrency ${CONCURRENCY:-auto}` (packs side by side, each on its own
 #               stream) into runs/seed2020-check under PROTOCOL_SECONDS (default 300; it resumes if cut), then each
 #               pack's seconds, and the study exported to $OUT/seed2020.parquet (protocol.log);
 #   throughput  the pack against the per-model torch.nn loop on the same device, for each packing (throughput.log);
 #   fixed       the cost model's F / c, packs of 1, 16 and 100 members fitted per configuration, its `fixed_macs:`
 #               line the number for FIXED_MACS in study/compose.py (fixed_cost.log).
-# Sized for a 15-minute device session (a start takes minutes of it): first SECTIONS="tests recurrence protocol"
+# Sized for a 15-minute device session (a start takes minutes of it): first SECTIONS="tests orders protocol"
 # with timeout_s 540, then, while the machine is warm, SECTIONS="throughput fixed".
 # DEVICE=cpu STEPS=2 PROTOCOL_SECONDS=60 runs the same here, to check the script itself.
 set -uo pipefail
 DEVICE=${DEVICE:-cuda}
 STEPS=${STEPS:-30}
-SECTIONS=${SECTIONS:-tests recurrence protocol throughput fixed}
+SECTIONS=${SECTIONS:-tests orders protocol throughput fixed}
 OUT=${OUT:-/tmp/gpu-check}
 mkdir -p "$OUT"
 if [ -d .whl ]; then
@@ -45,12 +47,12 @@ want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 if want tests; then
   echo "== tests"
   python3 -m pytest -q -p no:cacheprovider -n 0 -rs tests/train/test_capture.py tests/train/test_gc.py \
-    tests/models/test_fused.py tests/study/test_side_by_side.py 2>&1 | tee "$OUT/tests.log"
+    tests/models/test_fused.py tests/models/test_itermap.py tests/study/test_side_by_side.py 2>&1 | tee "$OUT/tests.log"
 fi
 
-if want recurrence; then
-  echo "== recurrence"
-  python3 benchmarks/recurrence.py --device "$DEVICE" --steps "$STEPS" --repeats 3 2>&1 | tee "$OUT/recurrence.log"
+if want orders; then
+  echo "== orders"
+  python3 benchmarks/orders.py --device "$DEVICE" --steps "$STEPS" --repeats 3 2>&1 | tee "$OUT/orders.log"
 fi
 
 if want protocol; then

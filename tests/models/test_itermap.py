@@ -9,7 +9,10 @@ from pydantic import ValidationError
 from itermap.models import MLPConfig, family_of, parse_config
 from itermap.models import itermap as im
 from itermap.models.itermap import Block, IterMapConfig, Slot
+from itermap.models.sparse import SparseConfig, pattern
 from itermap.models.stacked import member, stack
+
+from .test_rnn import logits_and_grads
 
 # A pattern that is neither MLP nor RNN: skip connection x -> h2, masked recurrence, feedback from y.
 MIXED = IterMapConfig(
@@ -57,6 +60,58 @@ def test_stacked_forward_equals_torch_module(cfg, dtype, tol):
     steps = im.forward(cfg, params, x.expand(m, *x.shape), steps=True)  # [M, T, B, C]
     assert steps.shape == (m, cfg.iterations, b, 10) and torch.equal(steps[:, -1], got)
     assert torch.all(steps[:, : cfg.output_start - 1] == 0)  # y is held at zero before its start
+
+
+SPARSE = [SparseConfig(hidden=9, fraction=f) for f in (0.0, 0.5, 1.0)]  # no block, all, only the other blocks random
+
+
+@pytest.mark.parametrize("steps", [False, True])
+@pytest.mark.parametrize("cfg", CONFIGS + SPARSE, ids=lambda c: f"{c.arch}-{getattr(c, 'input', 'static')}")
+def test_matrix_is_the_block_forward_and_backward(cfg, steps):
+    # W as one matrix (CUDA's order) and block by block (the CPU's) compute the same sums in another order: logits
+    # and every gradient agree to rounding, here on the CPU; with schedules (MIXED), windows that run out, relu, and
+    # diagonal and random masks (whose masked entries get no gradient either way).
+    fam = family_of(cfg)
+    for dtype, tol in [(torch.float64, 1e-12), (torch.float32, 1e-6)]:
+        params = stack([fam.init(cfg, seed, dtype) for seed in (1, 2, 3)])  # M = 3
+        images = torch.randn(5, 28, 28, dtype=dtype, generator=torch.Generator().manual_seed(2))
+        x = fam.view(cfg, images).expand(3, *fam.view(cfg, images).shape)  # [M, B, ...]
+        # a block whose every use is off y's path (f = 1: h2 <- h2) gets no gradient block by block, zeros as a matrix
+        want, want_grads = logits_and_grads(cfg, params, x, steps, "blocks")
+        got, got_grads = logits_and_grads(cfg, params, x, steps, "matrix")
+        assert got.shape == want.shape == ((3, cfg.step_count, 5, 10) if steps else (3, 5, 10))
+        assert (got - want).abs().max() <= tol * max(1.0, want.abs().max().item())
+        assert want_grads.keys() == got_grads.keys() == params.keys()
+        for k in want_grads:
+            scale = max(1.0, want_grads[k].abs().max().item())
+            assert (got_grads[k] - want_grads[k]).abs().max() <= tol * scale, k
+            assert torch.equal(got_grads[k] == 0, want_grads[k] == 0), k  # masked entries: exactly no gradient
+
+
+def test_the_cpu_applies_w_block_by_block():
+    # By default the CPU keeps the block order, bit for bit what it computed before the matrix order.
+    params = stack([im.init(MIXED, 0)])
+    x = torch.randn(1, 4, 784, generator=torch.Generator().manual_seed(0))
+    assert im.default_order(MIXED, params) == "blocks"
+    assert torch.equal(im.forward(MIXED, params, x), im.forward(MIXED, params, x, order="blocks"))
+    assert not torch.equal(im.forward(MIXED, params, x), im.forward(MIXED, params, x, order="matrix"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_applies_w_as_one_matrix_where_slots_sum_several_blocks():
+    # CUDA's default order, on the device, against the CPU's block by block in float64; an MLP's pattern (one
+    # block a slot) stays block by block, fewer kernels there.
+    def on_gpu(cfg: SparseConfig, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+        return {k: v.cuda() for k, v in stack([family_of(cfg).init(cfg, seed, dtype) for seed in (1, 2)]).items()}
+
+    mixed, mlp_2 = SparseConfig(hidden=9, fraction=0.5), SparseConfig(hidden=9, fraction=0.0)
+    assert im.default_order(pattern(mixed), on_gpu(mixed)) == "matrix"
+    assert im.default_order(pattern(mlp_2), on_gpu(mlp_2)) == "blocks"
+    params = on_gpu(mixed, torch.float64)
+    x = torch.randn(2, 6, 784, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    got = family_of(mixed).forward(mixed, params, x.cuda(), steps=True).cpu()
+    want = family_of(mixed).forward(mixed, {k: v.cpu() for k, v in params.items()}, x, steps=True)
+    assert (got - want).abs().max() <= 1e-12
 
 
 def test_masked_entries_are_zero_fixed_and_get_no_gradient():

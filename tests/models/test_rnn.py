@@ -6,13 +6,25 @@ import pytest
 import torch
 
 from itermap.data import views
-from itermap.models import MLPConfig, RNNConfig, family_of, rnn
-from itermap.models.stacked import stack
+from itermap.models import FamilyConfig, MLPConfig, RNNConfig, family_of, rnn
+from itermap.models.stacked import Params, stack
 
 
 def images(n: int = 6) -> torch.Tensor:
     """Standardised-looking random images [N, 28, 28] in float64."""
     return torch.randn(n, 28, 28, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+
+
+def logits_and_grads(
+    cfg: FamilyConfig, params: Params, x: torch.Tensor, steps: bool, order: str
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The family's logits in `order` and every param's gradient under a fixed random weighting of them (zeros for a
+    param they do not reach): what two orders of one family must agree on."""
+    p = {k: v.clone().requires_grad_() for k, v in params.items()}
+    out = family_of(cfg).forward(cfg, p, x, steps=steps, order=order)
+    weights = torch.randn(out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(5))
+    (out * weights).sum().backward()
+    return out.detach(), {k: torch.zeros_like(v) if v.grad is None else v.grad for k, v in p.items()}
 
 
 @pytest.mark.parametrize("axis", ["columns", "rows"])
@@ -80,14 +92,8 @@ def test_wavefront_is_the_layered_forward_and_backward(layers, window, axis, ste
         params = stack([fam.init(cfg, seed, dtype) for seed in (1, 2, 3)])  # M = 3
         x = torch.stack([fam.view(cfg, images(5).to(dtype)) for _ in range(3)])  # [M, B, T, I]
         x = x + 0.1 * torch.randn(x.shape, dtype=dtype, generator=torch.Generator().manual_seed(11))
-        results = []
-        for order in ("layered", "wavefront"):
-            p = {k: v.clone().requires_grad_() for k, v in params.items()}
-            logits = fam.forward(cfg, p, x, steps=steps, order=order)
-            weights = torch.randn(logits.shape, dtype=dtype, generator=torch.Generator().manual_seed(5))
-            (logits * weights).sum().backward()
-            results.append((logits.detach(), {k: v.grad for k, v in p.items()}))
-        (want, want_grads), (got, got_grads) = results
+        want, want_grads = logits_and_grads(cfg, params, x, steps, "layered")
+        got, got_grads = logits_and_grads(cfg, params, x, steps, "wavefront")
         assert got.shape == want.shape == ((3, cfg.window_count, 5, 10) if steps else (3, 5, 10))
         assert (got - want).abs().max() <= tol
         assert want_grads.keys() == got_grads.keys()

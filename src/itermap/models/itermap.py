@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
+from itertools import groupby
 from typing import ClassVar, Literal
 
 import torch
@@ -152,7 +153,7 @@ def block_mask(b: Block, rows: int, cols: int) -> torch.Tensor | None:
     return torch.zeros(rows * cols, dtype=torch.bool).index_fill_(0, chosen, True).view(rows, cols)
 
 
-@lru_cache(maxsize=256)
+@cache  # never evicted: a captured step holds the tensor's address (train/capture.py)
 def device_mask(b: Block, rows: int, cols: int, device: str) -> torch.Tensor | None:
     """`block_mask` on `device`, copied there once: a step captured as a CUDA graph cannot copy from the host."""
     mask = block_mask(b, rows, cols)
@@ -189,8 +190,31 @@ def init(cfg: IterMapConfig, seed: int, dtype: torch.dtype = torch.float32) -> P
     return {**params, **masked(cfg, params)}  # masked entries stored as zeros
 
 
-def forward(cfg: IterMapConfig, params: Params, x: torch.Tensor, steps: bool = False) -> torch.Tensor:
-    """x [M, B, H*W] or [M, B, S, I] -> logits [M, B, C] after the last iteration, or [M, T, B, C] after each."""
+Order = Literal["blocks", "matrix"]  # how `forward` applies W: block by block, or as one matrix
+
+
+def default_order(cfg: IterMapConfig, params: Params) -> Order:
+    """Block by block on the CPU (its numbers are the reference); on CUDA as one matrix where that is fewer kernels:
+    where the blocks between slots outnumber the slots (an MLP's pattern, one block a slot, stays block by block)."""
+    between = sum(1 for blk in cfg.blocks if blk.src != INPUT)
+    on_cuda = next(iter(params.values())).device.type == "cuda"
+    return "matrix" if on_cuda and between > len(cfg.updated()) else "blocks"
+
+
+def forward(
+    cfg: IterMapConfig, params: Params, x: torch.Tensor, steps: bool = False, order: Order | None = None
+) -> torch.Tensor:
+    """x [M, B, H*W] or [M, B, S, I] -> logits [M, B, C] after the last iteration, or [M, T, B, C] after each.
+
+    The two orders compute the same sums (to rounding): `blocks` one matmul per block an iteration, `matrix` one
+    for all of W, absent blocks included (three kernels an iteration whatever the blocks). None: `default_order`."""
+    order = order or default_order(cfg, params)
+    outs = matrix_outputs(cfg, params, x) if order == "matrix" else block_outputs(cfg, params, x)
+    return torch.stack(outs, dim=1) if steps else outs[-1]
+
+
+def block_outputs(cfg: IterMapConfig, params: Params, x: torch.Tensor) -> list[torch.Tensor]:
+    """y after each iteration [M, B, C], block by block: s_k[j] = f_j(b_j + sum_i W_ji s_{k-1}[i])."""
     w, m, b = masked(cfg, params), x.shape[0], x.shape[1]
     seq = x.unsqueeze(2) if cfg.input == "static" else x  # [M, B, S, I], S = 1 when static
     s = seq.shape[2]
@@ -221,7 +245,96 @@ def forward(cfg: IterMapConfig, params: Params, x: torch.Tensor, steps: bool = F
             new[name] = ACTIVATIONS[act](pre)
         state = new
         outs.append(state[OUTPUT])
-    return torch.stack(outs, dim=1) if steps else outs[-1]
+    return outs
+
+
+def matrix_outputs(cfg: IterMapConfig, params: Params, x: torch.Tensor) -> list[torch.Tensor]:
+    """y after each iteration [M, B, C], W as one matrix over the updated slots r = [h1; ...; y] (R units):
+
+        r_k = f(b + W_rx x_k + W_rr r_{k-1}),  r_0 = 0,  a slot held at zero before its start
+
+    W = [W_rx | W_rr] is `layout`'s [R, I + R]. A slot not yet updated holds zeros in r_{k-1}, so its blocks add
+    nothing, as `block_outputs` skips them. On a GPU, where a pack's small matmuls cost their launches, an iteration
+    is 3 kernels (baddbmm, the activation, a cat) instead of a baddbmm per block; laying W out costs a cat per slot
+    and a zero fill per absent block, each way. sparse-2x38-f0.5's training step is 64 operations instead of 140
+    (docs/performance.md)."""
+    m, b = x.shape[:2]
+    units = [cfg.size(name) for name, _, _ in cfg.updated()]  # R = sum(units)
+    # split, not sliced: backward joins the two gradients with one cat, where each slice would fill zeros and copy
+    w_x, w_r = layout(cfg, params).split([cfg.inputs, sum(units)], dim=2)  # [M, R, I], [M, R, R]
+    bias = torch.cat([params[f"b_{name}"] for name, _, _ in cfg.updated()], dim=1).unsqueeze(1)  # [M, 1, R]
+    seq = x.unsqueeze(2) if cfg.input == "static" else x  # [M, B, S, I], S = 1 when static
+    s = seq.shape[2]
+    # b + W_rx x_s for every distinct input at once: [M, S*B, I] @ [M, I, R] -> [M, S, B, R]
+    proj = torch.baddbmm(bias, seq.transpose(1, 2).reshape(m, s * b, -1), w_x.transpose(1, 2)).view(m, s, b, -1)
+    inputs = proj.unbind(1)  # S x [M, B, R], taken apart once: backward stacks them in one kernel
+    last_start = max(st for _, _, st in cfg.updated())
+    r: torch.Tensor | None = None
+    outs = []
+    for k in range(1, cfg.iterations + 1):
+        i = 0 if cfg.input == "static" else k - 1  # the input x holds at iteration k (zeros once i >= S)
+        pre = inputs[i] if i < s else bias.expand(m, b, -1)  # [M, B, R]
+        if r is not None:  # r_0 = 0 adds nothing
+            pre = torch.baddbmm(pre, r, w_r.transpose(1, 2))
+        r = activate(cfg, pre)
+        if k < last_start:  # slots scheduled later stay zero
+            r = r * started(cfg, k, str(r.device), r.dtype)
+        outs.append(r.split([sum(units) - cfg.classes, cfg.classes], dim=-1)[1])  # y, the last slot
+    return outs
+
+
+def layout(cfg: IterMapConfig, params: Params) -> torch.Tensor:
+    """W as one matrix [M, R, I + R]: rows the updated slots, columns x then the updated slots, each block where its
+    (dst, src) falls, absent blocks zero, masks applied (one multiply for all)."""
+    names = [name for name, _, _ in cfg.updated()]
+    blocks = {(blk.dst, blk.src): params[wname(blk)] for blk in cfg.blocks}
+    like = next(iter(blocks.values()))  # [M, out, in]
+
+    def block(dst: str, src: str) -> torch.Tensor:
+        if (dst, src) in blocks:
+            return blocks[dst, src]
+        return like.new_zeros(like.shape[0], cfg.size(dst), cfg.size(src))
+
+    rows = [torch.cat([block(dst, src) for src in (INPUT, *names)], dim=2) for dst in names]  # each [M, size, I + R]
+    w = torch.cat(rows, dim=1)
+    mask = layout_mask(cfg, str(w.device))
+    return w if mask is None else w * mask
+
+
+@cache  # never evicted: a captured step holds the tensor's address
+def layout_mask(cfg: IterMapConfig, device: str) -> torch.Tensor | None:
+    """The blocks' masks laid out as `layout` lays out W (bool [R, I + R], on `device`); None where no block is
+    masked (absent blocks are zeros already)."""
+    names = [name for name, _, _ in cfg.updated()]
+    if all(blk.mask == "dense" for blk in cfg.blocks):
+        return None
+    mask = {(blk.dst, blk.src): block_mask(blk, cfg.size(blk.dst), cfg.size(blk.src)) for blk in cfg.blocks}
+    rows = []
+    for dst in names:
+        row = []
+        for src in (INPUT, *names):
+            shape = (cfg.size(dst), cfg.size(src))
+            pattern = mask.get((dst, src), torch.zeros(shape, dtype=torch.bool))
+            row.append(torch.ones(shape, dtype=torch.bool) if pattern is None else pattern)
+        rows.append(torch.cat(row, dim=1))
+    return torch.cat(rows, dim=0).to(device)
+
+
+def activate(cfg: IterMapConfig, pre: torch.Tensor) -> torch.Tensor:
+    """Each updated slot's activation on its units of pre [..., R]: one kernel per run of slots that share one."""
+    runs = [(act, sum(cfg.size(name) for name, _, _ in run)) for act, run in groupby(cfg.updated(), lambda u: u[1])]
+    if len(runs) == 1:
+        return ACTIVATIONS[runs[0][0]](pre)
+    parts = pre.split([units for _, units in runs], dim=-1)
+    return torch.cat([ACTIVATIONS[act](part) for (act, _), part in zip(runs, parts)], dim=-1)
+
+
+@cache  # never evicted: a captured step holds the tensor's address
+def started(cfg: IterMapConfig, k: int, device: str, dtype: torch.dtype) -> torch.Tensor:
+    """1 for the units of slots updated by iteration k, 0 for those held at zero still: [R] on `device`."""
+    return torch.cat([torch.full((cfg.size(name),), float(k >= st), dtype=dtype) for name, _, st in cfg.updated()]).to(
+        device
+    )
 
 
 def nonzeros(cfg: IterMapConfig, b: Block) -> int:

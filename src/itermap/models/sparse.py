@@ -142,9 +142,12 @@ def init(cfg: SparseConfig, seed: int, dtype: torch.dtype = torch.float32) -> Pa
     return itermap.init(pattern(cfg), seed, dtype)
 
 
-def forward(cfg: SparseConfig, params: Params, x: torch.Tensor, steps: bool = False) -> torch.Tensor:
-    """x [M, B, H*W] -> logits [M, B, C] after L + 1 iterations, or [M, L+1, B, C] after each."""
-    return itermap.forward(pattern(cfg), params, x, steps)
+def forward(
+    cfg: SparseConfig, params: Params, x: torch.Tensor, steps: bool = False, order: itermap.Order | None = None
+) -> torch.Tensor:
+    """x [M, B, H*W] -> logits [M, B, C] after L + 1 iterations, or [M, L+1, B, C] after each (`order`: the
+    iterative map's, block by block on the CPU, one matrix on CUDA)."""
+    return itermap.forward(pattern(cfg), params, x, steps, order)
 
 
 def count_params(cfg: SparseConfig) -> int:
