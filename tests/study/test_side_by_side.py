@@ -11,6 +11,7 @@ import threading
 import pytest
 import torch
 
+from itermap.study.errors import StudyError
 from itermap.study.estimate import pack_bytes
 from itermap.study.plan import make_plan
 from itermap.study.side_by_side import checked, device_bytes, fitting
@@ -82,6 +83,9 @@ def test_how_many_at_once():
     gradients and Adam's state, and grow with its members."""
     packs = make_plan(load_spec("quick")).packs
     assert fitting(packs, "cpu") == 1 and checked("auto", packs, "cpu") == 1 and checked("3", packs, "cpu") == 3
+    assert checked("40", packs, "cpu") == 40 and checked("32", packs, "cuda") == 32
+    with pytest.raises(StudyError, match=r"--concurrency 33: at most 32 packs at once on CUDA \(a stream each\)"):
+        checked("33", packs, "cuda")  # past PyTorch's 32 streams, two threads would share one
     for pack in packs:
         assert device_bytes(pack) > pack_bytes(pack) > 0
     big = max(packs, key=lambda p: len(p.runs))

@@ -7,6 +7,7 @@ These need a CUDA GPU and are skipped without one (CI has none); run them on a G
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
 
 import pytest
@@ -14,7 +15,7 @@ import torch
 
 from itermap.models import MLPConfig, RNNConfig, SparseConfig, UnrolledConfig
 from itermap.train import PackTrainer, TrainConfig
-from itermap.train.capture import WARMUP
+from itermap.train.capture import WARMUP, side_stream
 
 from .test_trainer import WIDE, toy_data
 
@@ -101,3 +102,45 @@ def test_capture_with_a_dropped_pack_in_a_cycle_and_collections_at_every_allocat
     assert replayed.replay is not None and replayed.replay.graph is not None and replayed.replay.steps_taken > WARMUP
     _, want = trained("rnn", "cuda", False, "float32")
     assert rows.keys() == want.keys() and rows == pytest.approx(want, rel=1e-5, abs=1e-6)
+
+
+def test_packs_capturing_at_once_in_threads_equal_one_at_a_time():
+    """Four packs in four threads, each on its own stream as packs side by side are, released together so that
+    their captures coincide: captures take turns (torch.cuda.graph syncs the device and empties the cache as it
+    starts, which fails during another's capture), each records only its own thread's kernels, and every pack's
+    rows equal those it gives alone."""
+    kinds = ["mlp", "rnn", "sparse", "unrolled"]
+    alone = {kind: trained(kind, "cuda", True, "float32")[1] for kind in kinds}
+    start, got, errors = threading.Barrier(len(kinds)), {}, []
+
+    def host(kind: str) -> None:
+        try:
+            with torch.cuda.stream(torch.cuda.Stream()):
+                assert side_stream() == torch.cuda.current_stream()  # the thread's own: no stream shared
+                start.wait()
+                got[kind] = trained(kind, "cuda", True, "float32")[1]
+        except Exception as error:  # the assertion below names it
+            errors.append(error)
+
+    threads = [threading.Thread(target=host, args=(kind,)) for kind in kinds]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    for kind in kinds:
+        assert got[kind].keys() == alone[kind].keys() and got[kind] == pytest.approx(alone[kind], rel=1e-5, abs=1e-6)
+
+
+def test_a_short_batch_is_never_the_one_captured():
+    """320 examples in batches of 100: the 4th step, the first after warm-up, is an epoch's last 20. It runs eagerly
+    and the next full batch is captured, so every later full batch replays."""
+    cfgs, seeds, _ = PACKS["mlp"]
+    train = TrainConfig(epochs=2, batch_size=100, lr=1e-2, eval_train_every=1)
+    trainer = PackTrainer(cfgs, train, seeds, toy_data(), "cuda")
+    rows = [r for _ in range(2) for r in trainer.run_epoch()]
+    assert trainer.replay is not None and trainer.replay.graph is not None and trainer.replay.idx.shape[-1] == 100
+    eager = PackTrainer(cfgs, train, seeds, toy_data(), "cuda", capture=False)
+    want = [r for _ in range(2) for r in eager.run_epoch()]
+    assert [r.value for r in rows] == pytest.approx([r.value for r in want], rel=1e-5, abs=1e-6)
+    assert side_stream() is side_stream() and side_stream() != torch.cuda.default_stream()  # one per thread

@@ -35,6 +35,9 @@ from itermap.study.workers import Failed, messages
 from itermap.train.trainer import EVAL_CHUNK
 
 MAX_SIDE_BY_SIDE = 8  # packs at once at most: beyond it, one host's launch rate, not the GPU, is the limit
+# PyTorch hands out 32 streams a device round robin: past them, two threads would share one, and a capture on it
+# would record the other thread's kernels (train/capture.py)
+MAX_STREAMS = 32
 POLL = 0.2  # seconds the driver waits for a message before looking again (so that Ctrl-C is heard at once)
 
 
@@ -143,4 +146,8 @@ def checked(concurrency: int | str, packs: list[Pack], device: str) -> int:
         n = 0
     if n < 1:
         raise StudyError(f"--concurrency {concurrency}: give a whole number of at least 1, or auto")
+    if device.startswith("cuda") and n > MAX_STREAMS:
+        raise StudyError(
+            f"--concurrency {concurrency}: at most {MAX_STREAMS} packs at once on CUDA (a stream each), or auto"
+        )
     return n

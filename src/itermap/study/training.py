@@ -13,7 +13,7 @@ import io
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -213,22 +213,29 @@ def pack_epochs(
     if trainer.epoch > start.recorded:
         discarded, trainer = trainer.epoch, fresh()
     yield PackStarted(pack.pack_id, trainer.epoch, list(trainer.diverged), torch.get_num_threads(), discarded)
+    # cuda:N: the current device is where streams, graphs and Triton's launches go
+    on_device = torch.cuda.device(device) if device.startswith("cuda") else nullcontext()
     finished = False
-    while not finished:
-        started = time.time()
-        rows = trainer.run_epoch()
-        finished = trainer.done or all(d is not None for d in trainer.diverged)
-        due = not finished and trainer.epoch % training.checkpoint_every == 0
-        yield EpochDone(
-            pack.pack_id,
-            trainer.epoch,
-            rows,
-            list(trainer.diverged),
-            time.time() - started,
-            finished,
-            checkpoint=state_bytes(trainer) if due else None,
-            weights=weights_bytes(pack, trainer) if finished and training.keep_weights else None,
-        )
+    try:
+        with on_device:
+            while not finished:
+                started = time.time()
+                rows = trainer.run_epoch()
+                finished = trainer.done or all(d is not None for d in trainer.diverged)
+                due = not finished and trainer.epoch % training.checkpoint_every == 0
+                yield EpochDone(
+                    pack.pack_id,
+                    trainer.epoch,
+                    rows,
+                    list(trainer.diverged),
+                    time.time() - started,
+                    finished,
+                    checkpoint=state_bytes(trainer) if due else None,
+                    weights=weights_bytes(pack, trainer) if finished and training.keep_weights else None,
+                )
+    finally:
+        if trainer.replay is not None:
+            trainer.replay.release()  # its graph goes between captures of packs beside it (train/capture.py)
 
 
 def state_bytes(trainer: PackTrainer) -> bytes:

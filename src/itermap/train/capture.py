@@ -16,8 +16,15 @@ What capture needs (see the CUDA graphs section of the PyTorch docs), and how it
 - Adam keeps its step count on the device (`trainer.adam(..., capturable=True)`);
 - no graph is destroyed during a capture (CUDA forbids it and invalidates the capture): a finished pack's graph is
   freed by reference counting when its trainer is dropped, as the replay keeps no reference to its trainer, and the
-  cyclic GC, which could free some other graph at any moment, runs before a capture and not during it (`gc_paused`).
-A batch of another size (an epoch's shorter last one) runs eagerly; replays resume after it.
+  cyclic GC, which could free some other graph at any moment, runs before a capture and not during it (`gc_paused`);
+  a pack dropping its graph waits for a capture under way in another thread to end (`release`);
+- one capture at a time in the process: `torch.cuda.graph` syncs the device and empties the allocator's cache as it
+  starts, which fails while another thread captures (packs side by side, study/side_by_side.py), so captures take
+  turns (`_capturing`); the other threads go on launching and replaying on their own streams meanwhile;
+- each thread warms up and captures on a stream of its own (`side_stream`): PyTorch hands out its 32 pool streams
+  round robin, so a new stream per pack would, after 32 packs, be a stream another thread launches on, and a capture
+  on it would record that thread's kernels.
+A batch narrower than the widest seen (an epoch's shorter last one) runs eagerly, and is never the one captured.
 """
 
 from __future__ import annotations
@@ -36,7 +43,12 @@ Step = Callable[[torch.Tensor], torch.Tensor]  # step(idx) -> losses
 
 
 _pausing = threading.Lock()
-_paused = [0, True]  # blocks open (packs side by side capture in several threads at once), the GC's state before
+_paused = [0, True]  # blocks open (packs side by side can be in several threads at once), the GC's state before
+_capturing = threading.Lock()  # held through a capture, and while a graph is dropped
+_local = threading.local()  # this thread's side stream
+# Eager steps before a capture run with capturable=True Adam, which warns that it is; once here: a filter set per
+# call (warnings.catch_warnings) is not safe in threads.
+warnings.filterwarnings("ignore", "This instance was constructed with capturable=True")
 
 
 @contextmanager
@@ -58,6 +70,18 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
+def side_stream() -> torch.cuda.Stream:
+    """This thread's stream for eager steps and captures: its current stream where that is its own (each thread of
+    packs side by side has one), else a side stream made once for the thread (a capture cannot record the default
+    stream)."""
+    current = torch.cuda.current_stream()
+    if current != torch.cuda.default_stream(current.device):
+        return current
+    if getattr(_local, "side", None) is None:
+        _local.side = torch.cuda.Stream()
+    return _local.side
+
+
 class Replay:
     """A training step run eagerly for `WARMUP` steps, captured at the next, then replayed for every batch of that
     size."""
@@ -67,27 +91,27 @@ class Replay:
         # replay -> trainer a cycle, which only the cyclic GC frees, at a moment of its choosing, perhaps while
         # another pack is being captured, where destroying this graph invalidates that capture.
         self.steps_taken = 0
-        self.side: torch.cuda.Stream | None = None  # where eager steps run
+        self.widest = 0  # the widest batch seen: the one to capture
         self.graph: torch.cuda.CUDAGraph | None = None
         self.idx = self.loss = torch.empty(0)  # the graph's static input and output, once captured
 
     def __call__(self, step: Step, idx: torch.Tensor) -> torch.Tensor:
         """`step` on the examples `idx` [M or 1, B], always the same step for one replay; returns the losses [M]."""
         self.steps_taken += 1
+        self.widest = max(self.widest, idx.shape[-1])
         if self.graph is not None and idx.shape == self.idx.shape:
             self.idx.copy_(idx)
             self.graph.replay()
             return self.loss.clone()  # the static output is overwritten by the next replay
-        if self.steps_taken <= WARMUP or self.graph is not None:
+        if self.steps_taken <= WARMUP or self.graph is not None or idx.shape[-1] < self.widest:
             return self.eager(step, idx)
         return self.capture(step, idx)
 
     def eager(self, step: Step, idx: torch.Tensor) -> torch.Tensor:
-        """The step as is, on a side stream (as warm-up before a capture must run)."""
-        side = self.side = self.side or torch.cuda.Stream()
+        """The step as is, on this thread's side stream (where warm-up before a capture must run)."""
+        side = side_stream()
         side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "This instance was constructed with capturable=True")  # it will be
+        with torch.cuda.stream(side):
             loss = step(idx)
         torch.cuda.current_stream().wait_stream(side)
         return loss
@@ -96,10 +120,18 @@ class Replay:
         """Record the step on `idx`'s batch size into a graph, then replay it once: recording runs nothing."""
         self.idx, self.graph = idx.clone(), torch.cuda.CUDAGraph()
         # PyTorch no longer collects before a capture (pytorch#161037); a collection during it could free a dropped
-        # pack's graph (say one left in a cycle by a caller) mid-capture.
-        # thread_local: packs side by side (study/side_by_side.py) launch on their own streams from other threads while
-        # this one captures; only this thread's calls are checked against the capture.
-        with gc_paused(), torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
+        # pack's graph (say one left in a cycle by a caller) mid-capture. thread_local: the other threads' calls are
+        # not checked against this capture (they launch on their own streams meanwhile), only this thread's.
+        with (
+            _capturing,
+            gc_paused(),
+            torch.cuda.graph(self.graph, stream=side_stream(), capture_error_mode="thread_local"),
+        ):
             self.loss = step(self.idx)
         self.graph.replay()
         return self.loss.clone()
+
+    def release(self) -> None:
+        """Drop the graph now, when no other thread is capturing (its end would invalidate their capture)."""
+        with _capturing:
+            self.graph = None

@@ -315,5 +315,7 @@ class PackTrainer:
             for k, v in self.params.items():
                 v.copy_(state["params"][k])
         self.optimizer.load_state_dict(state["optimizer"])  # new state tensors: a captured step would miss them
+        if self.replay is not None:
+            self.replay.release()
         self.replay = Replay() if self.capture else None
         self.epoch, self.diverged = state["epoch"], list(state["diverged"])
