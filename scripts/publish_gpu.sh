@@ -10,6 +10,11 @@
 # call resumes a preset the budget cut (`itermap run` into its folder trains only what is left). $OUT is emptied
 # before each call, so every call exports each preset it reaches again, finished or not (a partial export
 # holds the unmeasured runs too). Presets left when under 20 s of the budget remain are skipped.
+# A machine is lent for minutes and comes back bare, so a cut preset also comes back as its study folder,
+# $OUT/<preset>.study.tar.gz: the store and the spec, less the checkpoints of the packs it was training (large; those
+# packs train again from their first epoch). To go on in a later session, unpack it here, `mkdir -p runs && tar xzf
+# <files_at>/<preset>.study.tar.gz -C runs`, and carry "runs/<preset>" with .whl and .data: its finished packs are
+# not trained again. (At most one preset is cut a call, so $OUT holds at most 6 exports, 1 study and the log.)
 # Knobs: PRESETS (in this order), DEVICE, BUDGET (seconds for the whole script), OUT. Output: one line per
 # preset, a closing table, $OUT/publish.log; exit 0 when every preset finished or was cut or skipped by the
 # budget, 1 when a run failed otherwise or an export failed (the other presets still run and export).
@@ -73,6 +78,12 @@ print("%d/%d %d" % (d["counts"]["done"] + d["counts"]["diverged"], d["runs"], d[
       warn "$p: export failed"
       failed=1
     fi
+  fi
+  if [ "$state" = partial ]; then
+    tar czf "$OUT/$p.study.tar.gz" -C runs --exclude="$p/checkpoints" --exclude="$p/.lock" "$p"
+    bytes=$(stat -c %s "$OUT/$p.study.tar.gz")
+    say "$p: its study folder, less checkpoints, in $OUT/$p.study.tar.gz ($((bytes / 1024)) KiB) to resume it later"
+    if ((bytes > MAX_BYTES)); then warn "$OUT/$p.study.tar.gz is over the 16 MiB the device tool brings back"; fi
   fi
   table+=("$p $state $counts $((SECONDS - t0)) $rows $size")
   say "$p: $state, $counts runs, $((SECONDS - t0)) s, $rows rows, $size MiB"
