@@ -11,7 +11,7 @@
 #   mkdir -p .data && cp -r ../shared/data/. .data/
 # Then run `bash scripts/gpu_check.sh` there with carry [".whl", ".data"] and a timeout that leaves a rerun.
 #
-# What it does: the sections named in SECTIONS (default: all five, in this order), each's output under $OUT:
+# What it does: the sections named in SECTIONS (default: all six, in this order), each's output under $OUT:
 #   tests       the CUDA tests: capture, GC, the fused recurrence against autograd, an iterative map's W as one
 #               matrix, packs side by side (tests.log);
 #   orders      a pack's forward and backward in each order of its family, each captured as a graph: an RNN's
@@ -22,14 +22,16 @@
 #               pack's seconds, and the study exported to $OUT/seed2020.parquet (protocol.log);
 #   throughput  the pack against the per-model torch.nn loop on the same device, for each packing (throughput.log);
 #   fixed       the cost model's F / c, packs of 1, 16 and 100 members fitted per configuration, its `fixed_macs:`
-#               line the number for FIXED_MACS in study/compose.py (fixed_cost.log).
+#               line the number for FIXED_MACS in study/compose.py (fixed_cost.log);
+#   plans       `itermap plan` of each long preset on the device with --concurrency auto: its packs, multiply-adds
+#               and wall time estimated from a calibration measured there (plans.log; about 10 s a preset).
 # Sized for a 15-minute device session (a start takes minutes of it): first SECTIONS="tests orders protocol"
-# with timeout_s 540, then, while the machine is warm, SECTIONS="throughput fixed".
+# with timeout_s 540, then, while the machine is warm, SECTIONS="throughput fixed plans".
 # DEVICE=cpu STEPS=2 PROTOCOL_SECONDS=60 runs the same here, to check the script itself.
 set -uo pipefail
 DEVICE=${DEVICE:-cuda}
 STEPS=${STEPS:-30}
-SECTIONS=${SECTIONS:-tests orders protocol throughput fixed}
+SECTIONS=${SECTIONS:-tests orders protocol throughput fixed plans}
 OUT=${OUT:-/tmp/gpu-check}
 mkdir -p "$OUT"
 if [ -d .whl ]; then
@@ -87,4 +89,11 @@ if want fixed; then
   echo "== fixed cost"
   python3 benchmarks/fixed_cost.py --device "$DEVICE" --steps "$STEPS" --repeats 2 --members 1 16 100 2>&1 \
     | tee "$OUT/fixed_cost.log"
+fi
+
+if want plans; then
+  echo "== plans"
+  for p in seed2020 matched depth windows sparsity distill; do
+    python3 -m itermap plan "$p" --device "$DEVICE" --concurrency auto 2>&1 | tail -2
+  done | tee "$OUT/plans.log"
 fi
