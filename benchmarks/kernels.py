@@ -39,8 +39,8 @@ KERNELS = {
 
 def resources(kernel: triton.JITFunction, signature: dict[str, str], hidden: int, arch: int) -> dict[str, int]:
     """Registers, stack (spilled) bytes and shared bytes per thread block of `kernel` for `hidden` units on `arch`."""
-    hp, warps = fused.blocks(hidden)
-    constexprs = {"H": hidden, "HP": hp, "BB": fused.BLOCK_B, "KB": fused.BLOCK_K}
+    nb, warps = fused.blocks(hidden)
+    constexprs = {"H": hidden, "NB": nb, "BB": fused.BLOCK_B, "KB": fused.BLOCK_K}
     signature = {**signature, **dict.fromkeys(constexprs, "constexpr")}
     compiled = triton.compile(
         ASTSource(fn=kernel, signature=signature, constexprs=constexprs),
@@ -57,7 +57,7 @@ def resources(kernel: triton.JITFunction, signature: dict[str, str], hidden: int
     if found is None:
         raise RuntimeError(f"no resource usage in cuobjdump's output:\n{dump}")
     shared = compiled.metadata.shared  # what the launch allocates for the layouts Triton chose
-    return {"registers": int(found[1]), "stack": int(found[2]), "shared": shared, "hp": hp, "warps": warps}
+    return {"registers": int(found[1]), "stack": int(found[2]), "shared": shared, "nb": nb, "warps": warps}
 
 
 def main() -> None:
@@ -65,12 +65,16 @@ def main() -> None:
     parser.add_argument("--arch", type=int, default=90, help="compute capability x 10: 90 for the H100/H200")
     parser.add_argument("--widths", type=int, nargs="+", default=[3, 20, 64, 100, 137, 160, 256])
     args = parser.parse_args()
-    print(f"triton {triton.__version__}, sm_{args.arch}; blocks of {fused.BLOCK_B} rows, {fused.BLOCK_K} units a slice")
+    tiles = "all units" if fused.BLOCK_N is None else f"{fused.BLOCK_N} units"
+    print(
+        f"triton {triton.__version__}, sm_{args.arch}; blocks of {fused.BLOCK_B} rows, {fused.BLOCK_K} units a slice, "
+        f"tiles of {tiles}"
+    )
     for name, (kernel, signature) in KERNELS.items():
         for hidden in args.widths:
             r = resources(kernel, signature, hidden, args.arch)
             print(
-                f"{name:<8} hidden {hidden:>3} (HP {r['hp']:>3}, {r['warps']} warps): registers {r['registers']:>3}"
+                f"{name:<8} hidden {hidden:>3} (tile {r['nb']:>3}, {r['warps']} warps): registers {r['registers']:>3}"
                 f"  stack {r['stack']:>3} B  shared {r['shared']:>5} B"
             )
 

@@ -2,7 +2,7 @@
 steps, an iterative map's blocks or one matrix.
 
     python benchmarks/orders.py [--device cuda] [--members 100] [--batch-size 64] [--steps 50] [--repeats 5]
-        [--blocks 32x32 32x16 16x16]
+        [--blocks 32x32 32x16 16x16 32x32x32 32x16x32]
 
 For rnn-1x64 and rnn-2x64 reading 3 columns a step (9 steps, as in seed2020) and 1 column (28 steps, as the
 `windows` preset's narrowest), rnn-1x160 reading 1 (the `windows` preset's widest), and sparse-2x38 at f = 0.5 (the
@@ -13,9 +13,11 @@ CUDA graph and replayed, as training replays its step (train/capture.py): what r
 kernels, which the orders shorten (an RNN: layered T L steps, wavefront T + L - 1 ticks, fused one kernel per layer
 each way; an iterative map: a matmul per block an iteration, or one). The fused order runs only on CUDA (on the
 CPU, Triton would run in its interpreter), once for each of `--blocks`: batch rows x units a slice of the recurrent
-product (fused.BLOCK_B x fused.BLOCK_K), the first being the default. Compiled for Hopper, 32 x 32 spills registers
-from 256 units of state up and 16 units a slice does not (benchmarks/kernels.py): which runs faster is this
-benchmark's to say.
+product (fused.BLOCK_B x fused.BLOCK_K), and with a third number the units of h_t computed at once
+(fused.BLOCK_N; without, all of them: the width rounded up to a power of 2); the first is the default. Compiled for
+Hopper, 32 x 32 spills registers from 256 units of state up and 16 units a slice does not, and tiles of 32 leave out
+the padding (160 units in 5 tiles, not one of 256; benchmarks/kernels.py): which runs faster is this benchmark's to
+say.
 """
 
 from __future__ import annotations
@@ -73,18 +75,19 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--blocks", nargs="+", default=[f"{fused.BLOCK_B}x{fused.BLOCK_K}", "32x16", "16x16"])
+    parser.add_argument("--blocks", nargs="+", default=["32x32", "32x16", "16x16", "32x32x32", "32x16x32"])
     args = parser.parse_args()
     cuda = args.device.startswith("cuda")
     where = torch.cuda.get_device_name() if cuda else "cpu"
     print(f"machine: {where}, torch {torch.__version__}; {args.members} members, batch {args.batch_size}")
-    blocks = [tuple(int(n) for n in b.split("x")) for b in args.blocks] if cuda else []
+    blocks = [[int(n) for n in b.split("x")] for b in args.blocks] if cuda else []
     for cfg in RNNS + MAPS:
         if isinstance(cfg, RNNConfig):
             passes = {o: pass_of(cfg, o, args) for o in ("layered", "wavefront")}
-            for rows, units in blocks:
-                fused.BLOCK_B, fused.BLOCK_K = rows, units  # read at each launch; a graph keeps those of its capture
-                passes[f"fused {rows}x{units}"] = pass_of(cfg, "fused", args)
+            for rows, units, *tile in blocks:
+                # read at each launch; a graph keeps those of its capture
+                fused.BLOCK_B, fused.BLOCK_K, fused.BLOCK_N = rows, units, tile[0] if tile else None
+                passes[f"fused {'x'.join(map(str, [rows, units, *tile]))}"] = pass_of(cfg, "fused", args)
         else:
             passes = {o: pass_of(cfg, o, args) for o in ("blocks", "matrix")}
         times: dict[str, list[float]] = {o: [] for o in passes}

@@ -70,12 +70,14 @@ def test_recurrence_and_its_gradients_equal_autograd(steps, batch, hidden):
     check_recurrence(steps, batch, hidden)
 
 
-@pytest.mark.parametrize(("rows", "units"), [(16, 16), (32, 16)])
-def test_smaller_blocks_give_the_same_recurrence(monkeypatch, rows, units):
-    # The blocks benchmarks/recurrence.py offers besides the default (16 units a slice: no spilled registers on
-    # Hopper at 256 units of state, benchmarks/kernels.py), should the GPU find them faster.
+@pytest.mark.parametrize(("rows", "units", "tile"), [(16, 16, None), (32, 16, None), (32, 32, 32), (32, 16, 16)])
+def test_other_blocks_give_the_same_recurrence(monkeypatch, rows, units, tile):
+    # The blocks benchmarks/orders.py offers besides the default, should the GPU find one faster: fewer batch rows,
+    # 16 units a slice (no spilled registers on Hopper at 256 units of state, benchmarks/kernels.py), h_t in tiles
+    # (160 units in 5 of 32, or 20 in 16 + 4, where one tile would pad them to 256 or 32).
     monkeypatch.setattr(fused, "BLOCK_B", rows)
     monkeypatch.setattr(fused, "BLOCK_K", units)
+    monkeypatch.setattr(fused, "BLOCK_N", tile)
     check_recurrence(9, 37, 20)
     check_recurrence(3, 33, 160)
 

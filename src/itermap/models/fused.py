@@ -7,8 +7,9 @@ backward, so a 2-layer net over 9 steps is a chain of ~150 dependent kernels of 
 program owns one member and a block of its batch and loops over the steps: the layer is one kernel forward and one
 backward, whatever T. Each step stores its states and reads them back, 32 units at a time, for the next step's
 product with W (read from cache each step): no register block has to hold W, so any width up to
-rnn.FUSED_MAX_HIDDEN works (the `windows` preset's 160 among them), and the state block [32, HP] is the only one
-sized by the width (HP: the width rounded up to a power of 2).
+rnn.FUSED_MAX_HIDDEN works (the `windows` preset's 160 among them), and the tile of h_t being computed, [32, NB],
+is the only block sized by the width (NB: by default the width rounded up to a power of 2, one tile; BLOCK_N sets
+smaller tiles).
 
 Backward, from the output's gradient g_t = dL/dh_t (what the readout and the layer above send back):
 
@@ -33,6 +34,10 @@ import triton.language as tl
 
 BLOCK_B = 32  # batch rows per program: for a training batch of 64, 2 programs per member
 BLOCK_K = 32  # hidden units per slice of the recurrent product (tl.dot wants each side at least 16)
+# Units of h_t computed at once: None for all (one tile of the width rounded up to a power of 2: 256 for 160 units,
+# a third of them padding), or a power of 2 >= 16 for tiles of that many (no padding past the last tile, fewer
+# registers, more loop turns). benchmarks/orders.py --blocks times both on the GPU.
+BLOCK_N: int | None = None
 # Packs side by side (study/side_by_side.py) launch from several threads; Triton's launcher compiles a kernel on
 # its first call and its caches are not made for concurrent callers, so launches take turns (a captured step
 # replays its kernels without calling back here).
@@ -48,8 +53,8 @@ def _tanh(z):
 
 @triton.jit
 def _plus_times(out, v, w, at, rows, cols, B, H: tl.constexpr, KB: tl.constexpr, transpose: tl.constexpr):
-    """out + v_t W^T (transpose) or out + v_t W for one member, out [BB, HP]: v_t [BB, H] read back from memory at
-    row starts `at`, W [H, H] from memory, a slice of KB units at a time."""
+    """out + v_t W^T (transpose) or out + v_t W for one member, out [BB, NB] the units `cols`: v_t [BB, H] read back
+    from memory at row starts `at`, W [H, H] from memory, a slice of KB units at a time."""
     for k0 in range(0, H, KB):
         ks = k0 + tl.arange(0, KB)
         vk = tl.load(v + at[:, None] + ks[None, :], mask=(rows[:, None] < B) & (ks[None, :] < H), other=0.0)
@@ -57,55 +62,60 @@ def _plus_times(out, v, w, at, rows, cols, B, H: tl.constexpr, KB: tl.constexpr,
             wk = tl.load(w + cols[None, :] * H + ks[:, None], mask=(ks[:, None] < H) & (cols[None, :] < H), other=0.0)
         else:
             wk = tl.load(w + ks[:, None] * H + cols[None, :], mask=(ks[:, None] < H) & (cols[None, :] < H), other=0.0)
-        out += tl.dot(vk, wk, input_precision="ieee")  # [BB, KB] @ [KB, HP]
+        out += tl.dot(vk, wk, input_precision="ieee")  # [BB, KB] @ [KB, NB]
     return out
 
 
 @triton.jit
-def _forward(a, w, h, T, B, H: tl.constexpr, HP: tl.constexpr, BB: tl.constexpr, KB: tl.constexpr):
+def _forward(a, w, h, T, B, H: tl.constexpr, NB: tl.constexpr, BB: tl.constexpr, KB: tl.constexpr):
     # m in int64: offsets into [M, T, B, H] pass 2**31 for large evaluation chunks (400 x 28 x 2,048 x 128)
-    m, rows, cols = tl.program_id(0).to(tl.int64), tl.program_id(1) * BB + tl.arange(0, BB), tl.arange(0, HP)
-    block = (rows[:, None] < B) & (cols[None, :] < H)  # [BB, HP]: this program's rows, the real units
+    m, rows = tl.program_id(0).to(tl.int64), tl.program_id(1) * BB + tl.arange(0, BB)
     w += m * H * H
     for t in range(T):
         at = ((m * T + t) * B + rows) * H  # where each row's step-t state starts in [M, T, B, H]
-        z = tl.load(a + at[:, None] + cols[None, :], mask=block, other=0.0)
-        if t > 0:  # h_{-1} = 0
-            z = _plus_times(z, h, w, at - B * H, rows, cols, B, H, KB, True)  # + h_{t-1} W^T
-        tl.store(h + at[:, None] + cols[None, :], _tanh(z), mask=block)  # padded units: tanh(0 + 0) = 0
+        for n0 in range(0, H, NB):  # h_t's units, NB at a time (by default all: one tile)
+            cols = n0 + tl.arange(0, NB)
+            block = (rows[:, None] < B) & (cols[None, :] < H)  # [BB, NB]: this program's rows, the real units
+            z = tl.load(a + at[:, None] + cols[None, :], mask=block, other=0.0)
+            if t > 0:  # h_{-1} = 0
+                z = _plus_times(z, h, w, at - B * H, rows, cols, B, H, KB, True)  # + h_{t-1} W^T
+            tl.store(h + at[:, None] + cols[None, :], _tanh(z), mask=block)  # padded units: tanh(0 + 0) = 0
         tl.debug_barrier()  # every thread's part of h_t is stored before any reads it back whole at t + 1
 
 
 @triton.jit
-def _backward(g, g_m, g_t, h, w, dz, T, B, H: tl.constexpr, HP: tl.constexpr, BB: tl.constexpr, KB: tl.constexpr):
-    m, rows, cols = tl.program_id(0).to(tl.int64), tl.program_id(1) * BB + tl.arange(0, BB), tl.arange(0, HP)
-    block = (rows[:, None] < B) & (cols[None, :] < H)
+def _backward(g, g_m, g_t, h, w, dz, T, B, H: tl.constexpr, NB: tl.constexpr, BB: tl.constexpr, KB: tl.constexpr):
+    m, rows = tl.program_id(0).to(tl.int64), tl.program_id(1) * BB + tl.arange(0, BB)
     w += m * H * H
     for i in range(T):
         t = T - 1 - i
         at = ((m * T + t) * B + rows) * H
-        ht = tl.load(h + at[:, None] + cols[None, :], mask=block, other=0.0)
         g_at = m * g_m + t * g_t + rows * H  # g's [B, H] are dense, its M and T strided
-        d = tl.load(g + g_at[:, None] + cols[None, :], mask=block, other=0.0)
-        if i > 0:  # + dz_{t+1} W
-            d = _plus_times(d, dz, w, at + B * H, rows, cols, B, H, KB, False)
-        tl.store(dz + at[:, None] + cols[None, :], d * (1.0 - ht * ht), mask=block)  # dz_t
+        for n0 in range(0, H, NB):
+            cols = n0 + tl.arange(0, NB)
+            block = (rows[:, None] < B) & (cols[None, :] < H)
+            ht = tl.load(h + at[:, None] + cols[None, :], mask=block, other=0.0)
+            d = tl.load(g + g_at[:, None] + cols[None, :], mask=block, other=0.0)
+            if i > 0:  # + dz_{t+1} W
+                d = _plus_times(d, dz, w, at + B * H, rows, cols, B, H, KB, False)
+            tl.store(dz + at[:, None] + cols[None, :], d * (1.0 - ht * ht), mask=block)  # dz_t
         tl.debug_barrier()
 
 
 def blocks(hidden: int) -> tuple[int, int]:
-    """The state block's width HP (every unit, rounded up to a power of 2, at least 16) and the warps, for a layer of
-    `hidden` units."""
+    """The tile of h_t a program computes at once, NB units (all of them by default: the width rounded up to a power
+    of 2, at least 16; at most BLOCK_N where that is set), and the warps, for a layer of `hidden` units."""
     hp = max(16, triton.next_power_of_2(hidden))
-    return hp, 4 if hp <= 64 else 8
+    nb = hp if BLOCK_N is None else min(BLOCK_N, hp)
+    return nb, 4 if nb <= 64 else 8
 
 
 def _launch(kernel: triton.JITFunction, shape: torch.Size, *args: torch.Tensor | int) -> None:
     """`kernel` on `args` over every member and batch block of a [M, T, B, H] `shape`."""
     m, t, b, h = shape
-    hp, warps = blocks(h)
+    nb, warps = blocks(h)
     with _launching:
-        kernel[(m, triton.cdiv(b, BLOCK_B))](*args, t, b, h, hp, BLOCK_B, BLOCK_K, num_warps=warps)
+        kernel[(m, triton.cdiv(b, BLOCK_B))](*args, t, b, h, nb, BLOCK_B, BLOCK_K, num_warps=warps)
 
 
 class Recurrence(torch.autograd.Function):
