@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from functools import cache, lru_cache
 from itertools import groupby
 from typing import ClassVar, Literal
@@ -284,40 +285,43 @@ def matrix_outputs(cfg: IterMapConfig, params: Params, x: torch.Tensor) -> list[
 
 
 def layout(cfg: IterMapConfig, params: Params) -> torch.Tensor:
-    """W as one matrix [M, R, I + R]: rows the updated slots, columns x then the updated slots, each block where its
-    (dst, src) falls, absent blocks zero, masks applied (one multiply for all)."""
-    names = [name for name, _, _ in cfg.updated()]
-    blocks = {(blk.dst, blk.src): params[wname(blk)] for blk in cfg.blocks}
-    like = next(iter(blocks.values()))  # [M, out, in]
+    """W as one matrix [M, R, I + R] (`laid_out`), absent blocks zero, masks applied (one multiply for all)."""
+    like = params[wname(cfg.blocks[0])]  # [M, out, in]
+    present = {(blk.dst, blk.src): params[wname(blk)] for blk in cfg.blocks}
 
     def block(dst: str, src: str) -> torch.Tensor:
-        if (dst, src) in blocks:
-            return blocks[dst, src]
+        if (dst, src) in present:
+            return present[dst, src]
         return like.new_zeros(like.shape[0], cfg.size(dst), cfg.size(src))
 
-    rows = [torch.cat([block(dst, src) for src in (INPUT, *names)], dim=2) for dst in names]  # each [M, size, I + R]
-    w = torch.cat(rows, dim=1)
+    w = laid_out(cfg, block)
     mask = layout_mask(cfg, str(w.device))
     return w if mask is None else w * mask
 
 
 @cache  # never evicted: a captured step holds the tensor's address
 def layout_mask(cfg: IterMapConfig, device: str) -> torch.Tensor | None:
-    """The blocks' masks laid out as `layout` lays out W (bool [R, I + R], on `device`); None where no block is
-    masked (absent blocks are zeros already)."""
-    names = [name for name, _, _ in cfg.updated()]
+    """The blocks' masks laid out as W (bool [R, I + R] on `device`); None where no block is masked (absent blocks
+    are zeros already)."""
     if all(blk.mask == "dense" for blk in cfg.blocks):
         return None
-    mask = {(blk.dst, blk.src): block_mask(blk, cfg.size(blk.dst), cfg.size(blk.src)) for blk in cfg.blocks}
-    rows = []
-    for dst in names:
-        row = []
-        for src in (INPUT, *names):
-            shape = (cfg.size(dst), cfg.size(src))
-            pattern = mask.get((dst, src), torch.zeros(shape, dtype=torch.bool))
-            row.append(torch.ones(shape, dtype=torch.bool) if pattern is None else pattern)
-        rows.append(torch.cat(row, dim=1))
-    return torch.cat(rows, dim=0).to(device)
+    present = {(blk.dst, blk.src): blk for blk in cfg.blocks}
+
+    def block(dst: str, src: str) -> torch.Tensor:
+        rows, cols = cfg.size(dst), cfg.size(src)
+        if (dst, src) not in present:
+            return torch.zeros(rows, cols, dtype=torch.bool)
+        mask = block_mask(present[dst, src], rows, cols)
+        return torch.ones(rows, cols, dtype=torch.bool) if mask is None else mask
+
+    return laid_out(cfg, block).to(device)
+
+
+def laid_out(cfg: IterMapConfig, block: Callable[[str, str], torch.Tensor]) -> torch.Tensor:
+    """block(dst, src) [..., size(dst), size(src)] for every pair, laid out as W: rows the updated slots (h1..hL, y),
+    columns x then the updated slots -> [..., R, I + R]."""
+    names = [name for name, _, _ in cfg.updated()]
+    return torch.cat([torch.cat([block(dst, src) for src in (INPUT, *names)], dim=-1) for dst in names], dim=-2)
 
 
 def activate(cfg: IterMapConfig, pre: torch.Tensor) -> torch.Tensor:
@@ -332,9 +336,8 @@ def activate(cfg: IterMapConfig, pre: torch.Tensor) -> torch.Tensor:
 @cache  # never evicted: a captured step holds the tensor's address
 def started(cfg: IterMapConfig, k: int, device: str, dtype: torch.dtype) -> torch.Tensor:
     """1 for the units of slots updated by iteration k, 0 for those held at zero still: [R] on `device`."""
-    return torch.cat([torch.full((cfg.size(name),), float(k >= st), dtype=dtype) for name, _, st in cfg.updated()]).to(
-        device
-    )
+    ones = [torch.full((cfg.size(name),), float(k >= st), dtype=dtype) for name, _, st in cfg.updated()]
+    return torch.cat(ones).to(device)
 
 
 def nonzeros(cfg: IterMapConfig, b: Block) -> int:
