@@ -3,7 +3,8 @@
     python benchmarks/fixed_cost.py [--device cpu|cuda] [--threads N] [--steps 20] [--warmup 5] [--repeats 3]
         [--members 1 4 16 64 100] [--batch-size 64]
 
-For each configuration of a small list spanning the seed2020 grid's shapes, times one Adam step of a PackTrainer
+For each configuration of a small list spanning the seed2020 grid's shapes (and the `windows` preset's heaviest, an
+RNN of 160 units reading one column a step, where padding costs most), times one Adam step of a PackTrainer
 of M members of that configuration (M in `--members`, on the fashion-mnist-mini stand-in data) after warm-up,
 `--repeats` times interleaved (repeat -> configuration -> members), median per point. Then fits by least squares,
 per configuration, the cost model of compose.py for a step of batch B:
@@ -38,6 +39,7 @@ CONFIGS = [
     MLPConfig(hidden=[64, 64]),
     RNNConfig(hidden=64, layers=1, window=3),
     RNNConfig(hidden=64, layers=2, window=3),
+    RNNConfig(hidden=160, layers=1, window=1),
 ]
 
 
