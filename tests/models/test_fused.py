@@ -123,12 +123,11 @@ def test_fused_rnn_is_the_layered_rnn(layers, window, steps):
         assert_as_close(f, t, want, name)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_runs_fp32_layers_of_up_to_256_units_fused():
-    def order(hidden: int, layers: int, dtype: torch.dtype) -> str:
-        cfg = RNNConfig(hidden=hidden, layers=layers)
-        return rnn.default_order(cfg, {"w_hh0": torch.zeros(1, hidden, hidden, dtype=dtype, device="cuda")})
+    def order(hidden: int, layers: int, dtype: torch.dtype, device: str = "cuda") -> str:
+        return rnn.default_order(RNNConfig(hidden=hidden, layers=layers), device, dtype)
 
     assert order(64, 1, torch.float32) == order(256, 2, torch.float32) == "fused"
     assert order(257, 2, torch.float32) == order(64, 2, torch.float64) == "wavefront"
     assert order(64, 1, torch.float64) == "layered"
+    assert order(64, 2, torch.float32, "cpu") == "layered"  # the CPU's numbers are the reference

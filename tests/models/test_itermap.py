@@ -88,30 +88,26 @@ def test_matrix_is_the_block_forward_and_backward(cfg, steps):
             assert torch.equal(got_grads[k] == 0, want_grads[k] == 0), k  # masked entries: exactly no gradient
 
 
-def test_the_cpu_applies_w_block_by_block():
-    # By default the CPU keeps the block order, bit for bit what it computed before the matrix order.
+def test_the_cpu_applies_w_block_by_block_and_cuda_as_one_matrix_where_slots_sum_several_blocks():
+    # By default the CPU keeps the block order, bit for bit what it computed before the matrix order; CUDA takes the
+    # matrix where the blocks between slots outnumber the slots, so an MLP's pattern stays block by block there.
     params = stack([im.init(MIXED, 0)])
     x = torch.randn(1, 4, 784, generator=torch.Generator().manual_seed(0))
-    assert im.default_order(MIXED, params) == "blocks"
+    assert im.default_order(MIXED, "cpu") == "blocks"
     assert torch.equal(im.forward(MIXED, params, x), im.forward(MIXED, params, x, order="blocks"))
     assert not torch.equal(im.forward(MIXED, params, x), im.forward(MIXED, params, x, order="matrix"))
+    assert im.default_order(pattern(SparseConfig(hidden=9, fraction=0.5)), "cuda") == "matrix"
+    assert im.default_order(pattern(SparseConfig(hidden=9, fraction=0.0)), "cuda") == "blocks"  # one block a slot
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_cuda_applies_w_as_one_matrix_where_slots_sum_several_blocks():
-    # CUDA's default order, on the device, against the CPU's block by block in float64; an MLP's pattern (one
-    # block a slot) stays block by block, fewer kernels there.
-    def on_gpu(cfg: SparseConfig, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
-        return {k: v.cuda() for k, v in stack([family_of(cfg).init(cfg, seed, dtype) for seed in (1, 2)]).items()}
-
-    mixed, mlp_2 = SparseConfig(hidden=9, fraction=0.5), SparseConfig(hidden=9, fraction=0.0)
-    assert im.default_order(pattern(mixed), on_gpu(mixed)) == "matrix"
-    assert im.default_order(pattern(mlp_2), on_gpu(mlp_2)) == "blocks"
-    params = on_gpu(mixed, torch.float64)
+def test_cuda_applies_w_as_one_matrix():
+    # CUDA's default order, on the device, against the CPU's block by block in float64.
+    cfg = SparseConfig(hidden=9, fraction=0.5)
+    params = stack([family_of(cfg).init(cfg, seed, torch.float64) for seed in (1, 2)])
     x = torch.randn(2, 6, 784, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    got = family_of(mixed).forward(mixed, params, x.cuda(), steps=True).cpu()
-    want = family_of(mixed).forward(mixed, {k: v.cpu() for k, v in params.items()}, x, steps=True)
-    assert (got - want).abs().max() <= 1e-12
+    got = family_of(cfg).forward(cfg, {k: v.cuda() for k, v in params.items()}, x.cuda(), steps=True).cpu()
+    assert (got - family_of(cfg).forward(cfg, params, x, steps=True)).abs().max() <= 1e-12
 
 
 def test_masked_entries_are_zero_fixed_and_get_no_gradient():

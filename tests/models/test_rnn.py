@@ -108,6 +108,6 @@ def test_the_cpu_steps_layer_by_layer():
     fam = family_of(cfg)
     params = stack([fam.init(cfg, 0)])
     x = fam.view(cfg, images(4).float())[None]
-    assert rnn.default_order(cfg, params) == "layered"
+    assert rnn.default_order(cfg, "cpu", torch.float32) == "layered"
     assert torch.equal(fam.forward(cfg, params, x), fam.forward(cfg, params, x, order="layered"))
     assert not torch.equal(fam.forward(cfg, params, x), fam.forward(cfg, params, x, order="wavefront"))

@@ -194,12 +194,12 @@ def init(cfg: IterMapConfig, seed: int, dtype: torch.dtype = torch.float32) -> P
 Order = Literal["blocks", "matrix"]  # how `forward` applies W: block by block, or as one matrix
 
 
-def default_order(cfg: IterMapConfig, params: Params) -> Order:
-    """Block by block on the CPU (its numbers are the reference); on CUDA as one matrix where that is fewer kernels:
-    where the blocks between slots outnumber the slots (an MLP's pattern, one block a slot, stays block by block)."""
+def default_order(cfg: IterMapConfig, device: str) -> Order:
+    """Block by block on the CPU (its numbers are the reference); on CUDA (`device`: a torch.device's type) as one
+    matrix where that is fewer kernels: where the blocks between slots outnumber the slots (an MLP's pattern, one
+    block a slot, stays block by block)."""
     between = sum(1 for blk in cfg.blocks if blk.src != INPUT)
-    on_cuda = next(iter(params.values())).device.type == "cuda"
-    return "matrix" if on_cuda and between > len(cfg.updated()) else "blocks"
+    return "matrix" if device == "cuda" and between > len(cfg.updated()) else "blocks"
 
 
 def forward(
@@ -209,7 +209,7 @@ def forward(
 
     The two orders compute the same sums (to rounding): `blocks` one matmul per block an iteration, `matrix` one
     for all of W, absent blocks included (three kernels an iteration whatever the blocks). None: `default_order`."""
-    order = order or default_order(cfg, params)
+    order = order or default_order(cfg, x.device.type)
     outs = matrix_outputs(cfg, params, x) if order == "matrix" else block_outputs(cfg, params, x)
     return torch.stack(outs, dim=1) if steps else outs[-1]
 

@@ -108,13 +108,13 @@ def has_triton() -> bool:
     return importlib.util.find_spec("triton") is not None
 
 
-def default_order(cfg: RNNConfig, params: Params) -> Order:
-    """Layered on the CPU (its numbers are the reference); on CUDA fused where Triton is there and the layer fits (fp32,
-    at most FUSED_MAX_HIDDEN units), else a wavefront for 2 or more layers."""
-    w = params["w_hh0"]
-    if w.device.type != "cuda":
+def default_order(cfg: RNNConfig, device: str, dtype: torch.dtype) -> Order:
+    """Layered on the CPU (its numbers are the reference); on CUDA (`device`: a torch.device's type) fused where
+    Triton is there and the layer fits (fp32, at most FUSED_MAX_HIDDEN units), else a wavefront for 2 or more
+    layers."""
+    if device != "cuda":
         return "layered"
-    if w.dtype == torch.float32 and cfg.hidden <= FUSED_MAX_HIDDEN and has_triton():
+    if dtype == torch.float32 and cfg.hidden <= FUSED_MAX_HIDDEN and has_triton():
         return "fused"
     return "wavefront" if cfg.layers >= 2 else "layered"
 
@@ -125,7 +125,8 @@ def hidden_states(cfg: RNNConfig, params: Params, x: torch.Tensor, order: Order 
     The three orders compute the same sums (to rounding) with dependent chains of different lengths: `layered`
     T L steps of a few kernels each, `wavefront` T + L - 1 ticks, `fused` one kernel per layer (a Triton loop over
     the steps). None: `default_order`."""
-    order = order or default_order(cfg, params)
+    w = params["w_hh0"]
+    order = order or default_order(cfg, w.device.type, w.dtype)
     if order == "fused":
         return fused_states(cfg, params, x)
     if order == "wavefront":
