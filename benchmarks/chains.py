@@ -97,9 +97,9 @@ def as_on_cuda(ops: Operations):
     """The models' default orders as on CUDA, and each fused kernel launch counted as one operation."""
     rnn_order, map_order, launch = rnn.default_order, itermap.default_order, fused._launch
 
-    def counted(kernel: Any, shape: torch.Size, *args: Any) -> None:
+    def counted(kernel: Any, states: torch.Tensor, *args: Any) -> None:
         with ops.kernel(f"fused{kernel.__name__}"):
-            launch(kernel, shape, *args)
+            launch(kernel, states, *args)
 
     rnn.default_order = lambda cfg, device, dtype: rnn_order(cfg, "cuda", dtype)
     itermap.default_order = lambda cfg, device: map_order(cfg, "cuda")

@@ -15,7 +15,7 @@
 #   tests       the CUDA tests: capture, GC, the fused recurrence against autograd, an iterative map's W as one
 #               matrix, packs side by side (tests.log);
 #   orders      a pack's forward and backward in each order of its family, each captured as a graph: an RNN's
-#               layered, wavefront and fused (Triton, at three block shapes), a sparse map's blocks and matrix
+#               layered, wavefront and fused (Triton, at five block shapes), a sparse map's blocks and matrix
 #               (orders.log);
 #   protocol    `itermap run seed2020 --concurrency ${CONCURRENCY:-auto}` (packs side by side, each on its own
 #               stream) into runs/seed2020-check under PROTOCOL_SECONDS (default 300; it resumes if cut), then each

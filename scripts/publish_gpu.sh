@@ -79,11 +79,15 @@ print("%d/%d %d" % (d["counts"]["done"] + d["counts"]["diverged"], d["runs"], d[
       failed=1
     fi
   fi
-  if [ "$state" = partial ]; then
-    tar czf "$OUT/$p.study.tar.gz" -C runs --exclude="$p/checkpoints" --exclude="$p/.lock" "$p"
-    bytes=$(stat -c %s "$OUT/$p.study.tar.gz")
-    say "$p: its study folder, less checkpoints, in $OUT/$p.study.tar.gz ($((bytes / 1024)) KiB) to resume it later"
-    if ((bytes > MAX_BYTES)); then warn "$OUT/$p.study.tar.gz is over the 16 MiB the device tool brings back"; fi
+  if [ "$state" = partial ] && [ -d "runs/$p" ]; then  # (no folder: cut before the run made one)
+    if tar czf "$OUT/$p.study.tar.gz" -C runs --exclude="$p/checkpoints" --exclude="$p/.lock" "$p"; then
+      bytes=$(stat -c %s "$OUT/$p.study.tar.gz")
+      say "$p: its study folder, less checkpoints, in $OUT/$p.study.tar.gz ($((bytes / 1024)) KiB) to resume it later"
+      if ((bytes > MAX_BYTES)); then warn "$OUT/$p.study.tar.gz is over the 16 MiB the device tool brings back"; fi
+    else
+      warn "$p: its study folder could not be archived"
+      failed=1
+    fi
   fi
   table+=("$p $state $counts $((SECONDS - t0)) $rows $size")
   say "$p: $state, $counts runs, $((SECONDS - t0)) s, $rows rows, $size MiB"

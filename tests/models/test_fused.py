@@ -70,7 +70,9 @@ def test_recurrence_and_its_gradients_equal_autograd(steps, batch, hidden):
     check_recurrence(steps, batch, hidden)
 
 
-@pytest.mark.parametrize(("rows", "units", "tile"), [(16, 16, None), (32, 16, None), (32, 32, 32), (32, 16, 16)])
+@pytest.mark.parametrize(
+    ("rows", "units", "tile"), [(16, 16, None), (32, 16, None), (32, 32, 32), (32, 16, 32), (32, 16, 16)]
+)
 def test_other_blocks_give_the_same_recurrence(monkeypatch, rows, units, tile):
     # The blocks benchmarks/orders.py offers besides the default, should the GPU find one faster: fewer batch rows,
     # 16 units a slice (no spilled registers on Hopper at 256 units of state, benchmarks/kernels.py), h_t in tiles

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import torch
 from pydantic import ValidationError
@@ -63,10 +65,13 @@ def test_stacked_forward_equals_torch_module(cfg, dtype, tol):
 
 
 SPARSE = [SparseConfig(hidden=9, fraction=f) for f in (0.0, 0.5, 1.0)]  # no block, all, only the other blocks random
+BIAS_ONLY = IterMapConfig(blocks=(), iterations=2)  # no slot, no block: y = b_y
 
 
 @pytest.mark.parametrize("steps", [False, True])
-@pytest.mark.parametrize("cfg", CONFIGS + SPARSE, ids=lambda c: f"{c.arch}-{getattr(c, 'input', 'static')}")
+@pytest.mark.parametrize(
+    "cfg", CONFIGS + SPARSE + [BIAS_ONLY], ids=lambda c: f"{c.arch}-{getattr(c, 'input', 'static')}"
+)
 def test_matrix_is_the_block_forward_and_backward(cfg, steps):
     # W as one matrix (CUDA's order) and block by block (the CPU's) compute the same sums in another order: logits
     # and every gradient agree to rounding, here on the CPU; with schedules (MIXED), windows that run out, relu, and
@@ -88,7 +93,51 @@ def test_matrix_is_the_block_forward_and_backward(cfg, steps):
             assert torch.equal(got_grads[k] == 0, want_grads[k] == 0), k  # masked entries: exactly no gradient
 
 
-def test_the_cpu_applies_w_block_by_block_and_cuda_as_one_matrix_where_slots_sum_several_blocks():
+def random_map(rng: random.Random) -> IterMapConfig:
+    """An iterative map drawn at random: 0-3 slots of any activation and start, any blocks (dense, random or
+    diagonal), static or windowed input, any output start."""
+    t, windows = rng.randint(1, 7), rng.random() < 0.5
+    slots = tuple(
+        Slot(name=f"h{i}", size=rng.randint(1, 7), activation=rng.choice(["tanh", "relu", "identity"]), start=s)
+        for i, s in enumerate(rng.randint(1, t) for _ in range(rng.randint(0, 3)))
+    )
+    size = {s.name: s.size for s in slots} | {"y": 10}
+    pairs = [(d, s) for d in [*size] for s in ["x", *size] if rng.random() < 0.4] or [("y", "x")]
+    blocks = []
+    for dst, src in pairs:
+        mask = rng.choice(
+            ["dense", "random", "diagonal"] if src != "x" and size[dst] == size[src] else ["dense", "random"]
+        )
+        density = rng.choice([0.3, 0.7]) if mask == "random" else 1.0
+        blocks.append(Block(dst=dst, src=src, mask=mask, density=density, seed=rng.randint(0, 5)))
+    return IterMapConfig(
+        slots=slots,
+        blocks=tuple(blocks),
+        iterations=t,
+        input="windows" if windows else "static",
+        window=rng.choice([4, 7, 14, 28]),
+        output_start=rng.randint(1, t),
+    )
+
+
+def test_matrix_is_the_block_order_on_random_maps():
+    # 100 maps drawn at random (schedules, windows that run out, any mix of activations, masks and absent blocks):
+    # logits and gradients agree in float64, and the gradients are zero at the same entries.
+    rng = random.Random(0)
+    for trial in range(100):
+        cfg = random_map(rng)
+        params = stack([im.init(cfg, seed, torch.float64) for seed in (1, 2)])
+        view = im.view(cfg, torch.randn(3, 28, 28, dtype=torch.float64, generator=torch.Generator().manual_seed(trial)))
+        x = torch.stack([view, view + 0.1])
+        want, want_grads = logits_and_grads(cfg, params, x, True, "blocks")
+        got, got_grads = logits_and_grads(cfg, params, x, True, "matrix")
+        assert (got - want).abs().max() <= 1e-12 * max(1.0, want.abs().max().item()), cfg
+        for k in want_grads:
+            assert (got_grads[k] - want_grads[k]).abs().max() <= 1e-12 * max(1.0, want_grads[k].abs().max()), (k, cfg)
+            assert torch.equal(got_grads[k] == 0, want_grads[k] == 0), (k, cfg)
+
+
+def test_the_cpu_applies_w_block_by_block_and_cuda_as_one_matrix_where_blocks_between_slots_outnumber_them():
     # By default the CPU keeps the block order, bit for bit what it computed before the matrix order; CUDA takes the
     # matrix where the blocks between slots outnumber the slots, so an MLP's pattern stays block by block there.
     params = stack([im.init(MIXED, 0)])

@@ -118,7 +118,9 @@ def test_packs_capturing_at_once_in_threads_equal_one_at_a_time():
             with torch.cuda.stream(torch.cuda.Stream()):
                 assert side_stream() == torch.cuda.current_stream()  # the thread's own: no stream shared
                 start.wait()
-                got[kind] = trained(kind, "cuda", True, "float32")[1]
+                trainer, got[kind] = trained(kind, "cuda", True, "float32")
+                assert trainer.replay is not None
+                trainer.replay.release()  # between the others' captures, as a finished pack's graph goes
         except Exception as error:  # the assertion below names it
             errors.append(error)
 

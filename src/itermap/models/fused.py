@@ -27,6 +27,7 @@ CPU in the tests (TRITON_INTERPRET=1).
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 
 import torch
 import triton
@@ -110,11 +111,12 @@ def blocks(hidden: int) -> tuple[int, int]:
     return nb, 4 if nb <= 64 else 8
 
 
-def _launch(kernel: triton.JITFunction, shape: torch.Size, *args: torch.Tensor | int) -> None:
-    """`kernel` on `args` over every member and batch block of a [M, T, B, H] `shape`."""
-    m, t, b, h = shape
+def _launch(kernel: triton.JITFunction, states: torch.Tensor, *args: torch.Tensor | int) -> None:
+    """`kernel` on `args` over every member and batch block of the states [M, T, B, H], on their device."""
+    m, t, b, h = states.shape
     nb, warps = blocks(h)
-    with _launching:
+    cuda = states.device.type == "cuda"  # Triton launches on the current device: make it theirs (cuda:N)
+    with _launching, torch.cuda.device(states.device) if cuda else nullcontext():
         kernel[(m, triton.cdiv(b, BLOCK_B))](*args, t, b, h, nb, BLOCK_B, BLOCK_K, num_warps=warps)
 
 
@@ -125,7 +127,7 @@ class Recurrence(torch.autograd.Function):
     def forward(ctx, a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         a, w = a.contiguous(), w.contiguous()
         h = torch.empty_like(a)
-        _launch(_forward, h.shape, a, w, h)
+        _launch(_forward, h, a, w, h)
         ctx.save_for_backward(h, w)
         return h
 
@@ -136,7 +138,7 @@ class Recurrence(torch.autograd.Function):
         if g.stride()[2:] != (n, 1):  # the kernel reads g's steps and members by stride, each step's [B, H] dense
             g = g.contiguous()
         dz = torch.empty_like(h)
-        _launch(_backward, h.shape, g, g.stride(0), g.stride(1), h, w, dz)
+        _launch(_backward, h, g, g.stride(0), g.stride(1), h, w, dz)
         # dL/dW = sum_{t>=1} dz_t^T h_{t-1}: [M, H, (T-1)*B] @ [M, (T-1)*B, H], the steps as views of the rows
         dw = torch.bmm(dz.view(m, t * b, n)[:, b:].transpose(1, 2), h.view(m, t * b, n)[:, : (t - 1) * b])
         return dz, dw

@@ -286,7 +286,7 @@ def matrix_outputs(cfg: IterMapConfig, params: Params, x: torch.Tensor) -> list[
 
 def layout(cfg: IterMapConfig, params: Params) -> torch.Tensor:
     """W as one matrix [M, R, I + R] (`laid_out`), absent blocks zero, masks applied (one multiply for all)."""
-    like = params[wname(cfg.blocks[0])]  # [M, out, in]
+    like = params[f"b_{OUTPUT}"]  # [M, C]: the members and dtype (a map may have no block at all)
     present = {(blk.dst, blk.src): params[wname(blk)] for blk in cfg.blocks}
 
     def block(dst: str, src: str) -> torch.Tensor:

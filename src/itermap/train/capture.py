@@ -44,8 +44,10 @@ Step = Callable[[torch.Tensor], torch.Tensor]  # step(idx) -> losses
 
 _pausing = threading.Lock()
 _paused = [0, True]  # blocks open (packs side by side can be in several threads at once), the GC's state before
-_capturing = threading.Lock()  # held through a capture, and while a graph is dropped
-_local = threading.local()  # this thread's side stream
+# Held through a capture, and while a graph is dropped; re-entrant: the collection before a capture may finalize a
+# finished pack whose graph is dropped then (before the capture begins, which is safe).
+_capturing = threading.RLock()
+_local = threading.local()  # this thread's side stream on each device
 # Eager steps before a capture run with capturable=True Adam, which warns that it is; once here: a filter set per
 # call (warnings.catch_warnings) is not safe in threads.
 warnings.filterwarnings("ignore", "This instance was constructed with capturable=True")
@@ -72,14 +74,15 @@ def gc_paused() -> Iterator[None]:
 
 def side_stream() -> torch.cuda.Stream:
     """This thread's stream for eager steps and captures: its current stream where that is its own (each thread of
-    packs side by side has one), else a side stream made once for the thread (a capture cannot record the default
-    stream)."""
+    packs side by side has one), else a side stream made once for the thread and device (a capture cannot record the
+    default stream)."""
     current = torch.cuda.current_stream()
     if current != torch.cuda.default_stream(current.device):
         return current
-    if getattr(_local, "side", None) is None:
-        _local.side = torch.cuda.Stream()
-    return _local.side
+    sides = _local.__dict__.setdefault("sides", {})  # device index -> stream
+    if current.device_index not in sides:
+        sides[current.device_index] = torch.cuda.Stream(current.device)
+    return sides[current.device_index]
 
 
 class Replay:
