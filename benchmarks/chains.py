@@ -30,9 +30,9 @@ os.environ["TRITON_INTERPRET"] = "1"  # the fused kernels run on CPU tensors; re
 import torch  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 
-from itermap.data import Dataset  # noqa: E402
-from itermap.models import family_of, fused, itermap, rnn  # noqa: E402
+from itermap.models import fused, itermap, rnn  # noqa: E402
 from itermap.study.compose import packed  # noqa: E402
+from itermap.study.estimate import stand_in  # noqa: E402
 from itermap.study.plan import Pack, make_plan  # noqa: E402
 from itermap.study.spec import load_spec  # noqa: E402
 from itermap.train import PackTrainer  # noqa: E402
@@ -76,11 +76,7 @@ def step_operations(pack: Pack, orders: str) -> int:
     """Operations of one training step of a 2-member stand-in of `pack`, in the orders `orders` ("cuda" or "cpu")
     takes."""
     run, cfgs = pack.first, [r.cfg for r in pack.runs[:2]]
-    g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (256, *run.cfg.image), dtype=torch.uint8, generator=g)
-    labels = torch.randint(0, run.cfg.classes, (256,), generator=g)
-    data = Dataset("stand-in", images[:128], labels[:128], images[128:], labels[128:], 0.5, 0.3, run.cfg.classes)
-    teacher = (run.cfg, family_of(run.cfg).init(run.cfg, 0)) if run.train.teacher else None
+    data, teacher = stand_in(run, 128)
     trainer = PackTrainer(cfgs, run.train, list(range(len(cfgs))), data, "cpu", teacher)
     first, second = batches(trainer.orders(1), run.train.batch_size)[:2]
     ops = Operations()

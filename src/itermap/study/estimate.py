@@ -16,8 +16,8 @@ import torch
 from itermap.data import Dataset
 from itermap.models import family_of
 from itermap.study.errors import StudyError
-from itermap.study.plan import Pack, Plan
-from itermap.study.training import one_thread
+from itermap.study.plan import Pack, Plan, Run
+from itermap.study.training import TeacherWeights, one_thread
 from itermap.train import PackTrainer
 
 CALIBRATION_EXAMPLES = 2048
@@ -66,16 +66,22 @@ def check_memory(plan: Plan, device: str) -> None:
         )
 
 
-def calibrate(pack: Pack, device: str) -> float:
-    """Measured seconds per trained example of this pack (all members together) on `device`."""
-    run, n = pack.first, CALIBRATION_EXAMPLES
+def stand_in(run: Run, n: int) -> tuple[Dataset, TeacherWeights | None]:
+    """What a pack of `run`'s shape can train on to be timed: n random train and n test images of its size and
+    classes, and for students a fresh member of their own shape as the teacher (a step's cost is not what it
+    learns)."""
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (2 * n, *run.cfg.image), dtype=torch.uint8, generator=g)
     labels = torch.randint(0, run.cfg.classes, (2 * n,), generator=g)
     data = Dataset("calibration", images[:n], labels[:n], images[n:], labels[n:], 0.5, 0.3, run.cfg.classes)
+    return data, (run.cfg, family_of(run.cfg).init(run.cfg, 0)) if run.train.teacher else None
+
+
+def calibrate(pack: Pack, device: str) -> float:
+    """Measured seconds per trained example of this pack (all members together) on `device`."""
+    run, n = pack.first, CALIBRATION_EXAMPLES
+    data, teacher = stand_in(run, n)  # a student's stand-in teacher: its logits are computed once, untimed
     train = run.train.model_copy(update={"epochs": 3, "eval_train_every": 1, "eval_test_every": 1})
-    # students: a fresh member of their own shape as the stand-in teacher (its logits are computed once, untimed)
-    teacher = (run.cfg, family_of(run.cfg).init(run.cfg, 0)) if run.train.teacher else None
     trainer = PackTrainer([r.cfg for r in pack.runs], train, pack.seeds, data, device, teacher)
     trainer.run_epoch()  # warm-up
     times = []
